@@ -1,0 +1,62 @@
+"""The ``reveal`` console command: a thin argparse layer over each package's Python API.
+
+Each package keeps its own subcommands in a ``cli`` module with a
+``register(subparsers)`` function; this module only gathers them, so that adding a
+command never means editing another package's code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from stimuli.errors import InputError
+
+#: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
+COMMAND_MODULES = (
+    "stimuli.cli",
+)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as _version
+
+    try:
+        return _version("reveal")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reveal",
+        description="Reveal stimuli, the rapid-categorization experiment, model observers and analysis.",
+    )
+    parser.add_argument("--version", action="version", version=f"reveal {version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = args.func(args)
+    except InputError as err:
+        print(f"reveal: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reveal: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The one error type for bad input, shared by every package and caught by the CLI."""
+from __future__ import annotations
+
+import os
+
+
+class InputError(ValueError):
+    """Bad input, reported with the file (and row) it came from.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and, where it helps, what to do about it.
+    path : str or os.PathLike, optional
+        The file or folder the problem is in.
+    row : int, optional
+        1-based data row (the header is row 0) for tabular files.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, row: int | None = None):
+        self.message = message
+        self.path = None if path is None else os.fspath(path)
+        self.row = row
+        where = ""
+        if self.path is not None:
+            where = self.path if row is None else f"{self.path}, row {row}"
+            where += ": "
+        super().__init__(where + message)
