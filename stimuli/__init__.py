@@ -1,4 +1,23 @@
-"""Stimulus sets from importance maps: stochastic flood-fill reveal over a phase scramble."""
-from .reveal import reveal_mask, reveal_order
+"""Stimulus sets from importance maps: stochastic flood-fill reveal over a phase scramble.
 
-__all__ = ["reveal_order", "reveal_mask"]
+The pieces, each a module of its own:
+
+- :mod:`stimuli.reveal` — :func:`reveal_order`, the stochastic flood fill;
+- :mod:`stimuli.scramble` — :func:`phase_scramble`, the background;
+- :mod:`stimuli.compose` — levels, feature budget, centring, compositing;
+- :mod:`stimuli.geometry` — crop and resize photographs and maps identically;
+- :mod:`stimuli.stimulus` — every stimulus of one image (arrays in, arrays out);
+- :mod:`stimuli.build` — :func:`build_stimulus_set`, the set on disk;
+- :mod:`stimuli.loaders` — ClickMe, SALICON and plain map files;
+- :mod:`stimuli.sample` — the bundled sample.
+"""
+from .build import BuildResult, build_stimulus_set, read_categories, read_manifest
+from .compose import LEVELS, composite, level_pixel_counts
+from .reveal import reveal_mask, reveal_order
+from .scramble import phase_scramble
+from .stimulus import RevealParams, image_stimuli
+
+__all__ = [
+    "LEVELS", "RevealParams", "BuildResult", "build_stimulus_set", "read_categories", "read_manifest",
+    "composite", "level_pixel_counts", "reveal_mask", "reveal_order", "phase_scramble", "image_stimuli",
+]

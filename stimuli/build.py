@@ -1,0 +1,324 @@
+"""Building a stimulus set on disk: photographs + map sources in, ``manifest.csv`` + PNGs out.
+
+The work is one task per image (all its sources and levels), submitted to any
+:class:`concurrent.futures.Executor` — a local process pool, or a dask.distributed
+client's ``get_executor()`` for ClickMe-scale sets. Tasks return only manifest rows, so
+the parent never holds the set's pixels. PNGs are written to temporary names and renamed;
+``manifest.csv`` and ``stimset.json`` are written last, so an interrupted build never
+leaves a manifest that claims files which are not there.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+from concurrent.futures import Executor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .compose import level_label
+from .errors import InputError
+from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
+from .loaders import MapRef, open_map_source, read_image
+from .loaders.images import IMAGE_SUFFIXES, files_by_stem
+from .stimulus import RevealParams, check_map, image_stimuli
+
+__all__ = [
+    "CATEGORIES", "MANIFEST_COLUMNS", "read_categories", "build_stimulus_set", "read_manifest",
+    "BuildResult",
+]
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ("animal", "nonanimal")
+MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index",
+                    "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
+MANIFEST = "manifest.csv"
+STIMSET = "stimset.json"
+
+
+def _toolkit_version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reveal")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_categories(path):
+    """``image_id -> category`` from a CSV with columns ``image_id, category``."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if not {"image_id", "category"} <= set(reader.fieldnames or []):
+                raise InputError(f"needs columns image_id,category (found {reader.fieldnames})", path)
+            out = {}
+            for row_no, row in enumerate(reader, start=1):
+                image_id, cat = (row["image_id"] or "").strip(), (row["category"] or "").strip().lower()
+                if not image_id:
+                    raise InputError("empty image_id", path, row_no)
+                if cat not in CATEGORIES:
+                    raise InputError(f"unknown category {row['category']!r} for {image_id!r} "
+                                     f"(allowed: {', '.join(CATEGORIES)})", path, row_no)
+                if image_id in out:
+                    raise InputError(f"image {image_id!r} listed twice", path, row_no)
+                out[image_id] = cat
+    except FileNotFoundError:
+        raise InputError("categories file not found", path) from None
+    if not out:
+        raise InputError("categories file lists no image", path)
+    return out
+
+
+@dataclass(frozen=True)
+class _Task:
+    image_id: str
+    category: str
+    image_path: Path
+    maps: tuple  # of MapRef, one per source in order
+    out_dir: Path
+    params: RevealParams
+
+
+def _load_checked_map(ref: MapRef, image_shape, params):
+    importance = ref.load()
+    problem = check_map(importance)
+    if problem:
+        raise InputError(f"{problem} (image {ref.image_id!r}, source {ref.source!r})", ref.path)
+    if importance.shape != image_shape:
+        if not same_aspect(importance.shape, image_shape):
+            raise InputError(
+                f"map of {ref.image_id!r} is {importance.shape[1]}x{importance.shape[0]} but the image is "
+                f"{image_shape[1]}x{image_shape[0]}: different aspect ratio, refusing to guess the alignment",
+                ref.path)
+        log.info("%s: map %dx%d resized to its image's %dx%d", ref.path, importance.shape[1],
+                 importance.shape[0], image_shape[1], image_shape[0])
+        importance = _resize_to(importance, image_shape)
+    return fit_map(importance, params.size, params.fit)
+
+
+def _resize_to(arr, shape):
+    return cv2.resize(arr, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _write_png(pixels, path):
+    tmp = path.with_name(path.name + ".part")
+    Image.fromarray(pixels).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _build_image(task: _Task):
+    """Worker: every stimulus of one image, written to disk; returns the manifest rows."""
+    params = task.params
+    raw = read_image(task.image_path)
+    image = fit_image(raw, params.size, params.fit)
+    maps = {ref.source: _load_checked_map(ref, raw.shape[:2], params) for ref in task.maps}
+    try:
+        stimuli = image_stimuli(task.image_id, image, maps, params)
+    except ValueError as err:
+        raise InputError(f"image {task.image_id!r}: {err}", task.maps[0].path) from None
+    rows = []
+    written = set()
+    n_px = params.size * params.size
+    full_rel = f"full/{task.image_id}.png"
+    for s in stimuli:
+        label = level_label(s.level)
+        if s.level == "full":
+            rel = full_rel
+            stimulus_id = f"{task.image_id}_{s.map_source}_full"
+        else:
+            rel = f"{s.map_source}/{task.image_id}_L{s.level_index:02d}.png"
+            stimulus_id = f"{task.image_id}_{s.map_source}_L{s.level_index:02d}"
+        if rel not in written:  # the intact image is shared by the sources' `full` rows
+            target = task.out_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_png(s.pixels, target)
+            written.add(rel)
+        rows.append({
+            "stimulus_id": stimulus_id, "file": rel, "image_id": task.image_id, "category": task.category,
+            "map_source": s.map_source, "level": label, "level_index": s.level_index,
+            "revealed_px": s.revealed_px, "image_frac": round(s.revealed_px / n_px, 6),
+            "feature_budget": s.feature_budget, "seed": s.seed, "shift_y": s.shift[0], "shift_x": s.shift[1],
+        })
+    return rows
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote."""
+
+    out_dir: Path
+    manifest: Path
+    n_images: int
+    n_stimuli: int
+
+
+def _prepare_out_dir(out_dir: Path, fingerprint: dict, overwrite: bool):
+    if out_dir.exists() and any(out_dir.iterdir()):
+        meta = out_dir / STIMSET
+        if not meta.exists():
+            raise InputError("output folder is not empty and holds no stimulus set; choose an empty "
+                             "or new folder", out_dir)
+        try:
+            old = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        same = {k: old.get(k) for k in fingerprint} == fingerprint
+        if not same and not overwrite:
+            raise InputError("output folder already holds a different stimulus set (other parameters or "
+                             "inputs); use --overwrite to replace it", out_dir)
+        # Drop the old manifest before writing anything, so that no manifest claims files
+        # of a half-replaced set; with --overwrite, the old set's files go too.
+        for name in (MANIFEST, STIMSET):
+            (out_dir / name).unlink(missing_ok=True)
+        if not same:
+            for child in out_dir.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(), *,
+                       executor: Executor | None = None, overwrite=False, progress=True):
+    """Build a stimulus set (DESIGN.md "Stimulus set") on disk.
+
+    Parameters
+    ----------
+    images : path-like
+        Folder of photographs; an image's id is its file stem.
+    maps : dict of str -> path-like
+        ``map_source -> maps`` in any format :func:`stimuli.loaders.open_map_source`
+        reads. Every image needs a map from every source.
+    categories : path-like or dict
+        CSV ``image_id,category`` (or the dict it reads to); its images are the set.
+    out_dir : path-like
+        Created if needed. A folder holding a different set is refused unless
+        ``overwrite``; a non-empty folder that holds no set is always refused.
+    params : RevealParams
+    executor : concurrent.futures.Executor, optional
+        Where to run the per-image tasks; None runs them here, one after another.
+    overwrite : bool
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    BuildResult
+    """
+    if params.fit not in FIT_MODES:
+        raise ValueError(f"fit must be one of {FIT_MODES}")
+    if not maps:
+        raise InputError("at least one map source is needed")
+    out_dir = Path(out_dir)
+    cat_path = None
+    if not isinstance(categories, dict):
+        cat_path = Path(categories)
+        categories = read_categories(cat_path)
+    image_files = files_by_stem(images, IMAGE_SUFFIXES)
+    missing = [i for i in categories if i not in image_files]
+    if missing:
+        raise InputError(f"{len(missing)} image(s) listed in the categories have no file in {images}: "
+                         f"{', '.join(missing[:5])}", cat_path)
+    sources = {name: open_map_source(name, path) for name, path in maps.items()}
+    for name, src in sources.items():
+        lacking = [i for i in categories if i not in src.refs]
+        if lacking:
+            raise InputError(f"source {name!r} has no map for {len(lacking)} image(s): "
+                             f"{', '.join(lacking[:5])}", src.path)
+
+    # Hashes of every input file, for stimset.json and to recognise a rebuild.
+    inputs = {}
+    for image_id in categories:
+        inputs[str(image_files[image_id])] = _sha256(image_files[image_id])
+        for src in sources.values():
+            ref = src.refs[image_id]
+            if ref.per_image:
+                inputs[str(ref.path)] = _sha256(ref.path)
+    for src in sources.values():
+        for f in src.shared_files:
+            inputs[str(f)] = _sha256(f)
+    if cat_path is not None:
+        inputs[str(cat_path)] = _sha256(cat_path)
+    fingerprint = {"parameters": params.to_dict(), "sources": list(sources),
+                   "images": sorted(categories), "input_hashes": sorted(inputs.values())}
+    _prepare_out_dir(out_dir, fingerprint, overwrite)
+
+    tasks = [_Task(i, categories[i], image_files[i], tuple(s.refs[i] for s in sources.values()), out_dir, params)
+             for i in sorted(categories)]
+    rows_by_image = {}
+    bar = tqdm(total=len(tasks), desc="stimuli", unit="image", disable=not progress)
+    try:
+        if executor is None:
+            for t in tasks:
+                rows_by_image[t.image_id] = _build_image(t)
+                bar.update()
+        else:
+            futures = {executor.submit(_build_image, t): t.image_id for t in tasks}
+            for fut in as_completed(futures):
+                rows_by_image[futures[fut]] = fut.result()
+                bar.update()
+    finally:
+        bar.close()
+
+    rows = [r for i in sorted(rows_by_image) for r in rows_by_image[i]]
+    meta = {
+        "toolkit_version": _toolkit_version(),
+        **fingerprint,
+        "levels": [level_label(v) for v in params.levels] + ["full"],
+        "inputs": inputs,
+        "map_formats": {n: s.format for n, s in sources.items()},
+        "geometry": (f"{params.fit}: " + ("centre-crop to the largest square, then resize" if params.fit == "crop"
+                                          else "resize without cropping")
+                     + f" to {params.size}x{params.size} (OpenCV INTER_AREA when shrinking, cubic when "
+                     "enlarging); maps are transformed identically"),
+        "n_images": len(tasks),
+        "n_stimuli": len(rows),
+    }
+    _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
+    _write_manifest(out_dir / MANIFEST, rows)
+    return BuildResult(out_dir, out_dir / MANIFEST, len(tasks), len(rows))
+
+
+def _write_atomic(path: Path, text: str):
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_manifest(path: Path, rows):
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def read_manifest(stimset_dir):
+    """Read a stimulus set's manifest as a list of dicts, checking that its files exist."""
+    stimset_dir = Path(stimset_dir)
+    path = stimset_dir / MANIFEST
+    if not path.exists():
+        raise InputError("no manifest.csv: not a stimulus set (or an interrupted build)", stimset_dir)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    for row_no, row in enumerate(rows, start=1):
+        if not (stimset_dir / row["file"]).exists():
+            raise InputError(f"stimulus file {row['file']} is missing", path, row_no)
+    return rows

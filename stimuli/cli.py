@@ -1,0 +1,75 @@
+"""``reveal stimuli …``: build stimulus sets from the command line."""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .build import build_stimulus_set
+from .errors import InputError
+from .sample import write_sample_inputs
+from .stimulus import RevealParams
+
+
+def _source_path(text):
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected SOURCE=PATH, got {text!r}")
+    return name, path
+
+
+def register(subparsers):
+    p = subparsers.add_parser("stimuli", help="build stimulus sets from images and importance maps")
+    sub = p.add_subparsers(dest="stimuli_command", metavar="ACTION")
+    sub.required = True
+    b = sub.add_parser("build", help="build a stimulus set (manifest.csv, stimset.json, PNGs)",
+                       description="Every image at 11 reveal levels per map source plus the intact image.")
+    b.add_argument("--images", type=Path, help="folder of photographs (image id = file stem)")
+    b.add_argument("--maps", type=_source_path, action="append", default=[], metavar="SOURCE=PATH",
+                   help="maps of one source: a folder of PNG/NPY maps or SALICON .mat files, a ClickMe "
+                        "click dump (.csv/.npz) or SALICON fixations (.json); repeat per source")
+    b.add_argument("--categories", type=Path, help="CSV image_id,category (animal|nonanimal)")
+    b.add_argument("--sample", action="store_true",
+                   help="use the bundled sample (scikit-image photos, two OpenCV saliency sources)")
+    b.add_argument("--out", type=Path, required=True, help="output folder")
+    b.add_argument("--size", type=int, default=256, help="stimulus side in pixels (default 256)")
+    b.add_argument("--fit", choices=("crop", "stretch"), default="crop",
+                   help="make photographs square by centre-cropping (default) or stretching")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--threshold", type=float, default=0.0,
+                   help="importance (0-1 after min-max) above which a pixel counts in the budget")
+    b.add_argument("--connectivity", type=int, choices=(4, 8), default=4)
+    b.add_argument("--no-centre", dest="centre", action="store_false", help="do not centre the region")
+    b.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    b.add_argument("--overwrite", action="store_true", help="replace a different set in --out")
+    b.add_argument("--no-progress", dest="progress", action="store_false")
+    b.set_defaults(func=_build)
+
+
+def _build(args):
+    params = RevealParams(size=args.size, fit=args.fit, seed=args.seed, threshold=args.threshold,
+                          connectivity=args.connectivity, centre=args.centre)
+    with tempfile.TemporaryDirectory(prefix="reveal-sample-") as tmp:
+        if args.sample:
+            if args.images or args.maps or args.categories:
+                raise InputError("--sample replaces --images, --maps and --categories; give one or the other")
+            inputs = write_sample_inputs(tmp)
+            images, maps, categories = inputs["images"], inputs["maps"], inputs["categories"]
+        else:
+            if not (args.images and args.maps and args.categories):
+                raise InputError("give --images, --maps SOURCE=PATH and --categories (or --sample)")
+            images, categories = args.images, args.categories
+            maps = dict(args.maps)
+            if len(maps) != len(args.maps):
+                raise InputError("a map source is given twice")
+        executor = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+        try:
+            result = build_stimulus_set(images, maps, categories, args.out, params, executor=executor,
+                                        overwrite=args.overwrite, progress=args.progress)
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+    print(f"{result.n_stimuli} stimuli of {result.n_images} images written to {result.out_dir} "
+          f"(manifest: {result.manifest})")
+    return 0

@@ -1,0 +1,248 @@
+"""ClickMe maps: released heatmaps, and raw click dumps turned into maps.
+
+A click dump is either a CSV ``image_path, clicks, user_id[, timestamp]`` whose ``clicks``
+is a Postgres array string ``{"(x,y)","(x,y)",...}`` (0-based x, y), or an NPZ with the
+arrays ``file_pointer, clickmap_x, clickmap_y, user_id`` (one entry per trial). The map of
+an image (DESIGN.md): a count map per participant, the mean over participants, then a
+normalised flat disk of diameter 21 applied twice.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = [
+    "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",
+    "disk_kernel", "count_map", "blur_click_map", "clicks_to_map",
+]
+
+log = logging.getLogger(__name__)
+
+#: ClickMe images and maps are 256×256.
+CLICKME_SHAPE = (256, 256)
+DISK_DIAMETER = 21
+BLUR_PASSES = 2
+
+_POINT = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
+
+
+def parse_clicks(text):
+    """Parse a Postgres array string of points into an array of [x, y].
+
+    Parameters
+    ----------
+    text : str
+        e.g. ``'{"(10,20)","(11,20)"}'``; ``'{}'`` is no clicks.
+
+    Returns
+    -------
+    points : ndarray of int64, shape (N, 2)
+        Columns x, y (0-based), as in the dump.
+    """
+    s = text.strip()
+    if not (s.startswith("{") and s.endswith("}")):
+        raise ValueError(f"clicks must be a Postgres array like {{\"(x,y)\",...}}, got {text[:40]!r}")
+    inner = s[1:-1].strip()
+    if not inner:
+        return np.zeros((0, 2), dtype=np.int64)
+    found = _POINT.findall(inner)
+    leftover = _POINT.sub("", inner).replace('"', "").replace(",", "").strip()
+    if leftover:
+        raise ValueError(f"unreadable text in clicks: {leftover[:40]!r}")
+    return np.rint(np.array(found, dtype=np.float64)).astype(np.int64)
+
+
+def disk_kernel(diameter=DISK_DIAMETER):
+    """Flat disk of the given diameter, normalised to sum 1; shape (diameter, diameter)."""
+    r = (diameter - 1) / 2
+    yy, xx = np.mgrid[:diameter, :diameter]
+    disk = ((yy - r) ** 2 + (xx - r) ** 2 <= r * r).astype(np.float64)
+    return disk / disk.sum()
+
+
+def count_map(points, shape):
+    """Number of clicks at every pixel.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, 2)
+        [x, y], 0-based, all inside ``shape``.
+    shape : tuple of int
+        (H, W).
+
+    Returns
+    -------
+    counts : ndarray of float64, shape (H, W)
+    """
+    counts = np.zeros(shape, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.int64).reshape(-1, 2)
+    np.add.at(counts, (pts[:, 1], pts[:, 0]), 1.0)
+    return counts
+
+
+def blur_click_map(counts, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
+    """Blur a (mean) count map with a normalised flat disk, ``passes`` times.
+
+    Zero padding outside the image, so clicks near the border are not reflected back in.
+    """
+    out = np.asarray(counts, dtype=np.float64)
+    kernel = disk_kernel(diameter)
+    for _ in range(passes):
+        out = cv2.filter2D(out, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    return out
+
+
+def clicks_to_map(points_per_participant, shape=CLICKME_SHAPE, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
+    """ClickMe importance map of one image from its participants' clicks.
+
+    Parameters
+    ----------
+    points_per_participant : sequence of ndarray, each (N_i, 2) [x, y]
+    shape : tuple of int
+        (H, W) of the image.
+
+    Returns
+    -------
+    importance : ndarray of float64, shape (H, W)
+        Mean over participants of their count maps, disk-blurred ``passes`` times.
+    """
+    if len(points_per_participant) == 0:
+        raise ValueError("no participants")
+    mean = np.mean([count_map(p, shape) for p in points_per_participant], axis=0)
+    return blur_click_map(mean, diameter, passes)
+
+
+@dataclass
+class ClickDump:
+    """Clicks of a dump, grouped by image and participant.
+
+    Attributes
+    ----------
+    path : Path
+        The dump file.
+    shape : tuple of int
+        (H, W) of the images the clicks are on.
+    clicks : dict
+        ``image_id -> {user_id -> ndarray (N, 2) of [x, y]}``; several rows of one user on
+        one image are concatenated.
+    image_paths : dict
+        ``image_id -> image_path`` as written in the dump.
+    dropped : int
+        Clicks outside the image, dropped (and logged) when reading.
+    """
+
+    path: Path
+    shape: tuple
+    clicks: dict = field(default_factory=dict)
+    image_paths: dict = field(default_factory=dict)
+    dropped: int = 0
+
+    def image_ids(self):
+        return sorted(self.clicks)
+
+    def participants(self, image_id):
+        return sorted(self.clicks[image_id])
+
+    def points(self, image_id):
+        """List of (N_i, 2) [x, y] arrays, one per participant (sorted by user id)."""
+        per_user = self.clicks[image_id]
+        return [per_user[u] for u in sorted(per_user)]
+
+    def count_maps(self, image_id):
+        """Per-participant count maps, shape (P, H, W)."""
+        return np.stack([count_map(p, self.shape) for p in self.points(image_id)])
+
+    def map(self, image_id):
+        """The ClickMe importance map of one image (see :func:`clicks_to_map`)."""
+        return clicks_to_map(self.points(image_id), self.shape)
+
+    def _add(self, image_path, user_id, points, row):
+        pts = np.asarray(points, dtype=np.int64).reshape(-1, 2)
+        h, w = self.shape
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        if not inside.all():
+            self.dropped += int((~inside).sum())
+            log.warning("%s, row %d: %d click(s) outside the %dx%d image dropped",
+                        self.path, row, int((~inside).sum()), w, h)
+        image_id = Path(str(image_path)).stem
+        self.image_paths.setdefault(image_id, str(image_path))
+        per_user = self.clicks.setdefault(image_id, {})
+        user = str(user_id)
+        prev = per_user.get(user)
+        per_user[user] = pts[inside] if prev is None else np.concatenate([prev, pts[inside]])
+
+
+def read_click_csv(path, shape=CLICKME_SHAPE):
+    """Read a ClickMe CSV click dump.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV with columns ``image_path, clicks, user_id`` (``timestamp`` optional).
+    shape : tuple of int
+        (H, W) of the images clicked on (ClickMe: 256×256).
+
+    Returns
+    -------
+    ClickDump
+    """
+    path = Path(path)
+    dump = ClickDump(path=path, shape=tuple(shape))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"image_path", "clicks", "user_id"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(f"not a ClickMe click dump: missing column(s) {sorted(missing)} "
+                                 f"(found {reader.fieldnames})", path)
+            for row_no, row in enumerate(reader, start=1):
+                try:
+                    pts = parse_clicks(row["clicks"] or "")
+                except ValueError as err:
+                    raise InputError(str(err), path, row_no) from None
+                if not row["image_path"]:
+                    raise InputError("empty image_path", path, row_no)
+                dump._add(row["image_path"], row["user_id"], pts, row_no)
+    except OSError as err:
+        raise InputError(f"cannot read click dump: {err.strerror}", path) from None
+    if not dump.clicks:
+        raise InputError("click dump has no rows", path)
+    return dump
+
+
+def read_click_npz(path, shape=CLICKME_SHAPE):
+    """Read a ClickMe NPZ click dump (``file_pointer, clickmap_x, clickmap_y, user_id``).
+
+    ``clickmap_x``/``clickmap_y`` hold one array of coordinates per trial (an object
+    array, so the file is loaded with ``allow_pickle=True``: only open dumps you trust).
+    """
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=True)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read NPZ click dump: {err}", path) from None
+    need = {"file_pointer", "clickmap_x", "clickmap_y", "user_id"}
+    if not need <= set(data.files):
+        raise InputError(f"not a ClickMe NPZ dump: missing {sorted(need - set(data.files))} "
+                         f"(found {data.files})", path)
+    files, xs, ys, users = (data[k] for k in ("file_pointer", "clickmap_x", "clickmap_y", "user_id"))
+    if not len(files) == len(xs) == len(ys) == len(users):
+        raise InputError("file_pointer, clickmap_x, clickmap_y and user_id differ in length", path)
+    dump = ClickDump(path=path, shape=tuple(shape))
+    for i, (f, x, y, u) in enumerate(zip(files, xs, ys, users), start=1):
+        x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+        y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+        if x.shape != y.shape:
+            raise InputError(f"clickmap_x and clickmap_y differ in length ({x.size} vs {y.size})", path, i)
+        dump._add(f.decode() if isinstance(f, bytes) else f, u, np.rint(np.stack([x, y], axis=1)), i)
+    if not dump.clicks:
+        raise InputError("click dump has no trials", path)
+    return dump

@@ -1,0 +1,64 @@
+"""Reading photographs and greyscale maps from disk."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import InputError
+
+__all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "files_by_stem"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+MAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+
+
+def read_image(path):
+    """Read a photograph as RGB uint8, shape (H, W, 3) (grey images are repeated)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError("image file not found", path) from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"cannot read image: {err}", path) from None
+
+
+def read_map_file(path):
+    """Read a greyscale map (PNG/JPEG/TIFF or ``.npy``) as float64, shape (H, W).
+
+    Colour PNGs are converted to luminance; values keep their scale (0…255 for 8-bit).
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("F") if im.mode not in ("I;16", "I", "F") else im)
+    except FileNotFoundError:
+        raise InputError("map file not found", path) from None
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise InputError(f"cannot read map: {err}", path) from None
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise InputError(f"a map must be a 2-D greyscale array, got shape {arr.shape}", path)
+    return arr
+
+
+def files_by_stem(folder, suffixes):
+    """``stem -> path`` for files in ``folder`` with one of ``suffixes``; refuses duplicates."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("folder not found", folder)
+    out = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in suffixes:
+            if p.stem in out:
+                raise InputError(f"two files for {p.stem!r}: {out[p.stem].name} and {p.name}", folder)
+            out[p.stem] = p
+    return out

@@ -1,0 +1,142 @@
+"""The stimuli of one image: every map source at every level, plus the intact image.
+
+Pure functions, arrays in and arrays out; :mod:`stimuli.build` does the file work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compose import LEVELS, centring_shift, composite, important_pixels, level_pixel_counts, shift
+from .reveal import reveal_order
+from .scramble import phase_scramble
+from .seeding import derive_rng, derive_seed
+
+__all__ = ["RevealParams", "Stimulus", "check_map", "image_stimuli"]
+
+
+@dataclass(frozen=True)
+class RevealParams:
+    """Every parameter that decides the pixels of a stimulus set (stored in ``stimset.json``).
+
+    Attributes
+    ----------
+    size : int
+        Stimulus side in pixels (humans saw 256×256).
+    fit : {'crop', 'stretch'}
+        How photographs of any aspect become square (see :mod:`stimuli.geometry`).
+    seed : int
+        Set seed; every draw is seeded from (seed, image, source) — the levels of one
+        image and source are prefixes of one reveal order, so they need no draw of
+        their own, and the scramble is drawn once per image (seeded from (seed, image))
+        so that conditions differ only in what is revealed.
+    connectivity : {4, 8}
+    threshold : float
+        A pixel is important when its min–max normalised map value is above this.
+    noise, noise_scale, distance_weight : float
+        Flood-fill parameters, see :func:`stimuli.reveal.flood_priority`.
+    levels : tuple of float
+        Percent of the feature budget at each level.
+    centre : bool
+        Move the revealed region's centroid to the image centre.
+    """
+
+    size: int = 256
+    fit: str = "crop"
+    seed: int = 0
+    connectivity: int = 4
+    threshold: float = 0.0
+    noise: float = 0.05
+    noise_scale: float = 2.0
+    distance_weight: float = 0.25
+    levels: tuple = field(default_factory=lambda: tuple(float(v) for v in LEVELS))
+    centre: bool = True
+
+    def to_dict(self):
+        d = dict(self.__dict__)
+        d["levels"] = list(self.levels)
+        return d
+
+
+@dataclass
+class Stimulus:
+    """One stimulus image and what the manifest says of it."""
+
+    map_source: str
+    level: float | str  # percent of the budget, or 'full'
+    level_index: int
+    pixels: np.ndarray  # (H, W, 3) uint8
+    revealed_px: int
+    feature_budget: int
+    seed: int
+    shift: tuple = (0, 0)
+
+
+def check_map(importance):
+    """Why a map cannot be used (a sentence), or None.
+
+    Parameters
+    ----------
+    importance : ndarray, shape (H, W)
+    """
+    m = np.asarray(importance, dtype=np.float64)
+    if np.isnan(m).any():
+        return "map contains NaN values"
+    if not np.isfinite(m).all():
+        return "map contains infinite values"
+    if m.max() == m.min():
+        return "map is constant (all-zero or flat): it ranks no pixel above another"
+    return None
+
+
+def image_stimuli(image_id, image, maps, params=RevealParams()):
+    """All stimuli of one image.
+
+    Parameters
+    ----------
+    image_id : str
+        Used (with ``params.seed`` and the source name) to seed the draws.
+    image : ndarray of uint8, shape (S, S, 3)
+        The photograph at stimulus size.
+    maps : dict of str -> ndarray, each (S, S)
+        Importance map per source, at stimulus size, already checked (:func:`check_map`).
+    params : RevealParams
+
+    Returns
+    -------
+    list of Stimulus
+        For every source, one stimulus per level (``len(params.levels)``) then the
+        intact image (``'full'``). The feature budget — the number of pixels at 100 % —
+        is the same for every source: the smallest source's count of important pixels.
+
+    Raises
+    ------
+    ValueError
+        If the budget is too small for the smallest level to reveal a pixel.
+    """
+    budgets = {src: important_pixels(m, params.threshold) for src, m in maps.items()}
+    budget = min(budgets.values())
+    counts = level_pixel_counts(budget, params.levels)
+    if counts.min() < 1:
+        poorest = min(budgets, key=budgets.get)
+        need = int(np.ceil(50 / min(params.levels)))
+        raise ValueError(f"source {poorest!r} has only {budget} important pixel(s); the "
+                         f"{min(params.levels):.3g} % level needs at least {need}")
+    background = phase_scramble(image, derive_rng(params.seed, image_id, "scramble"))
+    out = []
+    for src in maps:  # keep the caller's source order
+        seed = derive_seed(params.seed, image_id, src)
+        rank = reveal_order(maps[src], np.random.default_rng(seed), params.connectivity,
+                            noise=params.noise, noise_scale=params.noise_scale,
+                            distance_weight=params.distance_weight)
+        dy, dx = centring_shift(rank < budget) if params.centre else (0, 0)
+        moved_image = shift(image, dy, dx)
+        moved_rank = shift(rank, dy, dx, fill=rank.size)  # pixels from outside: never revealed
+        for k, (level, n) in enumerate(zip(params.levels, counts)):
+            mask = moved_rank < n
+            out.append(Stimulus(src, float(level), k, composite(moved_image, background, mask),
+                                int(n), budget, seed, (dy, dx)))
+        out.append(Stimulus(src, "full", len(params.levels), image, image.shape[0] * image.shape[1],
+                            budget, seed))
+    return out
