@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-from PIL import Image
+import numpy as np
 from tqdm.auto import tqdm
 
 from .compose import level_label
@@ -118,9 +118,17 @@ def _resize_to(arr, shape):
     return cv2.resize(arr, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+_PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+
+
 def _write_png(pixels, path):
+    # PNG encoding dominates the build time, and scrambled backgrounds barely compress:
+    # OpenCV's Huffman-only zlib is ~5x faster than PIL's default for about the same size.
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]), _PNG_FAST)
+    if not ok:
+        raise OSError(f"PNG encoding failed for {path}")
     tmp = path.with_name(path.name + ".part")
-    Image.fromarray(pixels).save(tmp, format="PNG")
+    tmp.write_bytes(buf.tobytes())
     os.replace(tmp, path)
 
 

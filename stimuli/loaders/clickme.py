@@ -97,6 +97,10 @@ def blur_click_map(counts, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
     kernel = disk_kernel(diameter)
     for _ in range(passes):
         out = cv2.filter2D(out, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    # OpenCV filters large kernels through the DFT, which leaves round-off of ~1e-20 (of
+    # either sign) where the exact result is 0; zero it, so that "non-zero" keeps meaning
+    # "within reach of a click" for the feature budget.
+    out[out < 1e-9 * max(out.max(), 1e-300)] = 0.0
     return out
 
 

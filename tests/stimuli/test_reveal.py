@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage as ndi
+
+from stimuli.reveal import reveal_mask, reveal_order
+
+maps = arrays(np.float64, st.tuples(st.integers(2, 24), st.integers(2, 24)),
+              elements=st.floats(0, 1, allow_nan=False, width=32)).filter(lambda m: m.max() > m.min())
+
+STRUCTURE = {4: ndi.generate_binary_structure(2, 1), 8: ndi.generate_binary_structure(2, 2)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=maps, seed=st.integers(0, 2**32 - 1), connectivity=st.sampled_from([4, 8]))
+def test_order_is_a_connected_nested_flood_from_the_argmax(m, seed, connectivity):
+    rank = reveal_order(m, np.random.default_rng(seed), connectivity)
+    assert rank.shape == m.shape
+    assert np.array_equal(np.sort(rank.ravel()), np.arange(m.size))  # a permutation
+    assert rank.flat[np.argmax(m)] == 0  # first the argmax (first one on ties)
+    # every prefix is one connected region (nesting holds by construction of prefixes
+    # of one ranking; connectivity is the property that can fail)
+    for n in np.unique(np.linspace(1, m.size, 12).astype(int)):
+        _, n_regions = ndi.label(reveal_mask(rank, n), STRUCTURE[connectivity])
+        assert n_regions == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=maps, seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_order(m, seed):
+    a = reveal_order(m, np.random.default_rng(seed))
+    b = reveal_order(m, np.random.default_rng(seed))
+    assert np.array_equal(a, b)
+
+
+def test_prefixes_are_nested():
+    m = ndi.gaussian_filter(np.random.default_rng(0).random((40, 50)), 3)
+    rank = reveal_order(m, np.random.default_rng(1))
+    masks = [reveal_mask(rank, n) for n in (10, 100, 500, 2000)]
+    for small, big in zip(masks, masks[1:]):
+        assert np.all(big[small])
+
+
+def test_different_seeds_differ_where_the_map_has_ties():
+    m = np.zeros((32, 32))
+    m[16, 16] = 1.0  # one peak on a flat plateau: the order on the plateau is the noise's
+    orders = {reveal_order(m, np.random.default_rng(s)).tobytes() for s in range(4)}
+    assert len(orders) == 4
+
+
+def test_without_noise_growth_follows_importance():
+    # two ridges from the peak: the brighter one is flooded first
+    m = np.zeros((21, 21))
+    m[10, 10] = 1.0
+    m[10, 11:] = 0.9  # bright ridge to the right
+    m[10, :10] = 0.3  # dim ridge to the left
+    rank = reveal_order(m, np.random.default_rng(0), noise=0, distance_weight=0)
+    assert rank[10, 11:].max() < rank[10, :10].min()
+
+
+def test_growth_prefers_important_pixels_on_a_smooth_map():
+    rng = np.random.default_rng(3)
+    m = ndi.gaussian_filter(rng.random((64, 64)), 4)
+    rank = reveal_order(m, rng)
+    first = reveal_mask(rank, 400)
+    assert m[first].mean() > np.quantile(m, 0.75)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((5, 5), 0.3), "constant"),
+    (np.array([[0.0, np.nan], [1.0, 0.5]]), "NaN"),
+    (np.zeros(5), "2-D"),
+])
+def test_bad_maps_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        reveal_order(bad, np.random.default_rng(0))
+
+
+def test_connectivity_must_be_4_or_8():
+    with pytest.raises(ValueError, match="connectivity"):
+        reveal_order(np.eye(4), np.random.default_rng(0), connectivity=6)
