@@ -16,6 +16,10 @@ from stimuli.errors import InputError
 #: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
 COMMAND_MODULES = (
     "stimuli.cli",
+    "experiments.commands",
+    "models.cli",
+    "analysis.cli",
+    "analysis.maps.cli",
 )
 
 

@@ -1,0 +1,95 @@
+"""``reveal analyze``: a thin argparse layer over :func:`analysis.pipeline.analyze`."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from stimuli.errors import InputError
+
+__all__ = ["register", "run_analyze", "write_outputs"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze", help="trial data (lab, Pavlovia, model CSVs) → curves, tests, fits, figure, report",
+        description="Read PsychoPy lab CSVs, PsychoJS/Pavlovia CSVs, tidy trial files and model prediction "
+                    "CSVs (files or folders), apply the exclusions, and write trials.csv, curves.csv, tests.csv, "
+                    "fits.csv, consistency.csv, the figure (PNG, SVG) and a self-contained report.html.")
+    p.add_argument("data", nargs="+", metavar="DATA", help="data files or folders (searched for *.csv)")
+    p.add_argument("--stimuli", metavar="DIR", help="stimulus set folder (manifest.csv): fills missing columns, "
+                                                    "checks levels, gives the %% of image pixels")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--resamples", type=int, default=10_000, help="randomization resamples (default 10000)")
+    p.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples for effect-size CIs")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--timeouts-as-errors", action="store_true",
+                   help="count timed-out trials as errors (default: leave them out of accuracy)")
+    p.add_argument("--chance", type=float, default=0.5,
+                   help="exclude observers whose intact-image accuracy is at or below this (default 0.5)")
+    p.add_argument("--max-timeout-rate", type=float, default=0.25,
+                   help="exclude observers who timed out on more than this share of trials (default 0.25)")
+    p.add_argument("--no-fits", action="store_true", help="skip the psychometric fits")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_analyze)
+
+
+def _version() -> str:
+    from experiments.cli import version
+
+    return version()
+
+
+def write_outputs(result, out_dir, *, command: str = "") -> dict:
+    """Write every table, the figures and the report into ``out_dir``; returns name → path."""
+    import matplotlib.pyplot as plt
+
+    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
+    from .pipeline import write_csv
+    from .report import render_report, write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
+                        ("fits", result.fits), ("consistency", result.consistency),
+                        ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
+                        ("observers", result.exclusions.observers)):
+        paths[name] = out / f"{name}.csv"
+        write_csv(table, paths[name])
+    figures = {}
+    fig = accuracy_figure(result.curves, result.tests, result.pixel_pct)
+    for suffix in ("png", "svg"):
+        paths[f"figure_{suffix}"] = out / f"accuracy.{suffix}"
+        save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
+    figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
+            "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
+    plt.close(fig)
+    if len(result.consistency):
+        fig = consistency_figure(result.consistency)
+        for suffix in ("png", "svg"):
+            paths[f"consistency_{suffix}"] = out / f"consistency.{suffix}"
+            save_figure(fig, paths[f"consistency_{suffix}"], dpi=300)
+        figures["Error consistency κ per level: models vs humans, and humans vs humans (reference); "
+                "'n/a': undefined at ceiling."] = png_bytes(fig)
+        plt.close(fig)
+    paths["report"] = out / "report.html"
+    write_report(render_report(result, figures, version=_version(), command=command), paths["report"])
+    return paths
+
+
+def run_analyze(args) -> int:
+    from .exclusions import ExclusionSettings
+    from .pipeline import AnalysisSettings, analyze
+
+    if args.resamples < 1 or args.bootstrap < 1:
+        raise InputError("--resamples and --bootstrap must be at least 1")
+    settings = AnalysisSettings(
+        n_resamples=args.resamples, n_bootstrap=args.bootstrap, seed=args.seed, fit=not args.no_fits,
+        exclusions=ExclusionSettings(chance=args.chance, max_timeout_rate=args.max_timeout_rate,
+                                     timeouts_as_errors=args.timeouts_as_errors),
+        progress=not args.no_progress)
+    result = analyze(args.data, stimuli=args.stimuli, settings=settings)
+    paths = write_outputs(result, args.out, command=shlex.join(["reveal", *sys.argv[1:]]))
+    print(f"reveal analyze: {len(result.trials)} trials, report: {paths['report']}")
+    return 0

@@ -1,0 +1,216 @@
+"""Model vs human, trial by trial: error consistency (Geirhos et al. 2020) and per-image Spearman.
+
+Error consistency asks whether two observers get the *same* trials wrong beyond what their
+accuracies alone predict:
+
+    c_exp = p1·p2 + (1 − p1)(1 − p2),  c_obs = share of trials both right or both wrong,
+    κ = (c_obs − c_exp) / (1 − c_exp).
+
+κ is undefined when c_exp = 1 (both observers at 100 % — or both at 0 % — on the shared
+trials: there are no errors to be consistent about). Such pairs are counted and reported
+as undefined, never averaged in as 0 or 1. κ is computed per level, because pooling levels
+of different difficulty inflates κ (both observers err more on the hard levels).
+
+Humans in this design see each image once, at one level (Latin square), so a human and a
+model share the trials that human saw; two humans share trials only when they are on the
+same row of the Latin square (participants i and i + 12 of one group), which gives the
+human–human reference.
+
+Model evidence for the per-image correlation is the probability the model gives to the
+*correct* category (``p_animal`` for animal images, ``1 − p_animal`` otherwise): raw
+``p_animal`` would correlate with human accuracy with opposite signs in the two categories.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .levels import level_value
+
+__all__ = ["error_consistency", "pairwise_error_consistency", "model_human_consistency",
+           "summarize_consistency", "image_spearman", "reference_kind"]
+
+
+def error_consistency(correct_a, correct_b):
+    """Error consistency κ of two observers on the same trials.
+
+    Parameters
+    ----------
+    correct_a, correct_b : array_like of 0/1, shape (n_trials,)
+        Trial-wise correctness of each observer, aligned.
+
+    Returns
+    -------
+    kappa, c_obs, c_exp : float
+        ``kappa`` is NaN when undefined (no trials, or c_exp = 1: both at ceiling/floor).
+    """
+    a = np.asarray(correct_a, float)
+    b = np.asarray(correct_b, float)
+    if a.shape != b.shape:
+        raise ValueError("correct_a and correct_b must be aligned (same shape)")
+    if a.size == 0:
+        return np.nan, np.nan, np.nan
+    k, co, ce, _ = pairwise_error_consistency(a[None, :], b[None, :])
+    return float(k[0, 0]), float(co[0, 0]), float(ce[0, 0])
+
+
+def pairwise_error_consistency(a, b):
+    """κ for every pair of rows of two observers × trials matrices (NaN = trial not seen).
+
+    Parameters
+    ----------
+    a : ndarray, shape (n_a, n_trials)
+    b : ndarray, shape (n_b, n_trials)
+        Correctness (0/1) or NaN where the observer did not see that trial. Each pair is
+        scored on the trials both saw.
+
+    Returns
+    -------
+    kappa, c_obs, c_exp, n_shared : ndarray, shape (n_a, n_b)
+        ``kappa`` is NaN where undefined.
+    """
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    ma, mb = np.isfinite(a).astype(float), np.isfinite(b).astype(float)
+    ca, cb = np.where(ma > 0, a, 0.0), np.where(mb > 0, b, 0.0)
+    wa, wb = ma - ca, mb - cb  # wrong (seen and not correct)
+    n = ma @ mb.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_a = (ca @ mb.T) / n  # accuracy of a on the trials shared with b
+        p_b = (ma @ cb.T) / n
+        c_obs = (ca @ cb.T + wa @ wb.T) / n
+        c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
+        undefined = (n == 0) | (c_exp > 1 - 1e-12)
+        kappa = np.where(undefined, np.nan, (c_obs - c_exp) / np.where(undefined, 1.0, 1 - c_exp))
+    return kappa, c_obs, c_exp, n
+
+
+def reference_kind(trials: pd.DataFrame) -> str | None:
+    """The observers models are compared with: humans, or simulated observers if there are none."""
+    kinds = set(trials["observer_kind"])
+    return "human" if "human" in kinds else ("simulated" if "simulated" in kinds else None)
+
+
+def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.DataFrame:
+    """κ per level for every (model, human) pair and every pair of humans of one group.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        Tidy trials (after exclusions).
+    min_shared : int
+        Pairs sharing fewer trials at a level are left out (not counted at all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair and level: ``comparison ("model-human" | "human-human"), model,
+        observer_a, observer_b, group, level, n_shared, c_obs, c_exp, kappa, defined``. For
+        simulated reference observers the comparison reads ``model-simulated``.
+    """
+    ref = reference_kind(trials)
+    if ref is None:
+        return pd.DataFrame(columns=["comparison", "model", "observer_a", "observer_b", "group", "level",
+                                     "n_shared", "c_obs", "c_exp", "kappa", "defined"])
+    rows = []
+    people = trials[trials["observer_kind"] == ref]
+    models = trials[trials["observer_kind"] == "model"]
+    for level, lv_trials in people.groupby("level", sort=False):
+        lv_models = models[models["level"] == level]
+        for group, g_trials in lv_trials.groupby("group", sort=True):
+            names = sorted(g_trials["observer"].unique())
+            stim = sorted(g_trials["stimulus_id"].unique())
+            hm = (g_trials.pivot_table(index="observer", columns="stimulus_id", values="correct", aggfunc="mean")
+                  .reindex(index=names, columns=stim).to_numpy(float))
+            # Human–human reference (upper triangle).
+            k, co, ce, n = pairwise_error_consistency(hm, hm)
+            iu, ju = np.triu_indices(len(names), 1)
+            for i, j in zip(iu, ju):
+                if n[i, j] >= min_shared:
+                    rows.append(("human-human" if ref == "human" else "simulated-simulated", "", names[i],
+                                 names[j], group, level, int(n[i, j]), co[i, j], ce[i, j], k[i, j]))
+            for model, m_trials in lv_models.groupby("observer", sort=True):
+                mv = (m_trials.groupby("stimulus_id")["correct"].mean().reindex(stim).to_numpy(float))[None, :]
+                k, co, ce, n = pairwise_error_consistency(mv, hm)
+                for j in range(len(names)):
+                    if n[0, j] >= min_shared:
+                        rows.append((f"model-{ref}", model, model, names[j], group, level, int(n[0, j]),
+                                     co[0, j], ce[0, j], k[0, j]))
+    out = pd.DataFrame(rows, columns=["comparison", "model", "observer_a", "observer_b", "group", "level",
+                                      "n_shared", "c_obs", "c_exp", "kappa"])
+    out["defined"] = out["kappa"].notna()
+    return out
+
+
+def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Mean κ over pairs per comparison, model, group and level, with undefined pairs counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``comparison, model, group, level, n_pairs, n_defined, n_undefined, kappa_mean,
+        kappa_sem, mean_shared_trials, note``.
+    """
+    rows = []
+    for (comp, model, group, level), sub in pairs.groupby(["comparison", "model", "group", "level"], sort=False):
+        k = sub["kappa"].dropna().to_numpy(float)
+        note = ""
+        if len(k) == 0:
+            note = "undefined: every pair at ceiling (no errors to compare)"
+        elif len(k) < len(sub):
+            note = f"{len(sub) - len(k)} pairs undefined (ceiling)"
+        rows.append({"comparison": comp, "model": model, "group": group, "level": level, "n_pairs": len(sub),
+                     "n_defined": len(k), "n_undefined": len(sub) - len(k),
+                     "kappa_mean": k.mean() if len(k) else np.nan,
+                     "kappa_sem": k.std(ddof=1) / np.sqrt(len(k)) if len(k) > 1 else np.nan,
+                     "mean_shared_trials": sub["n_shared"].mean(), "note": note})
+    out = pd.DataFrame(rows, columns=["comparison", "model", "group", "level", "n_pairs", "n_defined",
+                                      "n_undefined", "kappa_mean", "kappa_sem", "mean_shared_trials", "note"])
+    if len(out):
+        out["_lv"] = out["level"].map(level_value)
+        out = out.sort_values(["comparison", "model", "group", "_lv"]).drop(columns="_lv").reset_index(drop=True)
+    return out
+
+
+def image_spearman(trials: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation across images between human accuracy and model evidence.
+
+    For every model and level, each stimulus (one image at that level, per map source) gives
+    the mean accuracy of the humans who saw it and the model's probability for the correct
+    category; the rank correlation is taken across stimuli. The ``all`` row pools every
+    level (there the common dependence on the level dominates; per-level rows are the
+    image-wise comparison).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, level, n_images, mean_humans_per_image, spearman_rho, p``.
+    """
+    cols = ["model", "level", "n_images", "mean_humans_per_image", "spearman_rho", "p"]
+    ref = reference_kind(trials)
+    models = trials[(trials["observer_kind"] == "model")]
+    if ref is None or models.empty or "p_animal" not in trials or models["p_animal"].isna().all():
+        return pd.DataFrame(columns=cols)
+    people = trials[trials["observer_kind"] == ref]
+    human = people.groupby("stimulus_id")["correct"].agg(["mean", "size"])
+    rows = []
+    for model, m in models.groupby("observer", sort=True):
+        m = m.drop_duplicates("stimulus_id").set_index("stimulus_id")
+        evidence = np.where(m["category"] == "animal", m["p_animal"], 1 - m["p_animal"])
+        joined = pd.DataFrame({"evidence": evidence, "level": m["level"]}, index=m.index).join(human, how="inner")
+        joined = joined.dropna(subset=["evidence", "mean"])
+        parts = [(lv, sub) for lv, sub in joined.groupby("level")] + [("all", joined)]
+        for level, sub in parts:
+            if len(sub) >= 3 and sub["mean"].nunique() > 1 and sub["evidence"].nunique() > 1:
+                res = stats.spearmanr(sub["mean"], sub["evidence"])
+                rho, p = float(res.statistic), float(res.pvalue)
+            else:  # constant ranks (e.g. every human right on every image): undefined
+                rho, p = np.nan, np.nan
+            rows.append({"model": model, "level": level, "n_images": len(sub),
+                         "mean_humans_per_image": float(sub["size"].mean()) if len(sub) else np.nan,
+                         "spearman_rho": rho, "p": p})
+    out = pd.DataFrame(rows, columns=cols)
+    out["_lv"] = out["level"].map(lambda lv: np.inf if lv == "all" else level_value(lv))
+    out.loc[out["level"] == "full", "_lv"] = 1e9
+    return out.sort_values(["model", "_lv"]).drop(columns="_lv").reset_index(drop=True)

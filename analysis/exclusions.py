@@ -1,0 +1,122 @@
+"""Explicit, reported exclusions: observers at chance on intact images, too many timeouts, timeouts.
+
+Every row taken out of the accuracy computation is counted in a ledger with its reason, so
+the report can account for all data read.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from .levels import FULL
+
+__all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExclusionSettings:
+    """The exclusion rules (all reported in the output).
+
+    Attributes
+    ----------
+    chance : float
+        An observer whose accuracy on intact (``full``) images is at or below this is
+        excluded: they were not doing the task. With ~7 intact trials per participant a
+        significance test would exclude most honest participants, so the rule is a plain
+        threshold.
+    max_timeout_rate : float
+        An observer who timed out on more than this share of test trials is excluded.
+    timeouts_as_errors : bool
+        False (default, as in the original study): timed-out trials are left out of
+        accuracy. True: they count as errors.
+    exclude_models : bool
+        Models are never excluded by the observer rules unless this is set (a model at
+        chance is a result, not a participant who did not do the task).
+    """
+
+    chance: float = 0.5
+    max_timeout_rate: float = 0.25
+    timeouts_as_errors: bool = False
+    exclude_models: bool = False
+
+
+@dataclasses.dataclass
+class ExclusionResult:
+    """Output of :func:`apply_exclusions`.
+
+    Attributes
+    ----------
+    trials : pandas.DataFrame
+        The rows that enter accuracy.
+    observers : pandas.DataFrame
+        One row per observer: ``observer, observer_kind, group, n_trials, full_accuracy,
+        timeout_rate, excluded, reason``.
+    dropped : pandas.DataFrame
+        Ledger ``file, observer, reason, rows`` of the rows left out here.
+    settings : ExclusionSettings
+    """
+
+    trials: pd.DataFrame
+    observers: pd.DataFrame
+    dropped: pd.DataFrame
+    settings: ExclusionSettings
+
+
+def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = ExclusionSettings()) -> ExclusionResult:
+    """Apply the observer and trial exclusions.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        Tidy trial table.
+    settings : ExclusionSettings
+
+    Returns
+    -------
+    ExclusionResult
+    """
+    trials = trials.copy()
+    if "source_file" not in trials:
+        trials["source_file"] = ""
+    key = ["observer_kind", "observer"]
+    rows = []
+    for (kind, observer), sub in trials.groupby(key, sort=True):
+        full = sub[(sub["level"] == FULL) & (sub["timed_out"] == 0)]
+        full_acc = float(full["correct"].mean()) if len(full) else np.nan
+        timeout_rate = float(sub["timed_out"].mean())
+        reasons = []
+        if kind != "model" or settings.exclude_models:
+            if np.isfinite(full_acc) and full_acc <= settings.chance:
+                reasons.append(f"intact-image accuracy {full_acc:.2f} at or below chance ({settings.chance:g})")
+            if timeout_rate > settings.max_timeout_rate:
+                reasons.append(f"timeouts {timeout_rate:.0%} > {settings.max_timeout_rate:.0%}")
+        rows.append({"observer": observer, "observer_kind": kind, "group": sub["group"].iloc[0],
+                     "n_trials": len(sub), "full_accuracy": full_acc, "timeout_rate": timeout_rate,
+                     "excluded": bool(reasons), "reason": "; ".join(reasons)})
+    observers = pd.DataFrame(rows, columns=["observer", "observer_kind", "group", "n_trials", "full_accuracy",
+                                            "timeout_rate", "excluded", "reason"])
+    ledger = []
+    excluded = observers[observers["excluded"]]
+    drop = np.zeros(len(trials), dtype=bool)
+    for _, ob in excluded.iterrows():
+        mask = ((trials["observer"] == ob["observer"]) & (trials["observer_kind"] == ob["observer_kind"])).to_numpy()
+        drop |= mask
+        for fname, n in trials[mask].groupby("source_file").size().items():
+            ledger.append({"file": fname, "observer": ob["observer"], "reason": f"observer excluded: {ob['reason']}",
+                           "rows": int(n)})
+    kept = trials[~drop]
+    if settings.timeouts_as_errors:
+        kept = kept.copy()
+        kept.loc[kept["timed_out"] == 1, "correct"] = 0
+    else:
+        timed = (kept["timed_out"] == 1).to_numpy()
+        if timed.any():
+            for (fname, observer), n in kept[timed].groupby(["source_file", "observer"]).size().items():
+                ledger.append({"file": fname, "observer": observer,
+                               "reason": "timed out (left out of accuracy)", "rows": int(n)})
+        kept = kept[~timed]
+    return ExclusionResult(trials=kept.reset_index(drop=True), observers=observers,
+                           dropped=pd.DataFrame(ledger, columns=["file", "observer", "reason", "rows"]),
+                           settings=settings)

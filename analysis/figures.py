@@ -1,0 +1,222 @@
+"""Figures in the style of the paper's Fig. 2B, readable in print (matplotlib, Agg backend).
+
+Colour encodes the map source (Okabe–Ito colour-blind-safe palette); line style and marker
+fill encode the kind of observer: humans solid with filled markers and a SEM band,
+simulated observers dash-dot, models dashed with open markers — and every legend entry
+names its kind. The intact-image (``full``) condition is drawn apart on the right, as in
+the paper; the top axis gives the mean % of image pixels each level reveals.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are written to files, never shown
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .levels import FULL, level_value  # noqa: E402
+
+__all__ = ["accuracy_figure", "consistency_figure", "save_figure", "stars"]
+
+_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+_PLURAL = {"human": "humans", "simulated": "simulated observers"}
+_MODEL_STYLES = [(0, (5, 2)), (0, (1, 1.5)), (0, (5, 1.5, 1, 1.5)), (0, (8, 2, 2, 2))]
+_RC = {"font.size": 9, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.labelsize": 7.5,
+       "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none"}
+
+
+def stars(p: float) -> str:
+    """Significance stars as in the paper: * p < .05, ** p < .01, *** p < .001."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def _colours(sources):
+    return {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(sorted(sources))}
+
+
+def accuracy_figure(curves: pd.DataFrame, tests: pd.DataFrame | None = None,
+                    pixel_pct: pd.Series | None = None, *, p_column: str = "p_fwer"):
+    """Accuracy against % of features revealed, one curve per series, ``full`` apart.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        From :func:`analysis.curves.group_curves`.
+    tests : pandas.DataFrame, optional
+        Per-level tests (``comparison, level, <p_column>``): stars above the levels.
+    pixel_pct : pandas.Series, optional
+        Mean % of image pixels per level (top axis).
+    p_column : str
+        Which p-value the stars show (family-wise by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    with plt.rc_context(_RC):
+        fig = plt.figure(figsize=(6.8, 5.0))
+        grid = fig.add_gridspec(1, 2, width_ratios=[11, 1.3], wspace=0.06, left=0.09, right=0.985,
+                                bottom=0.24, top=0.83)
+        ax = fig.add_subplot(grid[0])
+        axf = fig.add_subplot(grid[1], sharey=ax)
+        colours = _colours(curves["map_source"].unique())
+        model_names = sorted(curves.loc[curves["observer_kind"] == "model", "series"].unique())
+        kinds_order = {"human": 0, "simulated": 1, "model": 2}
+        keys = (curves[["observer_kind", "series", "map_source", "label"]].drop_duplicates()
+                .sort_values(["observer_kind", "map_source", "series"], key=lambda c: c.map(kinds_order)
+                             if c.name == "observer_kind" else c))
+        handles = []
+        for _, key in keys.iterrows():
+            sub = curves[(curves["series"] == key["series"]) & (curves["map_source"] == key["map_source"])
+                         & (curves["observer_kind"] == key["observer_kind"])]
+            part = sub[sub["level"] != FULL]
+            x = part["level"].map(level_value).to_numpy(float)
+            order = np.argsort(x)
+            x, y, e = x[order], part["mean"].to_numpy(float)[order], part["sem"].to_numpy(float)[order]
+            colour = colours[key["map_source"]]
+            kind = key["observer_kind"]
+            if kind == "model":
+                style = dict(ls=_MODEL_STYLES[model_names.index(key["series"]) % len(_MODEL_STYLES)],
+                             marker="s", mfc="white", ms=4.5, lw=1.3)
+            elif kind == "simulated":
+                style = dict(ls="-.", marker="^", mfc=colour, ms=4.5, lw=1.3)
+            else:
+                style = dict(ls="-", marker="o", mfc=colour, ms=5, lw=1.8)
+            (line,) = ax.plot(x, y, color=colour, label=key["label"], zorder=3, **style)
+            handles.append(line)
+            if kind == "model":
+                ax.errorbar(x, y, yerr=e, fmt="none", ecolor=colour, elinewidth=0.8, capsize=1.5, zorder=2)
+            else:
+                ax.fill_between(x, y - e, y + e, color=colour, alpha=0.18, lw=0, zorder=1)
+            full = sub[sub["level"] == FULL]
+            if len(full):
+                xf = {"human": 0.0, "simulated": 0.0, "model": 0.35}[kind]
+                axf.errorbar([xf], full["mean"].to_numpy(float), yerr=full["sem"].to_numpy(float), color=colour,
+                             capsize=2, elinewidth=1, ls="none", marker=style["marker"], mfc=style["mfc"],
+                             ms=style["ms"], zorder=3)
+        levels = sorted({lv for lv in curves["level"] if lv != FULL}, key=level_value)
+        xs = [level_value(lv) for lv in levels]
+        ax.set_xscale("log")
+        ax.set_xticks(xs, labels=levels)
+        ax.minorticks_off()
+        ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
+        ax.axhline(0.5, color="0.55", lw=0.8, ls=":", zorder=0)
+        ax.text(max(xs) * 1.1, 0.505, "chance", fontsize=7, color="0.4", va="bottom", ha="right")
+        low = np.nanmin((curves["mean"] - curves["sem"].fillna(0)).to_numpy(float)) if len(curves) else 0.4
+        ax.set_ylim(min(0.4, np.floor((low - 0.02) * 20) / 20), 1.09)
+        ax.set_ylabel("Accuracy (proportion correct)")
+        ax.set_xlabel("Important features revealed (% of the feature budget, log scale)")
+        axf.set_xlim(-0.5, 0.85)
+        axf.set_xticks([0.0], labels=["intact"])
+        axf.tick_params(axis="y", labelleft=False)
+        axf.spines["left"].set_visible(False)
+        axf.tick_params(axis="y", length=0)
+        axf.axhline(0.5, color="0.55", lw=0.8, ls=":", zorder=0)
+        if pixel_pct is not None and len(pixel_pct):
+            top = ax.secondary_xaxis("top")
+            top.set_xticks(xs, labels=[_fmt_pct(pixel_pct.get(lv, np.nan)) for lv in levels])
+            top.minorticks_off()
+            top.set_xlabel("Mean % of image pixels revealed", fontsize=8)
+            top.tick_params(labelsize=7)
+        if tests is not None and len(tests):
+            comps = list(dict.fromkeys(tests["comparison"]))
+            for row, comp in enumerate(comps):
+                sub = tests[tests["comparison"] == comp]
+                y_star = 1.06 - 0.028 * row
+                for _, t in sub.iterrows():
+                    s = stars(t[p_column])
+                    if not s:
+                        continue
+                    target = axf if t["level"] == FULL else ax
+                    target.text(0.0 if t["level"] == FULL else level_value(t["level"]), y_star, s,
+                                ha="center", va="center", fontsize=9, fontweight="bold")
+                if len(comps) > 1:
+                    ax.text(min(xs) / 1.12, y_star, comp, fontsize=6, va="center", ha="left", color="0.3")
+        # Below the axes, never over a curve (models are often at ceiling where humans are not).
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.03), ncol=2, frameon=False,
+                   handlelength=3.0, columnspacing=1.5)
+        star_note = ("Stars: family-wise (max-t) p" if p_column == "p_fwer" else "Stars: per-level p")
+        fig.text(0.5, 0.008, f"{star_note}: * < .05, ** < .01, *** < .001. Bands: mean ± SEM over observers; "
+                 "model error bars: binomial SE.", fontsize=6.5, color="0.3", ha="center")
+    return fig
+
+
+def _fmt_pct(value) -> str:
+    if value is None or not np.isfinite(value):
+        return ""
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def consistency_figure(summary: pd.DataFrame):
+    """Error consistency κ per level: each model vs humans, and the human–human reference.
+
+    Levels where κ is undefined for every pair (ceiling) are marked "n/a" at κ = 0.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        From :func:`analysis.consistency.summarize_consistency`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.8, 3.4))
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.95)
+        levels = sorted(set(summary["level"]), key=level_value)
+        pos = {lv: i for i, lv in enumerate(levels)}
+        colours = _colours(summary["group"].unique())
+        models = sorted(m for m in summary["model"].unique() if m)
+        for (comp, model, group), sub in summary.groupby(["comparison", "model", "group"], sort=True):
+            is_ref = not model
+            x = np.array([pos[lv] for lv in sub["level"]], float)
+            y, e = sub["kappa_mean"].to_numpy(float), sub["kappa_sem"].to_numpy(float)
+            if is_ref:
+                style = dict(color="0.15", ls="-", marker="o", mfc=colours[group], lw=1.2)
+                who = _PLURAL.get(comp.split("-")[0], comp.split("-")[0])
+                label = f"{who} vs {who}, {group} (reference)"
+            else:
+                style = dict(color=colours[group], ls=_MODEL_STYLES[models.index(model) % len(_MODEL_STYLES)],
+                             marker="s", mfc="white", lw=1.3)
+                label = f"{model} (model) vs {_PLURAL.get(comp.split('-')[1], comp.split('-')[1])}, {group}"
+            ok = np.isfinite(y)
+            ax.errorbar(x[ok], y[ok], yerr=np.nan_to_num(e[ok]), capsize=2, elinewidth=0.8, label=label, ms=4,
+                        **style)
+            for xi in x[~ok]:
+                ax.text(xi, 0.0, "n/a", ha="center", va="bottom", fontsize=6.5, color=style["color"])
+        ax.axhline(0, color="0.55", lw=0.8, ls=":")
+        ax.set_xticks(range(len(levels)), labels=["intact" if lv == FULL else lv for lv in levels])
+        ax.set_xlabel("Important features revealed (% of the feature budget)")
+        ax.set_ylabel("Error consistency κ")
+        ax.legend(frameon=False, fontsize=7, loc="best")
+    return fig
+
+
+def save_figure(fig, path, **kwargs) -> None:
+    """Write a figure atomically (temp file, then ``os.replace``); format from the suffix."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix, prefix=".tmp-")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=kwargs.pop("dpi", 200), **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def png_bytes(fig, dpi=150) -> bytes:
+    """The figure as PNG bytes (for embedding in the HTML report)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()

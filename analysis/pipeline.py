@@ -1,0 +1,224 @@
+"""The whole analysis as one Python call: data files in, tables, figures and a report out.
+
+``reveal analyze`` is a thin layer over :func:`analyze`; each step is also usable alone
+(:mod:`analysis.readers`, :mod:`analysis.exclusions`, :mod:`analysis.curves`,
+:mod:`analysis.randomization`, :mod:`analysis.psychometric`, :mod:`analysis.consistency`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .consistency import image_spearman, model_human_consistency, summarize_consistency
+from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
+from .exclusions import ExclusionSettings, apply_exclusions
+from .levels import FULL, level_value, sort_levels
+from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
+from .readers import read_trials
+
+__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisSettings:
+    """Every setting of one analysis (all written to the report)."""
+
+    n_resamples: int = 10_000
+    seed: int = 0
+    n_bootstrap: int = 10_000
+    alpha: float = 0.05
+    exclusions: ExclusionSettings = ExclusionSettings()
+    ceiling_tolerance: float = 0.03
+    threshold_pc: float = 0.75
+    ceiling_fraction: float = 0.95
+    fit: bool = True
+    min_trials_per_level_observer_fit: int = 20
+    progress: bool = False
+
+
+@dataclasses.dataclass
+class AnalysisResult:
+    trials: pd.DataFrame
+    observer_accuracy: pd.DataFrame
+    curves: pd.DataFrame
+    tests: pd.DataFrame
+    fits: pd.DataFrame
+    consistency_pairs: pd.DataFrame
+    consistency: pd.DataFrame
+    spearman: pd.DataFrame
+    pixel_pct: pd.Series
+    read: object
+    exclusions: object
+    settings: AnalysisSettings
+
+
+def compare_groups(obs_acc: pd.DataFrame, *, rng, n_resamples=10_000, n_bootstrap=10_000, progress=False):
+    """Randomization tests between every pair of groups, per observer kind (models excluded).
+
+    For groups a < b (sorted names) the statistic is Welch's t of a − b at every level;
+    ``p`` is two-sided, ``p_greater`` one-sided (a more accurate than b); both with
+    family-wise versions over the levels (max-|t| and max-t), all from the same resamples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per comparison and level.
+    """
+    rows = []
+    for kind in ("human", "simulated"):
+        acc = obs_acc[obs_acc["observer_kind"] == kind]
+        groups = sorted(acc["group"].unique())
+        if len(groups) < 2:
+            continue
+        for a, b in itertools.combinations(groups, 2):
+            sub = acc[acc["group"].isin([a, b])]
+            levels = sort_levels(sub["level"])
+            values, observers, labels = accuracy_matrix(sub, levels)
+            res = permutation_group_test(values, labels, rng=rng, n_resamples=n_resamples, order=(a, b),
+                                         progress=progress)
+            greater = with_alternative(res, "greater")
+            xa, xb = values[labels == a], values[labels == b]
+            eff = bootstrap_group_effects(xa, xb, rng=rng, n_resamples=n_bootstrap)
+            label = f"{a} vs {b}" + ("" if kind == "human" else " (simulated)")
+            for i, level in enumerate(levels):
+                with np.errstate(all="ignore"):
+                    mean_a, mean_b = np.nanmean(xa[:, i]), np.nanmean(xb[:, i])
+                rows.append({
+                    "comparison": label, "observer_kind": kind, "group_a": a, "group_b": b, "level": level,
+                    "n_a": int(np.isfinite(xa[:, i]).sum()), "n_b": int(np.isfinite(xb[:, i]).sum()),
+                    "mean_a": mean_a, "mean_b": mean_b,
+                    "difference": eff["difference"][i], "difference_low": eff["difference_low"][i],
+                    "difference_high": eff["difference_high"][i], "hedges_g": eff["hedges_g"][i],
+                    "g_low": eff["g_low"][i], "g_high": eff["g_high"][i],
+                    "statistic": res.statistic[i], "p": res.pvalue[i], "p_fwer": res.pvalue_fwer[i],
+                    "p_greater": greater.pvalue[i], "p_fwer_greater": greater.pvalue_fwer[i],
+                    "n_resamples": n_resamples,
+                    "note": "" if res.defined[i] else "not tested: no variance at this level (ceiling)",
+                })
+    return pd.DataFrame(rows, columns=[
+        "comparison", "observer_kind", "group_a", "group_b", "level", "n_a", "n_b", "mean_a", "mean_b",
+        "difference", "difference_low", "difference_high", "hedges_g", "g_low", "g_high", "statistic", "p",
+        "p_fwer", "p_greater", "p_fwer_greater", "n_resamples", "note"])
+
+
+def _interp_pixels(pct_revealed: float, pixel_pct: pd.Series) -> float:
+    """Mean % of image pixels at a (possibly in-between) % revealed: log–log interpolation."""
+    if pixel_pct is None or not len(pixel_pct) or not np.isfinite(pct_revealed):
+        return np.nan
+    part = pixel_pct.drop(FULL, errors="ignore").dropna()
+    part = part[part > 0]
+    if len(part) < 2:
+        return np.nan
+    x = np.log10([float(lv) for lv in part.index])
+    return float(10 ** np.interp(np.log10(pct_revealed), x, np.log10(part.to_numpy(float)),
+                                 left=np.nan, right=np.nan))
+
+
+def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series, settings: AnalysisSettings,
+               rng) -> pd.DataFrame:
+    """psignifit fits per series (and per observer with enough trials) + empirical ceiling."""
+    from .psychometric import fit_psychometric
+
+    rows = []
+    units = []
+    for (kind, series, source), sub in obs_acc.groupby(["observer_kind", "series", "map_source"], sort=True):
+        units.append((kind, series, source, "", sub))
+        if kind != "model":
+            for observer, osub in sub.groupby("observer", sort=True):
+                part = osub[osub["level"] != FULL]
+                if len(part) and part["n"].mean() >= settings.min_trials_per_level_observer_fit:
+                    units.append((kind, series, source, observer, osub))
+    for kind, series, source, observer, sub in units:
+        pooled = sub.groupby("level")[["n", "n_correct"]].sum()
+        part = pooled.drop(FULL, errors="ignore")
+        row = {"observer_kind": kind, "series": series, "map_source": source, "observer": observer or "(pooled)"}
+        cur = curves[(curves["series"] == series) & (curves["map_source"] == source)
+                     & (curves["observer_kind"] == kind)]
+        if not observer:
+            full = cur.loc[cur["level"] == FULL, "mean"]
+            full_mean = float(full.iloc[0]) if len(full) else np.nan
+            nf = cur[cur["level"] != FULL]
+            ceil = ceiling_level(list(nf["level"]), nf["mean"].to_numpy(float), full_mean,
+                                 settings.ceiling_tolerance) if len(nf) else None
+            row.update({"label": cur["label"].iloc[0] if len(cur) else series, "full_accuracy": full_mean,
+                        "ceiling_level_empirical": ceil or "not reached",
+                        "ceiling_image_pct_empirical": (float(pixel_pct.get(ceil, np.nan))
+                                                        if ceil and len(pixel_pct) else np.nan)})
+        if settings.fit and len(part) >= 3:
+            try:
+                fit = fit_psychometric([float(lv) for lv in part.index], part["n_correct"].to_numpy(),
+                                       part["n"].to_numpy(), rng=rng, threshold_pc=settings.threshold_pc,
+                                       ceiling_fraction=settings.ceiling_fraction)
+                row.update({"threshold_pct": fit.threshold_pct, "threshold_low": fit.threshold_low,
+                            "threshold_high": fit.threshold_high,
+                            "threshold_image_pct": _interp_pixels(fit.threshold_pct, pixel_pct),
+                            "ceiling_pct_fit": fit.ceiling_pct, "ceiling_low": fit.ceiling_low,
+                            "ceiling_high": fit.ceiling_high,
+                            "ceiling_image_pct_fit": _interp_pixels(fit.ceiling_pct, pixel_pct),
+                            "lapse": fit.lapse, "n_trials": fit.n_trials})
+            except Exception as err:  # a fit that fails is reported, not fatal for the analysis
+                log.warning("psychometric fit failed for %s %s: %s", series, observer, err)
+                row["fit_error"] = str(err)
+        rows.append(row)
+    cols = ["observer_kind", "series", "map_source", "observer", "label", "full_accuracy",
+            "ceiling_level_empirical", "ceiling_image_pct_empirical", "threshold_pct", "threshold_low",
+            "threshold_high", "threshold_image_pct", "ceiling_pct_fit", "ceiling_low", "ceiling_high",
+            "ceiling_image_pct_fit", "lapse", "n_trials", "fit_error"]
+    out = pd.DataFrame(rows)
+    return out.reindex(columns=[c for c in cols if c in out.columns or c != "fit_error"])
+
+
+def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSettings()) -> AnalysisResult:
+    """Read, exclude, compute curves, tests, fits and model–human comparisons.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Data files and/or folders (lab, Pavlovia, tidy and model CSVs).
+    stimuli : path-like, optional
+        Stimulus set folder (its manifest.csv).
+    settings : AnalysisSettings
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    rng = np.random.default_rng(settings.seed)
+    read = read_trials(paths, stimuli=stimuli)
+    excl = apply_exclusions(read.trials, settings.exclusions)
+    trials = excl.trials
+    obs_acc = observer_accuracy(trials)
+    curves = group_curves(obs_acc)
+    pixel_pct = pixel_fraction_by_level(read.trials)
+    tests = compare_groups(obs_acc, rng=rng, n_resamples=settings.n_resamples, n_bootstrap=settings.n_bootstrap,
+                           progress=settings.progress)
+    fits = fit_curves(obs_acc, curves, pixel_pct, settings, rng)
+    pairs = model_human_consistency(trials)
+    consistency = summarize_consistency(pairs)
+    spearman = image_spearman(trials)
+    return AnalysisResult(trials=read.trials, observer_accuracy=obs_acc, curves=curves, tests=tests, fits=fits,
+                          consistency_pairs=pairs, consistency=consistency, spearman=spearman,
+                          pixel_pct=pixel_pct, read=read, exclusions=excl, settings=settings)
+
+
+def write_csv(table: pd.DataFrame, path) -> None:
+    """Write a table atomically (temp file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
+    os.close(fd)
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

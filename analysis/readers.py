@@ -1,0 +1,467 @@
+"""Trial data in: PsychoPy lab CSVs, PsychoJS/Pavlovia CSVs and tidy/model CSVs → one tidy table.
+
+The tidy table has the columns of docs/conventions.md (:data:`TIDY_COLUMNS`), plus, where
+known, ``image_frac`` (from the stimulus set's manifest), the model evidence columns
+``p_animal, top5`` and ``source_file``.
+
+Three layouts are recognised from the header alone:
+
+``tidy``
+    Already in the tidy form (``observer, observer_kind, ...``): model outputs and files
+    written by ``reveal analyze``. Read as they are.
+``psychopy`` / ``psychojs``
+    Files written by the experiment through ``thisExp.addData`` (``participant, group,
+    phase, stimulus_id, response, correct, rt_s, timed_out, ...``). Lab files (PsychoPy)
+    and Pavlovia files (PsychoJS) carry the same names; Pavlovia files add a UTF-8 BOM,
+    write missing values as ``undefined`` and booleans as ``true``/``false``. Only
+    ``phase == test`` rows are trials to analyse; every other row is counted in the
+    ledger of dropped rows with its reason, never dropped silently.
+
+Bad input raises :class:`stimuli.errors.InputError` naming the file and row.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stimuli.errors import InputError
+
+from .levels import normalize_level, sort_levels
+
+__all__ = [
+    "TIDY_COLUMNS", "ReadResult", "read_trials", "read_trial_file", "read_manifest",
+    "expand_paths", "detect_layout",
+]
+
+TIDY_COLUMNS = [
+    "observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id",
+    "image_id", "category", "map_source", "level", "response", "correct", "rt_s", "timed_out",
+]
+#: Extra columns kept when present.
+EXTRA_COLUMNS = ["p_animal", "top5", "image_frac"]
+OBSERVER_KINDS = ("human", "model", "simulated")
+MANIFEST_COLUMNS = ("image_id", "category", "map_source", "level")
+
+# Spellings of "missing" in the two experiment runtimes: PsychoPy writes None/[]/"" and
+# PsychoJS writes undefined/null/"".
+_MISSING = {"", "none", "undefined", "null", "nan", "[]", "na", "n/a"}
+_TRUE = {"1", "1.0", "true", "yes"}
+_FALSE = {"0", "0.0", "false", "no"}
+
+
+@dataclasses.dataclass
+class ReadResult:
+    """What :func:`read_trials` found.
+
+    Attributes
+    ----------
+    trials : pandas.DataFrame
+        The tidy table (test trials only, duplicates removed).
+    files : pandas.DataFrame
+        One row per input file: ``file, layout, observers, rows_read, test_trials, kept``.
+    dropped : pandas.DataFrame
+        Ledger of rows not analysed: ``file, observer, reason, rows``.
+    duplicates : pandas.DataFrame
+        The duplicates found: ``file, observer, duplicate_of, kind``.
+    """
+
+    trials: pd.DataFrame
+    files: pd.DataFrame
+    dropped: pd.DataFrame
+    duplicates: pd.DataFrame
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _is_missing(series: pd.Series) -> pd.Series:
+    return series.str.strip().str.lower().isin(_MISSING)
+
+
+def _to_binary(series: pd.Series, column: str, path, row_numbers) -> pd.Series:
+    low = series.str.strip().str.lower()
+    out = pd.Series(np.nan, index=series.index, dtype=float)
+    out[low.isin(_TRUE)] = 1.0
+    out[low.isin(_FALSE)] = 0.0
+    bad = ~(low.isin(_TRUE) | low.isin(_FALSE) | low.isin(_MISSING))
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise InputError(f"column {column!r} must be 0/1 or true/false, got {series.iloc[i]!r}",
+                         path=path, row=int(row_numbers[i]))
+    return out
+
+
+def _to_float(series: pd.Series, column: str, path, row_numbers) -> pd.Series:
+    missing = _is_missing(series)
+    values = pd.to_numeric(series.where(~missing, None), errors="coerce")
+    bad = values.isna() & ~missing
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise InputError(f"column {column!r} must be numeric, got {series.iloc[i]!r}",
+                         path=path, row=int(row_numbers[i]))
+    return values.astype(float)
+
+
+def _normalize_levels(series: pd.Series, path, row_numbers) -> pd.Series:
+    out = []
+    for i, value in enumerate(series):
+        try:
+            out.append(normalize_level(value))
+        except ValueError:
+            raise InputError(f"level must be a percentage or 'full', got {value!r}",
+                             path=path, row=int(row_numbers[i])) from None
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> str | None:
+    """``"tidy"``, ``"psychopy"``, ``"psychojs"`` or ``None`` (unknown) from a header."""
+    cols = set(columns)
+    if {"observer", "observer_kind", "stimulus_id"} <= cols:
+        return "tidy"
+    if {"participant", "stimulus_id"} <= cols and cols & {"response", "resp_key", "correct"}:
+        js = first_bytes.startswith(b"\xef\xbb\xbf") or "undefined" in text_sample
+        return "psychojs" if js else "psychopy"
+    return None
+
+
+def read_manifest(stimuli_dir) -> pd.DataFrame:
+    """The stimulus set's ``manifest.csv`` with canonical level spellings, indexed by stimulus_id."""
+    path = Path(stimuli_dir) / "manifest.csv"
+    if not path.is_file():
+        raise InputError("no manifest.csv in the stimulus folder", path=stimuli_dir)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = {"stimulus_id", *MANIFEST_COLUMNS} - set(table.columns)
+    if missing:
+        raise InputError(f"manifest lacks columns {sorted(missing)}", path=path)
+    rows = np.arange(1, len(table) + 1)
+    table["level"] = _normalize_levels(table["level"], path, rows)
+    if "image_frac" in table:
+        table["image_frac"] = _to_float(table["image_frac"], "image_frac", path, rows)
+    dup = table["stimulus_id"].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        raise InputError(f"stimulus_id {table['stimulus_id'].iloc[i]!r} appears twice", path=path, row=i + 1)
+    return table.set_index("stimulus_id")
+
+
+# ----------------------------------------------------------------------------- one file
+
+def read_trial_file(path, manifest: pd.DataFrame | None = None):
+    """Read one data file into the tidy form.
+
+    Parameters
+    ----------
+    path : path-like
+        A PsychoPy, PsychoJS or tidy/model CSV.
+    manifest : pandas.DataFrame, optional
+        From :func:`read_manifest`; fills columns the file lacks and checks stimulus ids
+        and levels against the stimulus set.
+
+    Returns
+    -------
+    trials : pandas.DataFrame
+        Tidy rows (test trials only) with a ``source_file`` column.
+    layout : str
+    dropped : list of dict
+        Rows read but not analysed, with the reason (``file, observer, reason, rows``).
+    rows_read : int
+    """
+    path = Path(path)
+    raw_bytes = path.read_bytes()
+    if not raw_bytes.strip():
+        raise InputError("file is empty", path=path)
+    try:
+        # utf-8-sig strips the BOM Pavlovia writes; keep_default_na=False so that we, not
+        # pandas, decide what counts as missing (e.g. response "none" is a real answer).
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"not a readable CSV file ({err})", path=path) from None
+    table.columns = [c.strip() for c in table.columns]
+    layout = detect_layout(table.columns, raw_bytes[:3], raw_bytes[:200_000].decode("utf-8", "replace"))
+    if layout is None:
+        raise InputError(
+            "unknown column layout: expected a tidy trial file (observer, observer_kind, "
+            "stimulus_id, ...) or an experiment data file (participant, stimulus_id, response, ...); "
+            f"found columns {list(table.columns)[:12]}", path=path)
+    rows_read = len(table)
+    row_numbers = np.arange(1, rows_read + 1)
+    table.insert(0, "_row", row_numbers)
+    dropped: list[dict] = []
+    if layout == "tidy":
+        out = _from_tidy(table, path)
+    else:
+        out = _from_experiment(table, path, dropped)
+    out = _complete_from_manifest(out, manifest, path)
+    out = _finish(out, path)
+    out["source_file"] = os.fspath(path)
+    return out, layout, dropped, rows_read
+
+
+def _from_tidy(table: pd.DataFrame, path) -> pd.DataFrame:
+    out = table.copy()
+    kinds = out["observer_kind"].str.strip().str.lower()
+    bad = ~kinds.isin(OBSERVER_KINDS)
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"observer_kind must be one of {OBSERVER_KINDS}, got {out['observer_kind'].iloc[i]!r}",
+                         path=path, row=int(out["_row"].iloc[i]))
+    out["observer_kind"] = kinds
+    return out
+
+
+def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
+    # Rows of other routines (instructions, block feedback, end screen) have no stimulus;
+    # training trials have phase == "training". Count both in the ledger.
+    stim_missing = _is_missing(table["stimulus_id"])
+    if "phase" in table:
+        phase = table["phase"].str.strip().str.lower()
+    else:  # an experiment without a training phase: every stimulus row is a test trial
+        phase = pd.Series("test", index=table.index)
+    participants = table["participant"].where(~_is_missing(table["participant"]), "")
+    for reason, mask in (("not a trial row (other routine)", stim_missing),
+                         ("training trial (not analysed)", ~stim_missing & (phase == "training")),
+                         (f"phase not 'test'", ~stim_missing & (phase != "training") & (phase != "test"))):
+        for observer, n in participants[mask].value_counts().items():
+            dropped.append({"file": os.fspath(path), "observer": observer, "reason": reason, "rows": int(n)})
+    test = table[~stim_missing & (phase == "test")].copy()
+    if test.empty:
+        raise InputError("no test trials in this file (no rows with phase 'test' and a stimulus_id)", path=path)
+    bad = _is_missing(test["participant"])
+    if bad.any():
+        raise InputError("participant id is missing", path=path, row=int(test["_row"][bad].iloc[0]))
+    out = pd.DataFrame({"_row": test["_row"], "observer": test["participant"].str.strip(),
+                        "observer_kind": "human", "stimulus_id": test["stimulus_id"].str.strip()})
+    for col in ("group", "session", "block", "trial", "image_id", "category", "map_source", "level",
+                "rt_s", "timed_out", "correct"):
+        if col in test:
+            out[col] = test[col]
+    if "trial" not in out and "trials.thisN" in test:
+        out["trial"] = test["trials.thisN"]
+    if "response" in test:
+        out["response"] = test["response"]
+    elif "resp_key" in test and {"key_animal", "key_nonanimal"} <= set(test.columns):
+        # Map the pressed key through this participant's counterbalanced key assignment.
+        key = test["resp_key"].str.strip().str.lower()
+        out["response"] = np.where(key == test["key_animal"].str.strip().str.lower(), "animal",
+                                   np.where(key == test["key_nonanimal"].str.strip().str.lower(),
+                                            "nonanimal", "none"))
+    return out
+
+
+def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:
+    missing = [c for c in MANIFEST_COLUMNS if c not in out.columns]
+    if manifest is None:
+        if missing:
+            raise InputError(f"the file lacks columns {missing}; give the stimulus set (--stimuli DIR) "
+                             "so they can be taken from its manifest.csv", path=path)
+        return out
+    known = out["stimulus_id"].isin(manifest.index)
+    if not known.all():
+        i = int((~known).to_numpy().nonzero()[0][0])
+        raise InputError(f"stimulus_id {out['stimulus_id'].iloc[i]!r} is not in the stimulus set's manifest",
+                         path=path, row=int(out["_row"].iloc[i]))
+    ref = manifest.loc[out["stimulus_id"]]
+    for col in missing:
+        out[col] = ref[col].to_numpy()
+    if "image_frac" in manifest and "image_frac" not in out:
+        out["image_frac"] = ref["image_frac"].to_numpy()
+    # Levels must be the stimulus set's levels (and each stimulus's own level).
+    rows = out["_row"].to_numpy()
+    levels = _normalize_levels(out["level"], path, rows)
+    wrong = levels.to_numpy() != ref["level"].to_numpy()
+    if wrong.any():
+        i = int(wrong.nonzero()[0][0])
+        extra = "" if levels.iloc[i] in set(manifest["level"]) else " (a level not in the stimulus set)"
+        raise InputError(f"level {out['level'].iloc[i]!r} of stimulus {out['stimulus_id'].iloc[i]!r} does not "
+                         f"match the manifest's level {ref['level'].iloc[i]!r}{extra}",
+                         path=path, row=int(rows[i]))
+    return out
+
+
+def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
+    """Types, defaults and checks common to every layout."""
+    rows = out["_row"].to_numpy()
+    out = out.copy()
+    for col in ("group", "session", "block", "trial"):
+        if col not in out:
+            out[col] = ""
+        out[col] = out[col].astype(str).str.strip().where(~_is_missing(out[col].astype(str)), "")
+    if (out["group"] == "").any():
+        # The group is the map source the observer saw (between-subjects design).
+        out["group"] = out["group"].where(out["group"] != "", out["map_source"])
+    out["level"] = _normalize_levels(out["level"], path, rows)
+    out["category"] = out["category"].str.strip().str.lower()
+    bad = ~out["category"].isin(["animal", "nonanimal"])
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"category must be animal or nonanimal, got {out['category'].iloc[i]!r}",
+                         path=path, row=int(rows[i]))
+    if "response" in out:
+        resp = out["response"].astype(str).str.strip().str.lower()
+        resp = resp.where(~_is_missing(resp) & (resp != "none"), "none")
+        bad = ~resp.isin(["animal", "nonanimal", "none"])
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(f"response must be animal, nonanimal or none, got {out['response'].iloc[i]!r}",
+                             path=path, row=int(rows[i]))
+        out["response"] = resp
+    else:
+        out["response"] = "none"
+    out["rt_s"] = _to_float(out["rt_s"].astype(str), "rt_s", path, rows) if "rt_s" in out else np.nan
+    if "timed_out" in out:
+        timed = _to_binary(out["timed_out"].astype(str), "timed_out", path, rows)
+        out["timed_out"] = timed.fillna((out["response"] == "none").astype(float))
+    else:
+        out["timed_out"] = (out["response"] == "none").astype(float)
+    if "correct" in out:
+        correct = _to_binary(out["correct"].astype(str), "correct", path, rows)
+    else:
+        correct = pd.Series(np.nan, index=out.index)
+    # Where the file has no verdict, derive it from the answer: a missing answer is wrong.
+    derived = (out["response"] == out["category"]).astype(float)
+    out["correct"] = correct.fillna(derived).astype(int)
+    out["timed_out"] = out["timed_out"].astype(int)
+    for col in ("p_animal", "image_frac"):
+        if col in out:
+            out[col] = _to_float(out[col].astype(str), col, path, rows)
+    keep = TIDY_COLUMNS + [c for c in EXTRA_COLUMNS if c in out] + ["_row"]
+    return out[keep].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- many files
+
+def expand_paths(paths) -> list[Path]:
+    """Files and folders → sorted list of CSV files (folders searched recursively)."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.csv") if q.is_file())
+            if not found:
+                raise InputError("folder has no CSV data files", path=p)
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError("no such file or folder", path=p)
+    if not files:
+        raise InputError("no data files given")
+    # Sorted order decides which copy of a duplicate is kept (PsychoPy names files
+    # participant_expName_date, so for one participant this is the earliest session).
+    seen, unique = set(), []
+    for f in sorted(files, key=lambda q: os.fspath(q)):
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def read_trials(paths, stimuli=None) -> ReadResult:
+    """Read many data files (or folders of them) into one tidy table.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Files and/or folders (searched recursively for ``*.csv``).
+    stimuli : path-like, optional
+        The stimulus set folder; its ``manifest.csv`` fills missing columns and checks
+        stimulus ids and levels.
+
+    Returns
+    -------
+    ReadResult
+
+    Notes
+    -----
+    Duplicates are detected and reported, and only one copy is analysed:
+
+    * a file whose bytes equal an earlier file's (a copy or re-saved download);
+    * an observer found in several files (a participant who took part twice, or a model
+      file given twice): the first file in sorted path order is kept, because a second
+      session is contaminated by having seen the images;
+    * a repeated trial row within one file.
+
+    An observer found in two different groups is an error (the design is between-subjects).
+    """
+    manifest = None if stimuli is None else read_manifest(stimuli)
+    files = expand_paths(paths)
+    tables, file_rows, dropped, duplicates = [], [], [], []
+    hashes: dict[str, Path] = {}
+    owner: dict[tuple, tuple] = {}  # (kind, observer) -> (file, group)
+    for f in files:
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        if digest in hashes:
+            duplicates.append({"file": os.fspath(f), "observer": "", "duplicate_of": os.fspath(hashes[digest]),
+                               "kind": "identical file"})
+            n = sum(1 for _ in open(f, "rb")) - 1
+            dropped.append({"file": os.fspath(f), "observer": "", "reason": "duplicate file (identical copy)",
+                            "rows": max(n, 0)})
+            file_rows.append({"file": os.fspath(f), "layout": "", "observers": "", "rows_read": max(n, 0),
+                              "test_trials": 0, "kept": False})
+            continue
+        hashes[digest] = f
+        table, layout, file_dropped, rows_read = read_trial_file(f, manifest)
+        dropped.extend(file_dropped)
+        keep = np.ones(len(table), dtype=bool)
+        for (kind, observer), sub in table.groupby(["observer_kind", "observer"], sort=False):
+            groups = set(sub["group"])
+            if len(groups) > 1 and kind != "model":  # a model sees every map source
+                raise InputError(f"observer {observer!r} is in several groups {sorted(groups)} "
+                                 "(each participant sees one map source)", path=f, row=int(sub["_row"].iloc[0]))
+            group = sorted(groups)[0]
+            prev = owner.get((kind, observer))
+            if prev is None:
+                owner[(kind, observer)] = (f, group)
+                continue
+            if prev[1] != group and kind != "model":
+                raise InputError(f"participant {observer!r} is in group {group!r} here but in group {prev[1]!r} "
+                                 f"in {prev[0]} (a participant may be in one group only)", path=f,
+                                 row=int(sub["_row"].iloc[0]))
+            if kind == "model":  # one model, several files (e.g. one per stimulus set part)
+                continue
+            duplicates.append({"file": os.fspath(f), "observer": observer, "duplicate_of": os.fspath(prev[0]),
+                               "kind": "same participant in another file"})
+            dropped.append({"file": os.fspath(f), "observer": observer,
+                            "reason": f"duplicate participant (kept {Path(prev[0]).name})", "rows": len(sub)})
+            keep[sub.index.to_numpy()] = False
+        table = table[keep]
+        key = ["observer_kind", "observer", "session", "block", "trial", "stimulus_id"]
+        rep = table.duplicated(key)
+        if rep.any():
+            for observer, n in table[rep]["observer"].value_counts().items():
+                duplicates.append({"file": os.fspath(f), "observer": observer, "duplicate_of": os.fspath(f),
+                                   "kind": f"{n} repeated trial rows"})
+                dropped.append({"file": os.fspath(f), "observer": observer, "reason": "repeated trial row",
+                                "rows": int(n)})
+            table = table[~rep]
+        file_rows.append({"file": os.fspath(f), "layout": layout,
+                          "observers": ", ".join(sorted(table["observer"].unique())),
+                          "rows_read": rows_read, "test_trials": len(table), "kept": len(table) > 0})
+        tables.append(table)
+    trials = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TIDY_COLUMNS)
+    trials = trials.drop(columns="_row")
+    if trials.empty:
+        raise InputError("no test trials in the data files given")
+    # Model rows from several files may repeat a stimulus (e.g. a re-run): keep the first.
+    rep = trials.duplicated(["observer_kind", "observer", "session", "block", "trial", "stimulus_id"])
+    if rep.any():
+        for (fname, observer), n in trials[rep].groupby(["source_file", "observer"]).size().items():
+            duplicates.append({"file": fname, "observer": observer, "duplicate_of": "", "kind": f"{n} repeated rows"})
+            dropped.append({"file": fname, "observer": observer, "reason": "repeated trial row", "rows": int(n)})
+        trials = trials[~rep].reset_index(drop=True)
+    return ReadResult(
+        trials=trials,
+        files=pd.DataFrame(file_rows, columns=["file", "layout", "observers", "rows_read", "test_trials", "kept"]),
+        dropped=pd.DataFrame(dropped, columns=["file", "observer", "reason", "rows"]),
+        duplicates=pd.DataFrame(duplicates, columns=["file", "observer", "duplicate_of", "kind"]),
+    )
+
+
+def levels_in(trials: pd.DataFrame) -> list[str]:
+    """The levels present, sorted (``full`` last)."""
+    return sort_levels(trials["level"])

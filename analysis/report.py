@@ -1,0 +1,152 @@
+"""A self-contained HTML report: figures embedded as base64 PNG, tables, exclusions, settings.
+
+One file, no external resources, so it can be mailed or opened offline in a lab meeting.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import html
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+color:#222;line-height:1.4;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;
+margin-top:1.8em}
+table{border-collapse:collapse;font-size:.8em;margin:.5em 0} th,td{border:1px solid #ddd;padding:.2em .5em;
+text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto;border:1px solid #eee} .note{color:#555;font-size:.9em}
+.kind{font-weight:bold} .wide{overflow-x:auto}
+"""
+
+
+def _table(df: pd.DataFrame | None, empty: str = "none") -> str:
+    if df is None or len(df) == 0:
+        return f"<p class='note'>{html.escape(empty)}</p>"
+    table = df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, escape=True)
+    return f"<div class='wide'>{table}</div>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def render_report(result, figures: dict[str, bytes], *, version: str, command: str = "") -> str:
+    """The report as one HTML string.
+
+    Parameters
+    ----------
+    result : analysis.pipeline.AnalysisResult
+    figures : dict of str to bytes
+        Caption → PNG bytes, embedded in order.
+    version : str
+        Toolkit version.
+    command : str
+        The command line that produced it.
+
+    Returns
+    -------
+    str
+    """
+    s = result.settings
+    trials = result.trials
+    kinds = trials.groupby("observer_kind")["observer"].nunique()
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>reveal analysis report</title>"
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>reveal — analysis report</h1>",
+             f"<p class='note'>reveal {html.escape(version)} · "
+             f"{_dt.datetime.now().astimezone().isoformat(timespec='seconds')}</p>"]
+    summary = ", ".join(f"{n} {k} observer{'s' if n != 1 else ''}" for k, n in kinds.items())
+    parts.append(_p(f"Data: {len(result.read.files)} file(s), {len(trials)} test trials, {summary}."))
+    if "simulated" in kinds or "model" in kinds:
+        parts.append("<p class='kind'>Note: this report includes "
+                     + " and ".join(k for k in ("simulated", "model") if k in kinds)
+                     + " observers; they are labelled as such in every figure and table.</p>")
+    parts.append("<h2>Figures</h2>")
+    for caption, png in figures.items():
+        parts.append(f"<figure>{_img(png, caption)}<figcaption class='note'>{html.escape(caption)}"
+                     "</figcaption></figure>")
+    parts.append("<h2>Group comparisons (randomization tests)</h2>")
+    parts.append(_p(f"Observers' group labels shuffled, {s.n_resamples} resamples (seed {s.seed}); "
+                    "statistic: Welch t of group_a − group_b; p = (count + 1)/(resamples + 1); p two-sided, "
+                    "p_greater one-sided (group_a more accurate); p_fwer: family-wise over levels by the maximum "
+                    f"statistic. Effect sizes: difference of mean accuracy and Hedges' g, {s.n_bootstrap} "
+                    "bootstrap resamples (BCa, 95 %). Levels with no variance (ceiling) are not tested."))
+    tests = result.tests.drop(columns=["observer_kind", "n_resamples"], errors="ignore")
+    parts.append(_table(tests, "no group comparison (fewer than two groups of observers)"))
+    parts.append("<h2>Curves (accuracy per level)</h2>")
+    parts.append(_table(result.curves.drop(columns=["series"], errors="ignore")))
+    if len(result.pixel_pct):
+        parts.append(_p("Mean % of image pixels revealed per level: " + ", ".join(
+            f"{lv}: {v:.3g} %" for lv, v in result.pixel_pct.items() if np.isfinite(v))))
+    parts.append("<h2>Psychometric fits and ceiling</h2>")
+    parts.append(_p(f"psignifit 4, 2AFC, x = log10 % revealed; threshold at {s.threshold_pc:.0%} correct with 95 % "
+                    f"credible interval; fitted ceiling where the curve is {s.ceiling_fraction:.0%} of the way "
+                    f"to its asymptote; empirical ceiling: lowest level from which mean accuracy stays within "
+                    f"{s.ceiling_tolerance:.0%} of intact-image accuracy. *_image_pct: the same point in mean % of "
+                    "image pixels."))
+    parts.append(_table(result.fits, "no fits"))
+    if len(result.consistency) or len(result.spearman):
+        parts.append("<h2>Models vs humans</h2>")
+        parts.append(_p("Error consistency κ (Geirhos et al. 2020) per level, on the trials each human saw; "
+                        "undefined when both observers are at ceiling on the shared trials (counted in "
+                        "n_undefined, not averaged). Human–human κ (pairs that saw the same stimuli) is the "
+                        "reference. When exactly one observer of a pair is at 100 % on the shared trials, κ is 0 "
+                        "by construction (it carries no information about shared errors)."))
+        parts.append(_table(result.consistency, "no model or no shared trials"))
+        parts.append(_p("Spearman correlation across images between human accuracy and the model's probability "
+                        "for the correct category (from p_animal), per level and pooled ('all')."))
+        parts.append(_table(result.spearman, "no model evidence (p_animal) in the data"))
+    parts.append("<h2>Data and exclusions</h2>")
+    parts.append("<h3>Files</h3>" + _table(result.read.files))
+    parts.append("<h3>Duplicates</h3>" + _table(result.read.duplicates, "no duplicates found"))
+    obs = result.exclusions.observers
+    parts.append("<h3>Excluded observers</h3>" + _table(obs[obs["excluded"]], "no observer excluded"))
+    ledger = pd.concat([result.read.dropped, result.exclusions.dropped], ignore_index=True)
+    by_reason = (ledger.groupby("reason", sort=True)["rows"].sum().reset_index()
+                 if len(ledger) else ledger)
+    parts.append("<h3>Rows not analysed, by reason</h3>" + _table(by_reason, "every row read was analysed"))
+    parts.append("<details><summary>per file and observer</summary>" + _table(ledger) + "</details>")
+    parts.append("<h3>Observers</h3>" + _table(obs))
+    parts.append("<h2>Settings</h2>")
+    settings = dataclasses.asdict(s)
+    settings.pop("progress", None)
+    flat = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.extend((f"{key}.{k}", v) for k, v in value.items())
+        else:
+            flat.append((key, value))
+    flat.append(("toolkit version", version))
+    if command:
+        flat.append(("command", command))
+    parts.append(_table(pd.DataFrame(flat, columns=["setting", "value"]).astype(str)))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(text: str, path) -> None:
+    """Write the HTML atomically."""
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".html")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

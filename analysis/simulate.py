@@ -1,0 +1,102 @@
+"""Simulated observers (``observer_kind = simulated``) for tests, power analyses and demos.
+
+Each simulated participant follows the experiment's design: every image once, at the
+condition given by the Latin square (participant i, image j → condition (j + i) mod 12),
+and answers correctly with probability
+
+    p(x) = 0.5 + (0.5 − lapse) · Φ((log10 x − threshold) / spread)
+
+(``x`` = % of the feature budget revealed; intact images: 1 − lapse), with the threshold
+varying between participants.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .levels import FULL, normalize_level
+
+__all__ = ["DEFAULT_LEVELS", "accuracy_model", "simulate_trials"]
+
+DEFAULT_LEVELS = [normalize_level(v) for v in np.logspace(0, 2, 11)] + [FULL]
+
+
+def accuracy_model(levels, threshold_log10, spread_log10=0.25, lapse=0.03):
+    """Probability correct at each level (see module docstring).
+
+    Parameters
+    ----------
+    levels : sequence of str
+    threshold_log10, spread_log10, lapse : float
+
+    Returns
+    -------
+    ndarray, shape (n_levels,)
+    """
+    out = []
+    for lv in levels:
+        if lv == FULL:
+            out.append(1 - lapse)
+        else:
+            out.append(0.5 + (0.5 - lapse) * norm.cdf((np.log10(float(lv)) - threshold_log10) / spread_log10))
+    return np.array(out)
+
+
+def simulate_trials(groups: dict, n_per_group: int, *, rng, n_images: int = 80, levels=DEFAULT_LEVELS,
+                    observer_sd: float = 0.1, timeout_rate: float = 0.0, kind: str = "simulated",
+                    spread_log10: float = 0.25, lapse: float = 0.03) -> pd.DataFrame:
+    """Tidy trials of simulated participants.
+
+    Parameters
+    ----------
+    groups : dict of str to float
+        Map source → mean threshold (log10 % revealed) of that group.
+    n_per_group : int
+    rng : numpy.random.Generator
+    n_images : int
+        Images, half animal.
+    levels : sequence of str
+        The conditions of the Latin square.
+    observer_sd : float
+        Between-participant SD of the threshold (log10 units).
+    timeout_rate : float
+        Probability of a timeout (no response) on any trial.
+    kind : str
+        ``observer_kind`` written (``simulated`` by default).
+    spread_log10, lapse : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy trial table (docs/conventions.md), with ``image_frac`` ≈ level / 100 · 0.3.
+    """
+    levels = list(levels)
+    n_cond = len(levels)
+    frames = []
+    for g_index, (group, threshold) in enumerate(groups.items()):
+        for i in range(n_per_group):
+            pid = f"{group[:2]}{g_index}{i:03d}"
+            th = threshold + observer_sd * rng.standard_normal()
+            cond = (np.arange(n_images) + i) % n_cond
+            lv = [levels[c] for c in cond]
+            p = accuracy_model(lv, th, spread_log10, lapse)
+            correct = (rng.random(n_images) < p).astype(int)
+            category = np.where(np.arange(n_images) % 2 == 0, "animal", "nonanimal")
+            timed = (rng.random(n_images) < timeout_rate).astype(int)
+            response = np.where(correct == 1, category, np.where(category == "animal", "nonanimal", "animal"))
+            response = np.where(timed == 1, "none", response)
+            correct = np.where(timed == 1, 0, correct)
+            order = rng.permutation(n_images)
+            image_id = np.array([f"img{j:03d}" for j in range(n_images)])
+            frames.append(pd.DataFrame({
+                "observer": pid, "observer_kind": kind, "group": group, "session": "1",
+                "block": (np.arange(n_images) // 16 + 1).astype(str), "trial": (np.arange(n_images) + 1).astype(str),
+                "stimulus_id": [f"{image_id[j]}_{group}_{lv[j]}" for j in order],
+                "image_id": image_id[order], "category": category[order], "map_source": group,
+                "level": [lv[j] for j in order], "response": response[order], "correct": correct[order],
+                "rt_s": np.where(timed[order] == 1, np.nan, rng.uniform(0.3, 0.55, n_images)),
+                "timed_out": timed[order],
+                "image_frac": [1.0 if lv[j] == FULL else float(lv[j]) / 100 * 0.3 for j in order],
+            }))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.randomization import (bootstrap_group_effects, permutation_group_test, sign_flip_test,
+                                    with_alternative)
+
+
+def _population(rng, n_a, n_b, n_levels, shift=0.0):
+    """Accuracies of two groups of observers at n_levels levels (binomial over 7 trials, as in the design)."""
+    p = np.linspace(0.55, 0.9, n_levels)
+    a = rng.binomial(7, np.clip(p + shift, 0, 1), size=(n_a, n_levels)) / 7
+    b = rng.binomial(7, p, size=(n_b, n_levels)) / 7
+    return np.vstack([a, b]), np.array(["a"] * n_a + ["b"] * n_b)
+
+
+def _welch(x, y, axis):
+    return stats.ttest_ind(x, y, axis=axis, equal_var=False).statistic
+
+
+def _mc_tol(p, b):
+    # Two independent Monte-Carlo estimates of the same p: difference SD = sqrt(2 p(1-p)/b).
+    return 4.5 * np.sqrt(2 * p * (1 - p) / b) + 3 / b
+
+
+def test_agrees_with_scipy_permutation_test():
+    rng = np.random.default_rng(1)
+    x, g = _population(rng, 25, 30, 6, shift=0.06)
+    b = 4000
+    ours = permutation_group_test(x, g, rng=np.random.default_rng(2), n_resamples=b)
+    np.testing.assert_allclose(ours.statistic, _welch(x[g == "a"], x[g == "b"], 0))
+    # Two-sided as "|t| at least as large" = scipy with |t| and alternative greater.
+    ref = stats.permutation_test((x[g == "a"], x[g == "b"]), lambda u, v, axis: np.abs(_welch(u, v, axis)),
+                                 n_resamples=b, vectorized=True, axis=0, alternative="greater",
+                                 rng=np.random.default_rng(3))
+    assert np.all(np.abs(ours.pvalue - ref.pvalue) <= _mc_tol(ref.pvalue, b))
+    # One-sided.
+    greater = with_alternative(ours, "greater")
+    ref1 = stats.permutation_test((x[g == "a"], x[g == "b"]), _welch, n_resamples=b, vectorized=True, axis=0,
+                                  alternative="greater", rng=np.random.default_rng(4))
+    assert np.all(np.abs(greater.pvalue - ref1.pvalue) <= _mc_tol(ref1.pvalue, b))
+    # scipy's null applies one permutation to all levels, so its max over levels is the max-T null too.
+    null = np.abs(np.asarray(ref.null_distribution))
+    null = null if null.shape[0] == b else null.T
+    obs = np.abs(ours.statistic)
+    p_fwer_scipy = ((null.max(axis=1)[:, None] >= obs[None, :] * (1 - 1e-14)).sum(0) + 1) / (b + 1)
+    assert np.all(np.abs(ours.pvalue_fwer - p_fwer_scipy) <= _mc_tol(p_fwer_scipy, b))
+
+
+def test_fwer_pvalues_dominate_per_level_pvalues():
+    rng = np.random.default_rng(5)
+    for shift in (0.0, 0.05, 0.15):
+        x, g = _population(rng, 12, 15, 12, shift)
+        for alternative in ("two-sided", "greater", "less"):
+            res = permutation_group_test(x, g, rng=rng, n_resamples=300, alternative=alternative)
+            assert np.all(res.pvalue_fwer >= res.pvalue)
+            assert np.all((res.pvalue > 0) & (res.pvalue <= 1))
+            assert np.all(res.pvalue >= 1 / 301)
+
+
+def test_pvalues_uniform_under_the_null_and_fwer_controlled():
+    """Many null data sets: per-level p ~ U(0,1) and P(any p_fwer < .05) ≈ .05 (continuous data)."""
+    rng = np.random.default_rng(6)
+    reps, b, levels = 2000, 199, 4
+    p_all, any_fwer = [], 0
+    for _ in range(reps):
+        x = rng.normal(size=(18, levels)) * np.array([1.0, 2.0, 0.5, 1.0])  # unequal scales across levels
+        g = np.array(["a"] * 8 + ["b"] * 10)
+        res = permutation_group_test(x, g, rng=rng, n_resamples=b)
+        p_all.append(res.pvalue)
+        any_fwer += res.pvalue_fwer.min() < 0.05
+    p_all = np.concatenate(p_all)
+    # p lives on the grid k/(b+1): compare with the discrete uniform it should follow.
+    assert stats.kstest(p_all + rng.uniform(-1, 0, p_all.size) / (b + 1), "uniform").pvalue > 0.001
+    assert abs(np.mean(p_all < 0.05) - 0.05) < 0.01
+    # Family-wise error rate of the max-statistic: binomial test around .05.
+    assert stats.binomtest(any_fwer, reps, 0.05).pvalue > 0.001, any_fwer / reps
+
+
+def test_valid_on_discrete_accuracies():
+    """Accuracies over ~7 trials have ties: the test may be conservative, never liberal."""
+    rng = np.random.default_rng(16)
+    p_all, any_fwer, reps = [], 0, 1000
+    for _ in range(reps):
+        x, g = _population(rng, 8, 10, 4)
+        res = permutation_group_test(x, g, rng=rng, n_resamples=199)
+        p_all.append(res.pvalue[res.defined])
+        any_fwer += np.nanmin(res.pvalue_fwer) < 0.05
+    p_all = np.concatenate(p_all)
+    for alpha in (0.01, 0.05, 0.1, 0.2):
+        rate = np.mean(p_all <= alpha)
+        assert rate <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / p_all.size) + 0.005, (alpha, rate)
+    assert any_fwer / reps <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
+
+
+def test_power_under_the_alternative():
+    rng = np.random.default_rng(7)
+    hits = []
+    for _ in range(40):
+        x, g = _population(rng, 20, 20, 3, shift=0.12)
+        hits.append(permutation_group_test(x, g, rng=rng, n_resamples=199, alternative="greater").pvalue < 0.05)
+    assert np.mean(hits) > 0.6  # d ≈ 0.7 per level, n = 20 + 20: power ≈ 0.7-0.8 one-sided
+
+
+def test_ceiling_level_is_not_tested_and_changes_nothing_else():
+    rng = np.random.default_rng(8)
+    x, g = _population(rng, 10, 10, 5, shift=0.1)
+    with_ceiling = np.column_stack([x, np.ones(len(x))])
+    r1 = permutation_group_test(x, g, rng=np.random.default_rng(9), n_resamples=500)
+    r2 = permutation_group_test(with_ceiling, g, rng=np.random.default_rng(9), n_resamples=500)
+    assert not r2.defined[-1] and np.isnan(r2.statistic[-1]) and np.isnan(r2.pvalue_fwer[-1])
+    np.testing.assert_array_equal(r1.pvalue_fwer, r2.pvalue_fwer[:-1])
+    np.testing.assert_array_equal(r1.pvalue, r2.pvalue[:-1])
+
+
+def test_missing_cells_are_masked():
+    rng = np.random.default_rng(10)
+    x, g = _population(rng, 12, 12, 3, shift=0.1)
+    x[0, 1] = np.nan
+    res = permutation_group_test(x, g, rng=rng, n_resamples=200)
+    keep = ~np.isnan(x[:, 1])
+    np.testing.assert_allclose(res.statistic[1], _welch(x[keep & (g == "a"), 1], x[keep & (g == "b"), 1], 0))
+
+
+def test_seeded_and_reproducible():
+    x, g = _population(np.random.default_rng(11), 6, 6, 4, 0.1)
+    a = permutation_group_test(x, g, rng=np.random.default_rng(1), n_resamples=100)
+    b = permutation_group_test(x, g, rng=np.random.default_rng(1), n_resamples=100)
+    np.testing.assert_array_equal(a.null_distribution, b.null_distribution)
+
+
+def test_sign_flip_agrees_with_scipy_and_is_uniform_under_null():
+    rng = np.random.default_rng(12)
+    d = rng.normal(0.3, 1.0, size=(14, 3))
+    b = 4000
+    ours = sign_flip_test(d, rng=np.random.default_rng(13), n_resamples=b)
+    ref = stats.permutation_test((d,), lambda u, axis: np.abs(stats.ttest_1samp(u, 0, axis=axis).statistic),
+                                 permutation_type="samples", n_resamples=b, vectorized=True, axis=0,
+                                 alternative="greater", rng=np.random.default_rng(14))
+    np.testing.assert_allclose(ours.statistic, stats.ttest_1samp(d, 0, axis=0).statistic)
+    assert np.all(np.abs(ours.pvalue - ref.pvalue) <= _mc_tol(ref.pvalue, b))
+    assert np.all(ours.pvalue_fwer >= ours.pvalue)
+    p = np.concatenate([sign_flip_test(rng.normal(size=(9, 2)), rng=rng, n_resamples=199).pvalue
+                        for _ in range(300)])
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+
+
+def test_bootstrap_effects_cover_truth_and_handle_ceiling():
+    rng = np.random.default_rng(15)
+    a = rng.normal(0.8, 0.1, size=(60, 2))
+    b = rng.normal(0.7, 0.1, size=(60, 2))
+    a[:, 1] = b[:, 1] = 1.0  # ceiling
+    eff = bootstrap_group_effects(a, b, rng=rng, n_resamples=2000)
+    assert eff["difference_low"][0] < 0.1 < eff["difference_high"][0]
+    assert eff["g_low"][0] < 1.0 < eff["g_high"][0]
+    assert eff["difference"][1] == eff["difference_low"][1] == eff["difference_high"][1] == 0
+    assert np.isnan(eff["hedges_g"][1])
+
+
+def test_bad_arguments():
+    x = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="two groups"):
+        permutation_group_test(x, ["a", "b", "c", "c"], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="alternative"):
+        permutation_group_test(x, ["a", "a", "b", "b"], rng=np.random.default_rng(0), alternative="both")

@@ -1,0 +1,185 @@
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.readers import TIDY_COLUMNS, read_trial_file, read_trials
+from analysis_fixtures import (experiment_csv_text, model_csv, write_experiment_folder, write_lab_csv,
+                               write_pavlovia_csv)
+from stimuli.errors import InputError
+
+COMPARE = ["observer", "observer_kind", "group", "stimulus_id", "image_id", "category", "map_source", "level",
+           "response", "correct", "timed_out"]
+
+
+def _one(human_trials, pid=None):
+    pid = pid or sorted(human_trials["observer"].unique())[0]
+    return human_trials[human_trials["observer"] == pid].reset_index(drop=True)
+
+
+def _canon(df):
+    return df[COMPARE].sort_values("stimulus_id").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("writer,layout", [(write_lab_csv, "psychopy"), (write_pavlovia_csv, "psychojs")])
+def test_experiment_layouts_read_back_exactly(tmp_path, human_trials, writer, layout):
+    one = _one(human_trials)
+    path = tmp_path / "p.csv"
+    writer(one, path)
+    if layout == "psychojs":
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf") and b"undefined" in path.read_bytes()
+    trials, got_layout, dropped, rows_read = read_trial_file(path)
+    assert got_layout == layout
+    assert list(trials.columns[:len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
+    # RTs survive, missing RTs of timeouts are NaN (not 0, not an error).
+    merged = trials.merge(one, on="stimulus_id", suffixes=("", "_true"))
+    assert np.allclose(merged["rt_s"], merged["rt_s_true"], atol=1e-4, equal_nan=True)
+    # Nothing is lost silently: every row read is either analysed or in the ledger.
+    assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
+    reasons = {d["reason"]: d["rows"] for d in dropped}
+    assert reasons["training trial (not analysed)"] == 4
+    assert reasons["not a trial row (other routine)"] == 1 + len(one) // 16
+
+
+def test_lab_and_pavlovia_give_the_same_table(tmp_path, human_trials):
+    one = _one(human_trials)
+    write_lab_csv(one, tmp_path / "lab.csv")
+    write_pavlovia_csv(one, tmp_path / "web.csv")
+    a = read_trial_file(tmp_path / "lab.csv")[0].drop(columns="source_file")
+    b = read_trial_file(tmp_path / "web.csv")[0].drop(columns="source_file")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_response_from_key_and_counterbalancing(tmp_path, human_trials):
+    """Without a response column the pressed key is mapped through the participant's key assignment."""
+    one = _one(human_trials)
+    path = tmp_path / "keys.csv"
+    write_lab_csv(one, path, drop_columns=("response", "correct"))
+    trials = read_trial_file(path)[0]
+    pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
+
+
+def test_missing_columns_come_from_manifest(tmp_path, human_trials, stimulus_dir):
+    one = _one(human_trials)
+    path = tmp_path / "slim.csv"
+    write_pavlovia_csv(one, path, drop_columns=("image_id", "category", "map_source", "level"))
+    with pytest.raises(InputError, match="--stimuli") as err:
+        read_trial_file(path)
+    assert err.value.path == str(path)
+    res = read_trials([path], stimuli=stimulus_dir)
+    pd.testing.assert_frame_equal(_canon(res.trials), _canon(one), check_dtype=False)
+    assert np.allclose(res.trials.sort_values("stimulus_id")["image_frac"],
+                       one.sort_values("stimulus_id")["image_frac"])
+
+
+def test_folder_of_mixed_files_and_model(tmp_path, human_trials, stimulus_dir):
+    data = tmp_path / "data"
+    written = write_experiment_folder(human_trials, data / "raw")
+    model = model_csv(human_trials, np.random.default_rng(0))
+    model.to_csv(data / "toynet.csv", index=False)
+    (data / "raw" / "session.log").write_text("not a csv")  # PsychoPy's other outputs are ignored
+    res = read_trials([data], stimuli=stimulus_dir)
+    humans = res.trials[res.trials["observer_kind"] == "human"]
+    assert humans["observer"].nunique() == len(written)
+    assert len(humans) == len(human_trials)
+    models = res.trials[res.trials["observer_kind"] == "model"]
+    assert len(models) == len(model) and models["p_animal"].notna().all()
+    assert set(res.files["layout"]) == {"psychopy", "psychojs", "tidy"}
+    assert res.duplicates.empty
+
+
+def test_duplicates_detected_reported_and_dropped(tmp_path, human_trials):
+    pids = sorted(human_trials["observer"].unique())
+    data = tmp_path / "d"
+    data.mkdir()
+    write_lab_csv(_one(human_trials, pids[0]), data / "a_first.csv")
+    shutil.copy(data / "a_first.csv", data / "a_first_copy.csv")  # re-saved / copied file
+    # The same participant again, a different session (other answers): keep the first file.
+    again = _one(human_trials, pids[0]).copy()
+    again["correct"] = 1 - again["correct"]
+    write_pavlovia_csv(again, data / "b_second_session.csv")
+    write_lab_csv(_one(human_trials, pids[1]), data / "c_other.csv")
+    res = read_trials([data])
+    assert res.trials.groupby("observer").size().to_dict() == {pids[0]: 80, pids[1]: 80}
+    kinds = set(res.duplicates["kind"])
+    assert kinds == {"identical file", "same participant in another file"}
+    kept = res.trials[res.trials["observer"] == pids[0]]
+    assert (kept["source_file"] == str(data / "a_first.csv")).all()
+    assert res.dropped["reason"].str.startswith("duplicate").sum() == 2
+
+
+def test_participant_in_both_groups_is_an_error(tmp_path, human_trials):
+    one = _one(human_trials)
+    write_lab_csv(one, tmp_path / "a.csv")
+    other = one.assign(group="salicon" if one["group"].iloc[0] == "clickme" else "clickme")
+    write_lab_csv(other, tmp_path / "b.csv")
+    with pytest.raises(InputError, match="group") as err:
+        read_trials([tmp_path])
+    assert err.value.path == str(tmp_path / "b.csv")
+
+
+def _mangle(tmp_path, human_trials, column, value, data_row):
+    """Write a lab file and overwrite one cell of a test-trial row; returns the path and that row's number."""
+    text = experiment_csv_text(_one(human_trials), js=False)
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    # The first test trial follows the instruction row and 4 training rows: data row 6.
+    cells = lines[data_row].split(",")
+    cells[header.index(column)] = value
+    lines[data_row] = ",".join(cells)
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_non_numeric_rt_names_file_and_row(tmp_path, human_trials):
+    path = _mangle(tmp_path, human_trials, "rt_s", "fast", 8)
+    with pytest.raises(InputError, match="rt_s") as err:
+        read_trials([path])
+    assert err.value.path == str(path) and err.value.row == 8
+    assert f"{path}, row 8" in str(err.value)
+
+
+def test_level_not_in_stimulus_set(tmp_path, human_trials, stimulus_dir):
+    path = _mangle(tmp_path, human_trials, "level", "7.5", 9)
+    with pytest.raises(InputError, match="not in the stimulus set") as err:
+        read_trials([path], stimuli=stimulus_dir)
+    assert err.value.row == 9
+
+
+def test_unknown_stimulus_against_manifest(tmp_path, human_trials, stimulus_dir):
+    path = _mangle(tmp_path, human_trials, "stimulus_id", "nope", 7)
+    with pytest.raises(InputError, match="manifest") as err:
+        read_trials([path], stimuli=stimulus_dir)
+    assert err.value.row == 7
+
+
+def test_unknown_layout_no_test_trials_empty_folder(tmp_path, human_trials):
+    weird = tmp_path / "weird.csv"
+    weird.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="unknown column layout") as err:
+        read_trials([weird])
+    assert err.value.path == str(weird)
+    path = tmp_path / "notest.csv"  # a participant who quit after the training
+    write_lab_csv(_one(human_trials), path)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table[table["phase"] == "training"].to_csv(path, index=False)
+    with pytest.raises(InputError, match="no test trials") as err:
+        read_trials([path])
+    assert err.value.path == str(path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no CSV"):
+        read_trials([empty])
+    with pytest.raises(InputError, match="no such file"):
+        read_trials([tmp_path / "missing.csv"])
+
+
+def test_tidy_file_read_as_is(tmp_path, human_trials):
+    one = _one(human_trials)
+    one.to_csv(tmp_path / "tidy.csv", index=False)
+    trials, layout, dropped, _ = read_trial_file(tmp_path / "tidy.csv")
+    assert layout == "tidy" and dropped == []
+    pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
