@@ -233,8 +233,17 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
     bad = _is_missing(test["participant"])
     if bad.any():
         raise InputError("participant id is missing", path=path, row=int(test["_row"][bad].iloc[0]))
+    # Experiment files are human data unless they say otherwise: `reveal demo`'s simulated
+    # participants write observer_kind = simulated on every row.
+    kind = "human"
+    if "observer_kind" in test and not _is_missing(test["observer_kind"]).all():
+        kind = test["observer_kind"].str.strip().str.lower()
+        bad = ~kind.isin(OBSERVER_KINDS)
+        if bad.any():
+            raise InputError(f"observer_kind must be one of {OBSERVER_KINDS}, got {kind[bad].iloc[0]!r}",
+                             path=path, row=int(test["_row"][bad].iloc[0]))
     out = pd.DataFrame({"_row": test["_row"], "observer": test["participant"].str.strip(),
-                        "observer_kind": "human", "stimulus_id": test["stimulus_id"].str.strip()})
+                        "observer_kind": kind, "stimulus_id": test["stimulus_id"].str.strip()})
     for col in ("group", "session", "block", "trial", "image_id", "category", "map_source", "level",
                 "rt_s", "timed_out", "correct"):
         if col in test:

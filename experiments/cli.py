@@ -15,6 +15,7 @@ from stimuli.errors import InputError
 
 #: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
 COMMAND_MODULES = (
+    "experiments.demo",
     "stimuli.cli",
     "experiments.commands",
     "models.cli",

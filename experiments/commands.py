@@ -1,0 +1,69 @@
+"""``reveal experiment build|run``: a thin argparse layer over experiments.builder / .run."""
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "experiment", help="build or run the rapid-categorization experiment (PsychoPy)",
+        description="Build the PsychoPy Builder experiment (lab script + PsychoJS for "
+                    "Pavlovia) from a stimulus set, or run it for one participant.")
+    sub = p.add_subparsers(dest="experiment_command", metavar="ACTION")
+    sub.required = True
+
+    b = sub.add_parser("build", help="generate the .psyexp, compile it to Python and PsychoJS")
+    b.add_argument("--stimuli", required=True, help="stimulus set folder (with manifest.csv)")
+    b.add_argument("--out", required=True, help="experiment folder to write")
+    b.add_argument("--name", default="rapidcat", help="experiment name (default: rapidcat)")
+    b.add_argument("--blocks", type=int, default=5, help="test blocks (default: 5)")
+    b.add_argument("--training", type=int, default=8, help="training trials (default: 8)")
+    b.add_argument("--allow-unbalanced", action="store_true",
+                   help="go on (with a warning) when animal and non-animal counts differ")
+    b.set_defaults(func=_build)
+
+    r = sub.add_parser("run", help="run the compiled lab experiment for one participant")
+    r.add_argument("--experiment", required=True, help="folder written by `experiment build`")
+    r.add_argument("--participant", help="participant id (PsychoPy's dialog when omitted)")
+    r.add_argument("--session", default="001")
+    r.add_argument("--group", help="force this map source (between-subjects group)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--fullscreen", dest="fullscreen", action="store_true", default=True,
+                      help="full-screen window (default)")
+    mode.add_argument("--windowed", dest="fullscreen", action="store_false",
+                      help="1024x768 window")
+    r.add_argument("--pilot", action="store_true", help="PsychoPy pilot mode")
+    t = r.add_argument_group("pilot / test options")
+    t.add_argument("--max-trials", type=int, help="at most N trials per block")
+    t.add_argument("--max-blocks", type=int, help="at most N blocks")
+    t.add_argument("--training-trials", type=int, help="at most N training trials")
+    t.add_argument("--emulate-refresh", type=float, metavar="HZ",
+                   help="pace frames at HZ on a display without vsync (e.g. Xvfb)")
+    r.set_defaults(func=_run)
+
+
+def _build(args) -> int:
+    from .builder import build_experiment
+
+    out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
+                           n_training=args.training, allow_unbalanced=args.allow_unbalanced)
+    for note in out["notes"]:
+        print(f"note: {note}")
+    print(f"built {out['psyexp']} ({out['n_lists']} participant lists)")
+    print(f"  lab script: {out['py']}")
+    print(f"  PsychoJS:   {out['html']}, {out['js'].name}, {out['legacy_js'].name}")
+    return 0
+
+
+def _run(args) -> int:
+    from .run import NoDisplayError, run_experiment
+
+    try:
+        return run_experiment(args.experiment, args.participant, session=args.session,
+                              group=args.group, fullscreen=args.fullscreen, pilot=args.pilot,
+                              max_trials=args.max_trials, max_blocks=args.max_blocks,
+                              training_trials=args.training_trials,
+                              emulate_hz=args.emulate_refresh)
+    except NoDisplayError as err:
+        print(f"reveal: error: {err}", file=sys.stderr)
+        return 3

@@ -1,0 +1,175 @@
+"""``reveal demo``: the whole study end to end on the bundled sample.
+
+1. the bundled sample's stimulus set (two map sources);
+2. the Builder experiment folder for it (lab script + Pavlovia files), compiled by PsychoPy;
+3. the model observer ``efficientnet_lite0`` on every stimulus (GPU if present, else CPU);
+4. simulated participants (``observer_kind = simulated``; see :mod:`experiments.simulate`)
+   going through the real trial lists, saved as PsychoPy data files;
+5. ``reveal analyze`` on the simulated data and the model: tables, figures, ``report.html``.
+
+No display, GPU or network is needed.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stimuli.errors import InputError
+from stimuli.seeding import derive_rng
+
+__all__ = ["DemoResult", "run_demo", "register"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoResult:
+    """Where the demo put things, and the analysis it ran."""
+
+    out_dir: Path
+    stimuli: Path
+    experiment: Path
+    predictions: Path
+    data: Path
+    analysis: Path
+    report: Path
+    result: object  # analysis.pipeline.AnalysisResult
+    seconds: dict
+
+
+def _step(n, text):
+    print(f"[{n}/5] {text}", flush=True)
+
+
+def run_demo(out_dir="reveal-demo", *, n_observers=48, seed=0, device="auto", n_resamples=10_000,
+             progress=True, overwrite=False):
+    """Run the demo into ``out_dir`` (see the module docstring).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Created; refused when it holds something else than an earlier demo, unless ``overwrite``.
+    n_observers : int
+        Simulated participants (48 = two complete Latin-square cycles per map source, with
+        both key mappings).
+    seed : int
+        Seeds the stimulus set, the trial lists and the simulated observers.
+    device : {'auto', 'cpu', 'cuda'}
+    n_resamples : int
+        Randomization-test resamples.
+
+    Returns
+    -------
+    DemoResult
+    """
+    from analysis.cli import write_outputs
+    from analysis.pipeline import AnalysisSettings, analyze
+    from models import predict
+    from stimuli import RevealParams, build_stimulus_set
+    from stimuli.sample import write_sample_inputs
+
+    from . import design as dsg
+    from .builder import build_experiment
+    from .simulate import simulate_participant
+
+    if n_observers < 2:
+        raise InputError("the demo needs at least 2 simulated observers (one per map source)")
+    out = Path(out_dir)
+    marker = out / ".reveal-demo"
+    if out.exists() and any(out.iterdir()):
+        if not marker.exists() and not overwrite:
+            raise InputError("output folder is not empty and is not an earlier demo; choose another "
+                             "folder", out)
+        for child in ("inputs", "stimuli", "experiment", "models", "data", "analysis"):
+            shutil.rmtree(out / child, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by reveal demo\n")
+    seconds = {}
+
+    t = time.perf_counter()
+    _step(1, "stimulus set from the bundled sample")
+    inputs = write_sample_inputs(out / "inputs")
+    stim_dir = out / "stimuli"
+    build_stimulus_set(inputs["images"], inputs["maps"], inputs["categories"], stim_dir,
+                       RevealParams(seed=seed), progress=progress)
+    seconds["stimuli"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _step(2, "PsychoPy Builder experiment (lab script + Pavlovia files)")
+    exp_dir = out / "experiment"
+    build_experiment(stim_dir, exp_dir, "rapidcat")
+    seconds["experiment"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _step(3, "model observer efficientnet_lite0")
+    pred_path = out / "models" / "efficientnet_lite0.csv"
+    pred_path.parent.mkdir(parents=True, exist_ok=True)
+    predictions = predict(stim_dir, "efficientnet_lite0", pred_path, device=device, progress=progress)
+    seconds["model"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _step(4, f"{n_observers} simulated participants (labelled observer_kind=simulated)")
+    p_animal = dict(zip(predictions["stimulus_id"], predictions["p_animal"].astype(float)))
+    stimset = dsg.load_stimulus_set(stim_dir)
+    data_dir = out / "data"
+    for i in range(n_observers):
+        simulate_participant(stimset, i, p_animal, data_dir, derive_rng(seed, "simulated observer", i))
+    seconds["simulation"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _step(5, "analysis: curves, randomization tests, fits, model vs simulated humans, report")
+    settings = AnalysisSettings(n_resamples=n_resamples, seed=seed, n_bootstrap=min(n_resamples, 2000),
+                                progress=progress)
+    result = analyze([data_dir, pred_path], stimuli=stim_dir, settings=settings)
+    paths = write_outputs(result, out / "analysis", command=f"reveal demo --out {out} --observers "
+                                                                 f"{n_observers} --seed {seed}")
+    seconds["analysis"] = time.perf_counter() - t
+    return DemoResult(out, stim_dir, exp_dir, pred_path, data_dir, out / "analysis", paths["report"],
+                      result, seconds)
+
+
+def summary(res: DemoResult) -> str:
+    """A few lines on what the demo found."""
+    r = res.result
+    lines = [f"report: {res.report}"]
+    fits = r.fits
+    for _, f in fits[fits["observer"] == "(pooled)"].iterrows():
+        thr = f.get("threshold_pct")
+        thr = "n/a" if pd.isna(thr) else f"{thr:.1f} % of features"
+        lines.append(f"  75 % threshold, {f['label']}: {thr}; ceiling: {f['ceiling_level_empirical']}")
+    tests = r.tests
+    if len(tests):
+        sig = tests[tests["p_fwer"] < 0.05]
+        lines.append(f"  group differences (family-wise p < .05) at {len(sig)} of {len(tests)} level(s)"
+                     + (": " + ", ".join(str(v) for v in sig["level"]) if len(sig) else ""))
+    cons = r.consistency
+    if len(cons) and "kappa" in cons:
+        lines.append(f"  error consistency model vs simulated humans: mean κ {cons['kappa'].mean():.2f}")
+    lines.append("  time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items()))
+    return "\n".join(lines)
+
+
+def register(subparsers):
+    p = subparsers.add_parser("demo", help="the whole study end to end on the bundled sample",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("reveal-demo"), help="output folder (default reveal-demo)")
+    p.add_argument("--observers", type=int, default=48, help="simulated participants (default 48)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--resamples", type=int, default=10_000, help="randomization-test resamples")
+    p.add_argument("--overwrite", action="store_true", help="reuse a non-empty folder that is not a demo")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=_run)
+
+
+def _run(args):
+    res = run_demo(args.out, n_observers=args.observers, seed=args.seed, device=args.device,
+                   n_resamples=args.resamples, progress=args.progress, overwrite=args.overwrite)
+    print(summary(res))
+    return 0

@@ -1,0 +1,497 @@
+"""Trial design of the rapid-categorization experiment: pure Python, no display.
+
+From a stimulus set (``manifest.csv``, see ``docs/conventions.md``) and a participant
+index this module derives everything one session needs:
+
+* the *list* the participant runs.  A list fixes the map-source group (between subjects),
+  the Latin-square row and the ``s``/``l`` key mapping.  List ``L`` (0-based) has
+
+  - Latin-square row ``L mod 12``: image ``j`` is shown at condition ``(j + L) mod 12``
+    (conditions = ``level_index`` 0..11 of the manifest, 11 = the intact image);
+  - group ``sources[(L // 12) mod n_sources]``: the first 12 participants see the first
+    map source, the next 12 the second, ... so that every block of 12 consecutive
+    participants of one group completes the Latin square;
+  - key mapping ``(L mod 2) xor (L // (12 * n_sources) mod 2)``: 0 → ``s`` = animal,
+    1 → ``l`` = animal.  Alternating within the square balances keys over each group's
+    12 participants; the second cycle of ``12 * n_sources`` lists flips it, so that over
+    ``24 * n_sources`` lists every (row, group, key mapping) occurs exactly once.
+
+  Participant index ``i`` runs list ``i mod n_lists`` (``n_lists = 24 * n_sources``);
+  the compiled experiment applies the same rule (Python and JavaScript), so the lab
+  script, Pavlovia and this module agree.
+* the test trials: each image once, in random order (seeded from the set seed and the
+  list), split into blocks of (nearly) equal size — 5 blocks of 16 for the paper's 80
+  images; fewer blocks when there are fewer trials than blocks;
+* a fixation duration per trial, uniform in 1100–1600 ms, stored in seconds; the
+  experiment converts it to frames of the measured refresh rate (:func:`frames`);
+* a short training list with feedback: intact (``full``) images of both categories.
+
+Everything random comes from :func:`stimuli.seeding.derive_rng` (set seed, "experiment",
+list index), so the same set and participant give the same trials on every machine.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stimuli.errors import InputError
+from stimuli.seeding import derive_rng
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "N_CONDITIONS", "KEYS", "CATEGORIES", "StimulusSet", "Assignment", "ParticipantDesign",
+    "load_stimulus_set", "n_lists", "list_index", "assignment", "latin_square_conditions",
+    "split_blocks", "fixation_durations", "frames", "test_trials", "training_trials",
+    "participant_design", "write_conditions", "CONDITION_COLUMNS",
+]
+
+#: Conditions of the Latin square: 11 reveal levels + the intact image (``level_index``).
+N_CONDITIONS = 12
+#: Response keys; their meaning is counterbalanced over participants.
+KEYS = ("s", "l")
+CATEGORIES = ("animal", "nonanimal")
+#: Trial timing of the paradigm (seconds); converted to frames at run time.
+FIXATION_RANGE_S = (1.1, 1.6)
+STIMULUS_S = 0.400
+DEADLINE_S = 0.550
+
+REQUIRED_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level",
+                    "level_index")
+
+#: Columns of the per-trial conditions files, in order.
+#: ``level`` is not among them: the experiment looks it up from ``level_index``
+#: (``StimulusSet.levels``, embedded in the experiment's code)
+#: because PsychoPy 2026.2's CSV reader fails, under pandas 3, on a text column holding
+#: number-like cells ("1.58" next to "full").
+CONDITION_COLUMNS = ("phase", "block", "trial", "stimulus_id", "image_id", "category",
+                     "map_source", "level_index", "image_file", "fixation_s", "correct_key")
+#: Text columns of the conditions files, which must not look like numbers (see above).
+_TEXT_COLUMNS = ("stimulus_id", "image_id", "map_source")
+
+
+@dataclass(frozen=True)
+class StimulusSet:
+    """A checked stimulus set.
+
+    Attributes
+    ----------
+    root : Path
+        The set folder.
+    manifest : pandas.DataFrame
+        ``manifest.csv`` as strings (levels keep their written form, e.g. ``"1.58"``).
+    seed : int
+        The set's base seed (``stimset.json`` ``parameters.seed``), 0 when absent.
+    sources : tuple of str
+        Map sources, sorted.
+    levels : tuple of str
+        ``level`` as the manifest writes it, by ``level_index`` 0..11.
+    images : pandas.DataFrame
+        One row per image (``image_id``, ``category``) in Latin-square order: animals
+        first, then non-animals, each sorted by ``image_id``.  Keeping each category
+        contiguous spreads both categories over all 12 conditions for every participant.
+    """
+
+    root: Path
+    manifest: pd.DataFrame
+    seed: int
+    sources: tuple
+    levels: tuple
+    images: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Between-subjects assignment of one participant (see module docstring)."""
+
+    participant: int
+    list_index: int
+    group: str
+    latin_row: int
+    key_animal: str
+    key_nonanimal: str
+
+
+@dataclass(frozen=True)
+class ParticipantDesign:
+    """Everything one session needs: who, training trials and test trials."""
+
+    assignment: Assignment
+    training: pd.DataFrame
+    test: pd.DataFrame
+    notes: list = field(default_factory=list)
+
+
+def _read_seed(root: Path) -> int:
+    path = root / "stimset.json"
+    if not path.is_file():
+        return 0
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON ({err})", path=path) from None
+    params = meta.get("parameters", {}) if isinstance(meta, dict) else {}
+    seed = params.get("seed", meta.get("seed", 0) if isinstance(meta, dict) else 0)
+    try:
+        return int(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"seed {seed!r} is not an integer", path=path) from None
+
+
+def load_stimulus_set(root, allow_unbalanced: bool = False) -> StimulusSet:
+    """Read and check a stimulus set folder.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder holding ``manifest.csv`` (and ``stimset.json``, PNGs).
+    allow_unbalanced : bool
+        Unequal numbers of animal and non-animal images are refused unless this is
+        set, in which case a warning is logged.
+
+    Returns
+    -------
+    StimulusSet
+
+    Raises
+    ------
+    InputError
+        Missing columns, levels, categories or PNGs, unknown categories, duplicate
+        rows, or unbalanced categories.
+    """
+    root = Path(root)
+    path = root / "manifest.csv"
+    if not path.is_file():
+        raise InputError("no manifest.csv in the stimulus set folder", path=root)
+    man = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in REQUIRED_COLUMNS if c not in man.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path=path, row=0)
+    if man.empty:
+        raise InputError("the manifest has no rows", path=path)
+    for i, row in enumerate(man.itertuples(index=False), start=1):
+        if row.category not in CATEGORIES:
+            raise InputError(f"category {row.category!r} is not one of {', '.join(CATEGORIES)}",
+                             path=path, row=i)
+        if row.level_index not in {str(k) for k in range(N_CONDITIONS)}:
+            raise InputError(f"level_index {row.level_index!r} is not an integer 0..11",
+                             path=path, row=i)
+        if not row.map_source:
+            raise InputError("empty map_source", path=path, row=i)
+        if not (root / row.file).is_file():
+            raise InputError(f"missing PNG {row.file!r}", path=path, row=i)
+    man["level_index"] = man["level_index"].astype(int)
+    dup = man.duplicated(["image_id", "map_source", "level_index"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0]) + 1
+        raise InputError("duplicate (image_id, map_source, level_index)", path=path, row=i)
+    cats = man.groupby("image_id")["category"].nunique()
+    if (cats > 1).any():
+        raise InputError(f"image {cats[cats > 1].index[0]!r} has more than one category", path=path)
+    sources = tuple(sorted(man["map_source"].unique()))
+    images = man.drop_duplicates("image_id")[["image_id", "category"]]
+    for source in sources:
+        sub = man[man["map_source"] == source]
+        for image_id in images["image_id"]:
+            have = set(sub.loc[sub["image_id"] == image_id, "level_index"])
+            lacking = sorted(set(range(N_CONDITIONS)) - have)
+            if lacking:
+                raise InputError(
+                    f"image {image_id!r}, map source {source!r} lacks level_index "
+                    f"{', '.join(map(str, lacking))} (every image needs all 12 conditions "
+                    f"in every source)", path=path)
+    by_index = man.groupby("level_index")["level"].unique()
+    for k, written in by_index.items():
+        if len(written) > 1:
+            raise InputError(f"level_index {k} has more than one level: {', '.join(written)}",
+                             path=path)
+    levels = tuple(str(by_index[k][0]) for k in range(N_CONDITIONS))
+    counts = images["category"].value_counts()
+    for cat in CATEGORIES:
+        if cat not in counts:
+            raise InputError(f"the set has no {cat} images (both categories are needed)", path=path)
+    if counts["animal"] != counts["nonanimal"]:
+        msg = (f"unbalanced categories: {counts['animal']} animal vs "
+               f"{counts['nonanimal']} nonanimal images")
+        if not allow_unbalanced:
+            raise InputError(msg + " (pass allow_unbalanced / --allow-unbalanced to go on)",
+                             path=path)
+        log.warning("%s: %s", path, msg)
+    images = (images.assign(_cat=images["category"].map({"animal": 0, "nonanimal": 1}))
+              .sort_values(["_cat", "image_id"]).drop(columns="_cat").reset_index(drop=True))
+    return StimulusSet(root=root, manifest=man, seed=_read_seed(root), sources=sources,
+                       levels=levels, images=images)
+
+
+def n_lists(n_sources: int) -> int:
+    """Number of distinct participant lists: 12 rows × sources × 2 key mappings."""
+    return 2 * N_CONDITIONS * int(n_sources)
+
+
+def list_index(participant: int, sources, group: str | None = None) -> int:
+    """The list a participant runs (the rule the compiled experiment applies too).
+
+    Parameters
+    ----------
+    participant : int
+        Participant index, >= 0.  Indices past the last list wrap (logged).
+    sources : sequence of str
+        The set's map sources, sorted.
+    group : str, optional
+        Force this map source instead of the one the index implies.
+
+    Returns
+    -------
+    int
+        0 <= list < ``n_lists(len(sources))``.
+    """
+    participant = int(participant)
+    if participant < 0:
+        raise InputError(f"participant index {participant} is negative")
+    sources = list(sources)
+    n = n_lists(len(sources))
+    L = participant % n
+    if participant >= n:
+        log.info("participant %d wraps to list %d (%d lists: 12 Latin-square rows x %d "
+                 "sources x 2 key mappings)", participant, L, n, len(sources))
+    if group is not None:
+        if group not in sources:
+            raise InputError(f"group {group!r} is not a map source of this set "
+                             f"({', '.join(sources)})")
+        row, cycle = L % N_CONDITIONS, L // (N_CONDITIONS * len(sources))
+        L = row + N_CONDITIONS * sources.index(group) + N_CONDITIONS * len(sources) * cycle
+    return L
+
+
+def assignment(participant: int, sources, group: str | None = None) -> Assignment:
+    """Group, Latin-square row and key mapping of one participant."""
+    sources = list(sources)
+    L = list_index(participant, sources, group)
+    flip = (L % 2) ^ ((L // (N_CONDITIONS * len(sources))) % 2)
+    key_animal, key_nonanimal = (KEYS[1], KEYS[0]) if flip else KEYS
+    return Assignment(participant=int(participant), list_index=L,
+                      group=sources[(L // N_CONDITIONS) % len(sources)],
+                      latin_row=L % N_CONDITIONS, key_animal=key_animal,
+                      key_nonanimal=key_nonanimal)
+
+
+def latin_square_conditions(n_images: int, row: int) -> np.ndarray:
+    """Condition of each image for one Latin-square row.
+
+    Parameters
+    ----------
+    n_images : int
+    row : int
+        Participant (list) index; only ``row mod 12`` matters.
+
+    Returns
+    -------
+    ndarray of int, shape (n_images,)
+        ``(j + row) mod 12`` for image ``j``.
+    """
+    return (np.arange(int(n_images)) + int(row)) % N_CONDITIONS
+
+
+def split_blocks(n_trials: int, n_blocks: int = 5) -> np.ndarray:
+    """Block number (1-based) of each trial position, blocks as equal as possible.
+
+    Returns
+    -------
+    ndarray of int, shape (n_trials,)
+        Non-decreasing; sizes differ by at most one.  With fewer trials than blocks,
+        one block per trial.
+    """
+    n_blocks = max(1, min(int(n_blocks), int(n_trials)))
+    out = np.empty(int(n_trials), dtype=int)
+    for b, idx in enumerate(np.array_split(np.arange(n_trials), n_blocks), start=1):
+        out[idx] = b
+    return out
+
+
+def fixation_durations(rng: np.random.Generator, n: int,
+                       low: float = FIXATION_RANGE_S[0], high: float = FIXATION_RANGE_S[1]) -> np.ndarray:
+    """Fixation durations in seconds, uniform in [low, high], rounded to 1 ms.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+    """
+    return np.round(rng.uniform(low, high, size=int(n)), 3)
+
+
+def frames(duration_s, refresh_hz: float):
+    """Duration in whole frames of a display refreshing at ``refresh_hz``.
+
+    ``round(duration_s * refresh_hz)``, at least 1; 0.4 s at 60 Hz = 24 frames.  The
+    compiled experiment does the same sum with the refresh rate it measures.
+    """
+    n = np.maximum(1, np.round(np.asarray(duration_s, dtype=float) * float(refresh_hz)).astype(int))
+    return int(n) if n.ndim == 0 else n
+
+
+def _rows_for(stimset: StimulusSet, source: str, image_ids, level_indices) -> pd.DataFrame:
+    man = stimset.manifest
+    sub = man[man["map_source"] == source].set_index(["image_id", "level_index"])
+    keys = list(zip(image_ids, (int(k) for k in level_indices)))
+    return sub.loc[keys].reset_index()
+
+
+def _frame_for(rows: pd.DataFrame, phase: str, blocks, fixation_s, a: Assignment) -> pd.DataFrame:
+    correct_key = np.where(rows["category"] == "animal", a.key_animal, a.key_nonanimal)
+    out = pd.DataFrame({
+        "phase": phase,
+        "block": np.asarray(blocks, dtype=int),
+        "trial": np.arange(1, len(rows) + 1),
+        "stimulus_id": rows["stimulus_id"].to_numpy(),
+        "image_id": rows["image_id"].to_numpy(),
+        "category": rows["category"].to_numpy(),
+        "map_source": rows["map_source"].to_numpy(),
+        "level_index": rows["level_index"].astype(int).to_numpy(),
+        # POSIX path relative to the experiment folder (PsychoPy and PsychoJS both read it)
+        "image_file": ["stimuli/" + f for f in rows["file"]],
+        "fixation_s": fixation_s,
+        "correct_key": correct_key,
+    })
+    return out[list(CONDITION_COLUMNS)]
+
+
+def test_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generator,
+                n_blocks: int = 5) -> pd.DataFrame:
+    """The test trials of one participant, in presentation order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image (``CONDITION_COLUMNS``); ``trial`` counts 1..n over the
+        session, ``block`` 1..n_blocks.
+    """
+    images = stimset.images
+    cond = latin_square_conditions(len(images), a.latin_row)
+    order = rng.permutation(len(images))
+    rows = _rows_for(stimset, a.group, images["image_id"].to_numpy()[order], cond[order])
+    blocks = split_blocks(len(rows), n_blocks)
+    return _frame_for(rows, "test", blocks, fixation_durations(rng, len(rows)), a)
+
+
+def training_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generator,
+                    n_trials: int = 8) -> pd.DataFrame:
+    """Training trials: intact images, half of each category, in random order.
+
+    The paradigm's training shows easy trials with feedback; the intact (``full``)
+    images are the easiest and are identical in every map source, so training reveals
+    nothing about the levels tested later.  Images are drawn without replacement
+    within each category while they last (the bundled sample has only a few).
+    """
+    n_trials = int(n_trials)
+    if n_trials <= 0:
+        return _frame_for(_rows_for(stimset, a.group, [], []), "training", [], [], a)
+    picks = []
+    for cat in CATEGORIES:
+        ids = stimset.images.loc[stimset.images["category"] == cat, "image_id"].to_numpy()
+        need = (n_trials + (cat == "animal")) // 2
+        reps = -(-need // len(ids))
+        picks.append(np.concatenate([rng.permutation(ids) for _ in range(reps)])[:need])
+    ids = np.concatenate(picks)
+    ids = ids[rng.permutation(len(ids))]
+    rows = _rows_for(stimset, a.group, ids, [N_CONDITIONS - 1] * len(ids))
+    return _frame_for(rows, "training", np.zeros(len(rows), int),
+                      fixation_durations(rng, len(rows)), a)
+
+
+def participant_design(stimset: StimulusSet, participant: int, group: str | None = None,
+                       n_blocks: int = 5, n_training: int = 8) -> ParticipantDesign:
+    """Assignment, training and test trials of one participant (deterministic).
+
+    Parameters
+    ----------
+    stimset : StimulusSet
+    participant : int
+        Participant index (>= 0); wraps over the ``n_lists`` lists.
+    group : str, optional
+        Force a map source.
+    n_blocks, n_training : int
+        Blocks of the test phase (5 in the paper) and training trials.
+    """
+    a = assignment(participant, stimset.sources, group)
+    rng = derive_rng(stimset.seed, "experiment", a.list_index)
+    notes = []
+    n_images = len(stimset.images)
+    if n_images < n_blocks:
+        notes.append(f"{n_images} test trials < {n_blocks} blocks: running {n_images} "
+                     f"block(s) of one trial")
+    elif n_images % n_blocks:
+        notes.append(f"{n_images} test trials do not split evenly into {n_blocks} blocks: "
+                     f"block sizes differ by one")
+    if n_images % N_CONDITIONS:
+        notes.append(f"{n_images} images is not a multiple of 12: conditions are shown "
+                     f"{n_images // N_CONDITIONS} or {n_images // N_CONDITIONS + 1} times")
+    training = training_trials(stimset, a, rng, n_training)
+    test = test_trials(stimset, a, rng, n_blocks)
+    return ParticipantDesign(assignment=a, training=training, test=test, notes=notes)
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        # QUOTE_MINIMAL CSV with a header row is what data.importConditions and
+        # PsychoJS' TrialHandler.importConditions both read.
+        df.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _number_like(value) -> bool:
+    try:
+        float(str(value).replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+def write_conditions(design: ParticipantDesign, folder) -> dict:
+    """Write one list's PsychoPy conditions files.
+
+    Files (``L`` = list index), relative to ``folder``:
+    ``list{L}_training.csv`` (training trials), ``list{L}_block{b}.csv`` (test trials of
+    block b) and ``list{L}_blocks.csv`` (one row per block: ``block, trials_file``, with
+    ``trials_file`` relative to the experiment folder, i.e. ``conditions/...``).
+
+    Returns
+    -------
+    dict
+        ``{"training": Path, "blocks": Path, "block_files": [Path, ...]}``
+    """
+    folder = Path(folder)
+    L = design.assignment.list_index
+    for df in (design.training, design.test):
+        for col in _TEXT_COLUMNS:
+            bad = [v for v in df[col] if _number_like(v)]
+            if bad:
+                raise InputError(
+                    f"{col} {bad[0]!r} looks like a number: PsychoPy's conditions reader would "
+                    f"turn it into one (and fails on columns mixing numbers and text); use ids "
+                    f"with a letter, e.g. 'img{bad[0]}'")
+    training = folder / f"list{L}_training.csv"
+    _atomic_csv(design.training, training)
+    block_files, rows = [], []
+    for b, df in design.test.groupby("block", sort=True):
+        p = folder / f"list{L}_block{b}.csv"
+        _atomic_csv(df, p)
+        block_files.append(p)
+        rows.append({"block": int(b), "trials_file": f"{folder.name}/{p.name}"})
+    blocks = folder / f"list{L}_blocks.csv"
+    _atomic_csv(pd.DataFrame(rows, columns=["block", "trials_file"]), blocks)
+    return {"training": training, "blocks": blocks, "block_files": block_files}

@@ -1,0 +1,213 @@
+"""Run the compiled lab experiment for one participant.
+
+:func:`run_experiment` starts a separate Python process that imports the compiled
+``<name>.py`` (a PsychoPy Builder script, whose steps are functions) and calls its steps
+in Builder's order — participant dialog (only when no id is given), data file, window,
+**refresh-rate check**, devices, the experiment, saving.  A child process keeps PsychoPy's
+``core.quit()`` and any crash of the display stack away from the caller; the data file is
+already on disk trial by trial.
+
+Data land where PsychoPy puts them: ``<experiment>/data/<participant>_<name>_<date>.csv``
+(plus ``.psydat`` and ``.log``).  The date stamp has milliseconds and PsychoPy renames
+on collision, so an existing participant id never overwrites earlier data.
+
+Pilot/test options (environment of the child, read by the experiment's setup code):
+``max_trials`` / ``max_blocks`` / ``training_trials`` shorten the session
+(``REVEAL_MAX_TRIALS``, ``REVEAL_MAX_BLOCKS``, ``REVEAL_TRAINING_TRIALS``) and
+``emulate_hz`` paces frames on a display without vsync, such as Xvfb
+(``REVEAL_EMULATE_HZ``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stimuli.errors import InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_experiment", "find_script", "display_available", "NoDisplayError"]
+
+#: Exit code of the child when no display can be opened.
+NO_DISPLAY_EXIT = 3
+
+
+class NoDisplayError(RuntimeError):
+    """No display to open the experiment window on."""
+
+
+def display_available() -> bool:
+    """Whether a window can be opened (X11/Wayland on Linux; always assumed elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def find_script(experiment_dir) -> Path:
+    """The compiled lab script of an experiment folder built by ``reveal experiment build``."""
+    folder = Path(experiment_dir)
+    info = folder / "design.json"
+    if info.is_file():
+        name = json.loads(info.read_text(encoding="utf-8"))["name"]
+        script = folder / f"{name}.py"
+    else:
+        psyexps = sorted(folder.glob("*.psyexp"))
+        if len(psyexps) != 1:
+            raise InputError("not an experiment folder (no design.json and not exactly one "
+                             ".psyexp); build one with `reveal experiment build`", path=folder)
+        script = psyexps[0].with_suffix(".py")
+    if not script.is_file():
+        raise InputError(f"compiled script {script.name} is missing; rebuild the experiment",
+                         path=folder)
+    return script
+
+
+def run_experiment(experiment_dir, participant: str | None = None, *, session: str = "001",
+                   group: str | None = None, fullscreen: bool = True, pilot: bool = False,
+                   max_trials: int | None = None, max_blocks: int | None = None,
+                   training_trials: int | None = None, emulate_hz: float | None = None,
+                   timeout: float | None = None) -> int:
+    """Run the lab experiment for one participant and wait for it to end.
+
+    Parameters
+    ----------
+    experiment_dir : str or Path
+        Folder written by :func:`experiments.builder.build_experiment`.
+    participant : str, optional
+        Participant id; its digits give the participant index (list = index mod the
+        number of lists).  ``None`` shows PsychoPy's participant dialog.
+    session : str
+    group : str, optional
+        Force a map source (between-subjects group).
+    fullscreen : bool
+        Full-screen window (default) or a 1024 × 768 window.
+    pilot : bool
+        PsychoPy pilot mode (windowed, pilot indicator, verbose log).
+    max_trials, max_blocks, training_trials : int, optional
+        Shorten the session (pilot / tests).
+    emulate_hz : float, optional
+        Pace frames at this rate on displays without vsync (virtual displays, tests).
+    timeout : float, optional
+        Seconds after which the child is killed (tests).
+
+    Returns
+    -------
+    int
+        The child's exit code (0 = ended normally, including Escape).
+
+    Raises
+    ------
+    NoDisplayError
+        When there is no display to open a window on.
+    """
+    script = find_script(experiment_dir)
+    if participant is not None:
+        participant = str(participant).strip()
+        if not participant or any(c in participant for c in '/\\:*?"<>|'):
+            raise InputError(f"participant id {participant!r} is empty or has characters "
+                             f"that cannot be part of a file name")
+    info = json.loads((script.parent / "design.json").read_text(encoding="utf-8")) \
+        if (script.parent / "design.json").is_file() else {}
+    if group is not None and info.get("sources") and group not in info["sources"]:
+        raise InputError(f"group {group!r} is not a map source of this experiment "
+                         f"({', '.join(info['sources'])})", path=script.parent / "design.json")
+    if not display_available():
+        raise NoDisplayError(
+            "no display: the experiment needs a screen (DISPLAY is not set). Run it on the "
+            "lab station's desktop, or for a test under a virtual display: "
+            "xvfb-run -a --server-args=\"-screen 0 1024x768x24\" reveal experiment run ...")
+    if participant is not None:
+        earlier = sorted((script.parent / "data").glob(f"{participant}_*.csv"))
+        if earlier:
+            log.warning("participant %s already has %d data file(s) in %s; a new file is "
+                        "written next to them", participant, len(earlier), script.parent / "data")
+    env = dict(os.environ)
+    for var, val in (("REVEAL_MAX_TRIALS", max_trials), ("REVEAL_MAX_BLOCKS", max_blocks),
+                     ("REVEAL_TRAINING_TRIALS", training_trials),
+                     ("REVEAL_EMULATE_HZ", emulate_hz)):
+        if val is not None:
+            env[var] = str(val)
+        else:
+            env.pop(var, None)
+    cmd = [sys.executable, "-m", "experiments.run", str(script), "--session", session,
+           "--fullscreen" if fullscreen else "--windowed"]
+    if participant is not None:
+        cmd += ["--participant", participant]
+    if group:
+        cmd += ["--group", group]
+    if pilot:
+        cmd += ["--pilot"]
+    log.info("running %s", " ".join(cmd))
+    proc = subprocess.run(cmd, env=env, timeout=timeout, cwd=script.parent)
+    if proc.returncode == NO_DISPLAY_EXIT:
+        raise NoDisplayError("no display: PsychoPy could not open a window (is DISPLAY set "
+                             "to a running X server?)")
+    return proc.returncode
+
+
+def _child(argv=None) -> int:
+    """In the child process: drive the compiled script's Builder steps."""
+    import argparse
+    import importlib.util
+
+    ap = argparse.ArgumentParser(prog="experiments.run")
+    ap.add_argument("script")
+    ap.add_argument("--participant")
+    ap.add_argument("--session", default="001")
+    ap.add_argument("--group")
+    ap.add_argument("--fullscreen", dest="fullscreen", action="store_true", default=True)
+    ap.add_argument("--windowed", dest="fullscreen", action="store_false")
+    ap.add_argument("--pilot", action="store_true")
+    args = ap.parse_args(argv)
+    # The compiled script reads --pilot from sys.argv when it is imported.
+    sys.argv = [args.script] + (["--pilot"] if args.pilot else [])
+    spec = importlib.util.spec_from_file_location("reveal_lab_experiment", args.script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    expInfo = mod.expInfo
+    if args.pilot:
+        mod._fullScr = False
+    else:
+        mod._fullScr = args.fullscreen
+    if args.participant is None:
+        expInfo = mod.showExpInfoDlg(expInfo=expInfo)  # quits on Cancel
+    else:
+        expInfo["participant"] = args.participant
+        expInfo["session"] = args.session
+    if args.group:
+        expInfo["group"] = args.group
+    thisExp = mod.setupData(expInfo=expInfo)
+    mod.setupLogging(filename=thisExp.dataFileName)
+    try:
+        win = mod.setupWindow(expInfo=expInfo)
+    except Exception as err:  # pyglet raises its own types for a missing display
+        if "display" in type(err).__name__.lower() or "display" in str(err).lower():
+            print(f"reveal: error: no display ({err})", file=sys.stderr)
+            return NO_DISPLAY_EXIT
+        raise
+    # Refresh-rate check: Builder's setupWindow measured it (None = not stable).
+    hz = expInfo.get("frameRate")
+    if os.environ.get("REVEAL_EMULATE_HZ"):
+        print(f"reveal: refresh rate measured {hz}; emulating "
+              f"{os.environ['REVEAL_EMULATE_HZ']} Hz (REVEAL_EMULATE_HZ)", file=sys.stderr)
+    elif hz is None:
+        print("reveal: warning: could not measure a stable refresh rate; durations assume "
+              "60 Hz. Check the display settings (vsync on) before testing participants.",
+              file=sys.stderr)
+    else:
+        print(f"reveal: refresh rate {hz:.2f} Hz: image {round(0.4 * hz)} frames, "
+              f"deadline {round(0.55 * hz)} frames", file=sys.stderr)
+    mod.setupDevices(expInfo=expInfo, thisExp=thisExp, win=win)
+    mod.run(expInfo=expInfo, thisExp=thisExp, win=win, globalClock="float")
+    mod.saveData(thisExp=thisExp)
+    print(f"reveal: data saved to {thisExp.dataFileName}.csv", file=sys.stderr)
+    mod.quit(thisExp=thisExp, win=win)  # ends the process
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child())

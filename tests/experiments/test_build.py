@@ -1,0 +1,135 @@
+"""Build: the .psyexp loads back, compiles, and the scripts are valid Python / JavaScript."""
+from __future__ import annotations
+
+import json
+import py_compile
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from experiments.builder import DATA_COLUMNS, compile_experiment
+
+
+def test_folder_layout(built):
+    folder = built["folder"]
+    for key in ("psyexp", "py", "js", "legacy_js", "html"):
+        assert built[key].is_file() and built[key].parent == folder
+    assert built["js"].name == "rapidcat.js"
+    assert built["legacy_js"].name == "rapidcat-legacy-browsers.js"
+    info = json.loads((folder / "design.json").read_text())
+    assert info["n_lists"] == 48 and info["sources"] == ["clickme", "salicon"]
+    assert info["data_columns"] == list(DATA_COLUMNS)
+    assert len(list((folder / "conditions").glob("list*_blocks.csv"))) == 48
+    assert (folder / "stimuli" / "manifest.csv").is_file()
+
+
+def test_psyexp_loads_back_and_recompiles(built, tmp_path):
+    from psychopy import experiment
+
+    exp = experiment.Experiment()
+    exp.loadFromXML(str(built["psyexp"]))
+    assert exp.name == "rapidcat"
+    assert set(exp.routines) >= {"instructions", "rapid_trial", "feedback", "block_feedback",
+                                 "goodbye"}
+    loops = [e.loop.name for e in exp.flow if e.getType() == "LoopInitiator"]
+    assert loops == ["training", "blocks", "trials"]
+    code = exp.routines["rapid_trial"].getComponentFromName("trial_code")
+    assert code.params["Code Type"].val == "Both"
+    assert "addData" in code.params["End Routine"].val
+    assert "psychoJS.experiment.addData" in code.params["End JS Routine"].val
+    # compile again from the saved file, into another folder: same script body
+    copy = tmp_path / "again"
+    shutil.copytree(built["folder"], copy, ignore=shutil.ignore_patterns("*.py", "*.js", "index.html"))
+    out = compile_experiment(copy / "rapidcat.psyexp")
+    assert out["py"].is_file() and out["js"].is_file() and out["legacy_js"].is_file()
+
+
+def test_python_script_compiles(built):
+    py_compile.compile(str(built["py"]), doraise=True)
+    text = built["py"].read_text(encoding="utf-8-sig")
+    for col in DATA_COLUMNS:
+        if col in ("participant", "session", "group"):
+            continue  # written from expInfo on every row (see builder)
+        assert f"thisExp.addData('{col}'" in text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed for node --check")
+def test_javascript_parses(built, tmp_path):
+    mjs = tmp_path / "rapidcat.mjs"
+    shutil.copy(built["js"], mjs)
+    for path in (mjs, built["legacy_js"]):
+        r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    text = built["js"].read_text(encoding="utf-8-sig")
+    for col in DATA_COLUMNS:
+        assert f"psychoJS.experiment.addData('{col}'" in text
+
+
+def _resources(js_text):
+    return re.findall(r"\{'name': '([^']*)', 'path': '([^']*)'\}", js_text)
+
+
+def test_js_lists_every_resource_and_nothing_remote_but_lib(built):
+    folder = built["folder"]
+    text = built["js"].read_text(encoding="utf-8-sig")
+    res = _resources(text)
+    paths = {p for _, p in res}
+    local = {p for p in paths if not p.startswith("http")}
+    wanted = {p.relative_to(folder).as_posix() for p in (folder / "conditions").glob("*.csv")}
+    wanted |= {"stimuli/" + p.relative_to(folder / "stimuli").as_posix()
+               for p in (folder / "stimuli").rglob("*.png")}
+    assert wanted <= local and all((folder / p).is_file() for p in local)
+    # the only remote resource is PsychoPy's placeholder for a per-trial image
+    remote = paths - local
+    assert remote <= {"https://pavlovia.org/assets/default/default.png"}
+    # code is imported only from ./lib (served by Pavlovia)
+    imports = re.findall(r"^import .* from '([^']*)';", text, flags=re.M)
+    assert imports and all(i.startswith("./lib/psychojs-") for i in imports)
+    assert re.findall(r"src=\"(\./[^\"]+)\"", built["html"].read_text()) == [
+        "./rapidcat.js", f"./lib/{imports[0].split('/lib/')[1].replace('.js', '.iife.js')}",
+        "./rapidcat-legacy-browsers.js"]
+
+
+SHARED = ("list_index", "group", "key_animal", "key_nonanimal", "refresh_hz", "stim_frames_target",
+          "deadline_frames", "fb_frames", "rv_block_n", "rv_block_correct", "training_file",
+          "blocks_file", "trial_rows", "block_rows", "training_rows", "rv_levels", "fixation_frames",
+          "stim_frames", "correct", "timed_out", "response", "resp_key", "rt_s", "fb_msg", "fb_color",
+          "block_msg", "instr_text", "level")
+
+
+def test_js_shared_variables_declared_at_module_level(built):
+    """Variables set in one routine and read in another must not be local to a function."""
+    for path in (built["js"], built["legacy_js"]):
+        text = path.read_text(encoding="utf-8-sig")
+        top = set(re.findall(r"^var (\w+);", text, flags=re.M))
+        missing = [n for n in SHARED if n not in top]
+        assert not missing, (path.name, missing)
+        for name in SHARED:
+            assert not re.search(rf"^[ \t]+(let|var|const) {name}\b", text, flags=re.M), (path.name, name)
+
+
+def test_cli_build_on_bundled_sample(tmp_path, capsys):
+    """`reveal stimuli build --sample` then `reveal experiment build` (the issue's done-when)."""
+    from experiments.cli import main
+
+    assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
+    assert main(["experiment", "build", "--stimuli", str(tmp_path / "sample"),
+                 "--out", str(tmp_path / "exp"), "--name", "sample_rapidcat"]) == 0
+    out = capsys.readouterr().out
+    assert "4 test trials < 5 blocks: running 4 block(s) of one trial" in out
+    py = tmp_path / "exp" / "sample_rapidcat.py"
+    py_compile.compile(str(py), doraise=True)
+    assert (tmp_path / "exp" / "sample_rapidcat.js").is_file()
+    blocks = (tmp_path / "exp" / "conditions" / "list0_blocks.csv").read_text().splitlines()
+    assert len(blocks) == 1 + 4
+
+
+def test_cli_build_bad_input_exit_2(tmp_path, capsys):
+    from experiments.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["experiment", "build", "--stimuli", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "no manifest.csv" in capsys.readouterr().err

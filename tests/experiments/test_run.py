@@ -1,0 +1,167 @@
+"""The compiled lab experiment under Xvfb, driven by xdotool key presses.
+
+Xvfb has no vsync, so the runs pace frames at 60 Hz (``emulate_hz``) and the
+assertions are on frame counts and codes, never on milliseconds.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from experiments import design as dsg
+from experiments.builder import DATA_COLUMNS
+from experiments.run import NoDisplayError, run_experiment
+
+SHORT = dict(fullscreen=False, max_trials=2, max_blocks=2, training_trials=2, emulate_hz=60,
+             timeout=240)
+
+
+def _data_file(folder, participant):
+    files = sorted((folder / "data").glob(f"{participant}_rapidcat_*.csv"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def _trials(path):
+    df = pd.read_csv(path, dtype={"resp_key": str, "level": str})
+    return df[df["phase"].isin(["training", "test"])].reset_index(drop=True)
+
+
+def _expected(stimset_dir, participant, n_training=2, per_block=2, n_blocks=2):
+    s = dsg.load_stimulus_set(stimset_dir)
+    d = dsg.participant_design(s, participant)
+    test = d.test.groupby("block").head(per_block)
+    test = test[test["block"] <= n_blocks]
+    return d, pd.concat([d.training.head(n_training), test], ignore_index=True)
+
+
+def test_short_session_data_file(built, stimset_dir, key_driver, xvfb, monkeypatch):
+    monkeypatch.setenv("DISPLAY", xvfb)
+    with key_driver(("s", "space")):  # 's' pressed every ~0.2 s: every trial answered 's'
+        assert run_experiment(built["folder"], "7", **SHORT) == 0
+    df = _trials(_data_file(built["folder"], "7"))
+    d, exp = _expected(stimset_dir, 7)
+    assert d.assignment.key_animal == "l"  # participant 7: 's' means non-animal
+    # exactly the documented columns, one row per trial, in design order
+    assert set(DATA_COLUMNS) <= set(df.columns)
+    assert len(df) == len(exp) == 6
+    assert df["stimulus_id"].tolist() == exp["stimulus_id"].tolist()
+    assert df["phase"].tolist() == ["training"] * 2 + ["test"] * 4
+    assert df["block"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert (df["participant"].astype(str) == "7").all() and (df["group"] == "clickme").all()
+    assert (df["key_animal"] == "l").all() and (df["key_nonanimal"] == "s").all()
+    levels = dsg.load_stimulus_set(stimset_dir).levels
+    assert df["level"].tolist() == [levels[k] for k in exp["level_index"]]
+    # responses coded from the known key
+    assert (df["resp_key"] == "s").all() and (df["response"] == "nonanimal").all()
+    assert df["correct"].tolist() == (exp["category"] == "nonanimal").astype(int).tolist()
+    assert (df["timed_out"] == 0).all() and (df["rt_s"] > 0).all()
+    # timing in frames of the (emulated) 60 Hz display
+    assert (df["refresh_hz"] == 60).all()
+    assert (df["stim_frames"] == 24).all()
+    assert df["fixation_frames"].tolist() == [round(f * 60) for f in exp["fixation_s"]]
+    assert (df["dropped_frames"] >= 0).all()
+    # PsychoPy's own columns are there too
+    assert {"frameRate", "key_resp.keys", "psychopyVersion", "date", "expName"} <= set(df.columns)
+
+
+def test_no_answer_times_out(built, key_driver, xvfb, monkeypatch):
+    monkeypatch.setenv("DISPLAY", xvfb)
+    with key_driver(("space",)):  # only moves through the screens
+        assert run_experiment(built["folder"], "12", **dict(SHORT, training_trials=1, max_blocks=1)) == 0
+    df = _trials(_data_file(built["folder"], "12"))
+    assert len(df) == 3 and (df["group"] == "salicon").all()
+    assert (df["timed_out"] == 1).all() and (df["response"] == "none").all()
+    assert (df["correct"] == 0).all() and df["rt_s"].isna().all() and df["resp_key"].isna().all()
+    assert (df["stim_frames"] == 24).all()
+
+
+def test_escape_mid_block_keeps_answered_rows(built, key_driver, xvfb, monkeypatch):
+    monkeypatch.setenv("DISPLAY", xvfb)
+    result = {}
+    opts = dict(SHORT, training_trials=1, max_trials=3)  # 1 training + 2 blocks of 3
+    runner = threading.Thread(target=lambda: result.setdefault(
+        "rc", run_experiment(built["folder"], "21", **opts)))
+    with key_driver(("s", "space")) as drv:
+        runner.start()
+        seen = pd.DataFrame()
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:  # wait until 3 answered trials are on disk
+            files = list((built["folder"] / "data").glob("21_rapidcat_*.csv"))
+            if files:
+                try:
+                    seen = _trials(files[0])
+                    seen = seen[seen["response"].notna()]  # answered rows only
+                except (pd.errors.EmptyDataError, KeyError):
+                    pass
+                if len(seen) >= 3:
+                    break
+            time.sleep(0.2)
+        assert len(seen) >= 3, "the data file was not saved trial by trial"
+        drv.keys = []
+        for _ in range(3):
+            drv.press("Escape")
+            time.sleep(0.1)
+        runner.join(timeout=60)
+    assert result.get("rc") == 0
+    df = _trials(_data_file(built["folder"], "21"))
+    assert 3 <= len(df) < 7  # ended mid-session
+    answered = df[df["response"].notna()]
+    assert (answered["response"] != "none").all() and (answered["timed_out"] == 0).all()
+    assert len(answered) >= len(seen)
+    assert answered.head(len(seen))["stimulus_id"].tolist() == seen["stimulus_id"].tolist()
+    # the trial Escape interrupted (if any) is last, with no response coded
+    interrupted = df[df["response"].isna()]
+    assert len(interrupted) <= 1 and (interrupted.index == len(df) - 1).all()
+    assert interrupted["timed_out"].isna().all()
+
+
+def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
+    from experiments.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(NoDisplayError, match="no display"):
+        run_experiment(built["folder"], "1")
+    assert main(["experiment", "run", "--experiment", str(built["folder"]),
+                 "--participant", "1"]) == 3
+    assert "no display" in capsys.readouterr().err
+
+
+def test_run_bad_group_and_folder(built, tmp_path):
+    from stimuli.errors import InputError
+
+    with pytest.raises(InputError, match="not a map source"):
+        run_experiment(built["folder"], "1", group="nope")
+    with pytest.raises(InputError, match="not an experiment folder"):
+        run_experiment(tmp_path, "1")
+
+
+def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monkeypatch):
+    """The whole (unshortened) session on the bundled sample, through `reveal`."""
+    from experiments.cli import main
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
+    exp_dir = tmp_path / "exp"
+    assert main(["experiment", "build", "--stimuli", str(tmp_path / "sample"),
+                 "--out", str(exp_dir)]) == 0
+    with key_driver(("s", "space", "l", "space", "space")):
+        assert main(["experiment", "run", "--experiment", str(exp_dir), "--participant", "P05",
+                     "--windowed", "--emulate-refresh", "60"]) == 0
+    df = _trials(_data_file(exp_dir, "P05"))
+    s = dsg.load_stimulus_set(tmp_path / "sample")
+    d = dsg.participant_design(s, 5)  # "P05" -> index 5
+    assert df["stimulus_id"].tolist() == d.training["stimulus_id"].tolist() + d.test["stimulus_id"].tolist()
+    assert df["block"].tolist() == [0] * 8 + [1, 2, 3, 4]
+    assert (df["group"] == d.assignment.group).all()
+    assert (df["stim_frames"] == 24).all()
+    answered = df["timed_out"] == 0
+    assert (df.loc[~answered, "response"] == "none").all()
+    a = df[answered]
+    assert a["resp_key"].isin(["s", "l"]).all()
+    assert ((a["resp_key"] == d.assignment.key_animal) == (a["response"] == "animal")).all()
+    assert (a["correct"] == (a["response"] == a["category"]).astype(int)).all()
