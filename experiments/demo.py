@@ -47,7 +47,7 @@ def _step(n, text):
     print(f"[{n}/5] {text}", flush=True)
 
 
-def run_demo(out_dir="reveal-demo", *, n_observers=48, seed=0, device="auto", n_resamples=10_000,
+def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n_resamples=10_000,
              progress=True, overwrite=False):
     """Run the demo into ``out_dir`` (see the module docstring).
 
@@ -56,8 +56,9 @@ def run_demo(out_dir="reveal-demo", *, n_observers=48, seed=0, device="auto", n_
     out_dir : path-like
         Created; refused when it holds something else than an earlier demo, unless ``overwrite``.
     n_observers : int
-        Simulated participants (48 = two complete Latin-square cycles per map source, with
-        both key mappings).
+        Simulated participants. Multiples of 48 complete the design: 24 lists per map
+        source (12 Latin-square rows × 2 key mappings). The sample has 4 images, so each
+        participant answers 4 test trials; 240 give ~40 trials per level and group.
     seed : int
         Seeds the stimulus set, the trial lists and the simulated observers.
     device : {'auto', 'cpu', 'cuda'}
@@ -110,7 +111,10 @@ def run_demo(out_dir="reveal-demo", *, n_observers=48, seed=0, device="auto", n_
     _step(3, "model observer efficientnet_lite0")
     pred_path = out / "models" / "efficientnet_lite0.csv"
     pred_path.parent.mkdir(parents=True, exist_ok=True)
-    predictions = predict(stim_dir, "efficientnet_lite0", pred_path, device=device, progress=progress)
+    # Decoding in this process: 96 PNGs need no worker processes, and forking after PsychoPy
+    # has started its threads can deadlock the DataLoader workers.
+    predictions = predict(stim_dir, "efficientnet_lite0", pred_path, device=device, num_workers=0,
+                          progress=progress)
     seconds["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -159,7 +163,7 @@ def register(subparsers):
     p = subparsers.add_parser("demo", help="the whole study end to end on the bundled sample",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("reveal-demo"), help="output folder (default reveal-demo)")
-    p.add_argument("--observers", type=int, default=48, help="simulated participants (default 48)")
+    p.add_argument("--observers", type=int, default=240, help="simulated participants (default 240)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--resamples", type=int, default=10_000, help="randomization-test resamples")

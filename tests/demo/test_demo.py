@@ -1,0 +1,74 @@
+"""`reveal demo` end to end: the whole study on the bundled sample, outputs consistent."""
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.demo import run_demo
+from stimuli import read_manifest
+from stimuli.errors import InputError
+
+N_OBSERVERS = 48  # one full cycle of the design's lists (24 per map source)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return run_demo(out, n_observers=N_OBSERVERS, seed=3, device="cpu", n_resamples=500, progress=False)
+
+
+def test_every_stimulus_exists(demo):
+    rows = read_manifest(demo.stimuli)  # raises if a file is missing
+    assert len(rows) == 4 * 2 * 12
+    assert {r["map_source"] for r in rows} == {"spectral_residual", "fine_grained"}
+
+
+def test_experiment_folder_is_compiled_and_loads(demo):
+    from psychopy import experiment
+
+    exp = demo.experiment
+    for name in ("rapidcat.psyexp", "rapidcat.py", "rapidcat.js", "rapidcat-legacy-browsers.js", "index.html"):
+        assert (exp / name).stat().st_size > 0
+    loaded = experiment.Experiment()
+    loaded.loadFromXML(str(exp / "rapidcat.psyexp"))
+    assert "rapid_trial" in loaded.routines
+    compile((exp / "rapidcat.py").read_text(encoding="utf-8-sig"), "rapidcat.py", "exec")  # PsychoPy writes a BOM
+
+
+def test_trial_table_has_the_expected_rows_per_observer(demo):
+    trials = pd.read_csv(demo.analysis / "trials.csv", dtype=str)
+    sims = trials[trials["observer_kind"] == "simulated"]
+    assert sims["observer"].nunique() == N_OBSERVERS
+    assert (sims.groupby("observer").size() == 4).all()  # each image once per participant
+    assert set(sims["group"]) == {"spectral_residual", "fine_grained"}
+    model = trials[trials["observer_kind"] == "model"]
+    assert len(model) == 96 and set(model["observer"]) == {"efficientnet_lite0"}
+    assert "human" not in set(trials["observer_kind"])  # simulated data is never called human
+    # the simulated data files are PsychoPy's own wide-text CSVs, read by the lab reader
+    files = sorted(demo.data.glob("sim*_rapidcat_*.csv"))
+    assert len(files) == N_OBSERVERS
+    assert files[0].read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_report_shows_both_groups_and_the_model(demo):
+    curves = pd.read_csv(demo.analysis / "curves.csv")
+    labels = set(curves["label"])
+    assert any("spectral_residual" in lb and "simulated" in lb for lb in labels)
+    assert any("fine_grained" in lb and "simulated" in lb for lb in labels)
+    assert any("efficientnet_lite0" in lb for lb in labels)
+    html = demo.report.read_text()
+    pngs = re.findall(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert pngs and base64.b64decode(pngs[0]).startswith(b"\x89PNG")
+    assert "simulated" in html and "efficientnet_lite0" in html
+    tests = pd.read_csv(demo.analysis / "tests.csv")
+    assert {"level", "p", "p_fwer"} <= set(tests.columns)
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an earlier demo"):
+        run_demo(tmp_path, n_observers=2)
+    assert main(["demo", "--out", str(tmp_path), "--observers", "2", "--no-progress"]) == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
