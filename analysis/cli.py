@@ -70,7 +70,8 @@ def write_outputs(result, out_dir, *, command: str = "") -> dict:
         for suffix in ("png", "svg"):
             paths[f"consistency_{suffix}"] = out / f"consistency.{suffix}"
             save_figure(fig, paths[f"consistency_{suffix}"], dpi=300)
-        figures["Error consistency κ per level: models vs humans, and humans vs humans (reference); "
+        figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
+                "models vs humans, and humans vs humans (reference); "
                 "'n/a': undefined at ceiling."] = png_bytes(fig)
         plt.close(fig)
     paths["report"] = out / "report.html"

@@ -70,20 +70,43 @@ def pairwise_error_consistency(a, b):
     kappa, c_obs, c_exp, n_shared : ndarray, shape (n_a, n_b)
         ``kappa`` is NaN where undefined.
     """
+    n, right_a, right_b, agree = shared_counts(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa, c_obs, c_exp = _kappa(n, right_a, right_b, agree)
+    return kappa, c_obs, c_exp, n
+
+
+def shared_counts(a, b):
+    """Counts behind κ for every pair of rows of two observers × trials matrices.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n_a, n_trials)
+    b : ndarray, shape (n_b, n_trials)
+        Correctness (0/1), NaN where the observer did not see the trial.
+
+    Returns
+    -------
+    n, right_a, right_b, agree : ndarray, shape (n_a, n_b)
+        Trials both saw; of those, right for a, right for b, and both right or both wrong.
+    """
     a = np.asarray(a, float)
     b = np.asarray(b, float)
     ma, mb = np.isfinite(a).astype(float), np.isfinite(b).astype(float)
     ca, cb = np.where(ma > 0, a, 0.0), np.where(mb > 0, b, 0.0)
     wa, wb = ma - ca, mb - cb  # wrong (seen and not correct)
-    n = ma @ mb.T
+    return ma @ mb.T, ca @ mb.T, ma @ cb.T, ca @ cb.T + wa @ wb.T
+
+
+def _kappa(n, right_a, right_b, agree):
+    """κ, c_obs, c_exp from counts (NaN where undefined: no trials, or c_exp = 1)."""
+    n = np.asarray(n, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_a = (ca @ mb.T) / n  # accuracy of a on the trials shared with b
-        p_b = (ma @ cb.T) / n
-        c_obs = (ca @ cb.T + wa @ wb.T) / n
+        p_a, p_b, c_obs = right_a / n, right_b / n, agree / n
         c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
         undefined = (n == 0) | (c_exp > 1 - 1e-12)
         kappa = np.where(undefined, np.nan, (c_obs - c_exp) / np.where(undefined, 1.0, 1 - c_exp))
-    return kappa, c_obs, c_exp, n
+    return kappa, c_obs, c_exp
 
 
 def reference_kind(trials: pd.DataFrame) -> str | None:
@@ -124,21 +147,24 @@ def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.
             hm = (g_trials.pivot_table(index="observer", columns="stimulus_id", values="correct", aggfunc="mean")
                   .reindex(index=names, columns=stim).to_numpy(float))
             # Human–human reference (upper triangle).
-            k, co, ce, n = pairwise_error_consistency(hm, hm)
+            n, ra, rb, ag = shared_counts(hm, hm)
+            k, co, ce = _kappa(n, ra, rb, ag)
             iu, ju = np.triu_indices(len(names), 1)
             for i, j in zip(iu, ju):
                 if n[i, j] >= min_shared:
                     rows.append(("human-human" if ref == "human" else "simulated-simulated", "", names[i],
-                                 names[j], group, level, int(n[i, j]), co[i, j], ce[i, j], k[i, j]))
+                                 names[j], group, level, int(n[i, j]), co[i, j], ce[i, j], k[i, j],
+                                 ra[i, j], rb[i, j], ag[i, j]))
             for model, m_trials in lv_models.groupby("observer", sort=True):
                 mv = (m_trials.groupby("stimulus_id")["correct"].mean().reindex(stim).to_numpy(float))[None, :]
-                k, co, ce, n = pairwise_error_consistency(mv, hm)
+                n, ra, rb, ag = shared_counts(mv, hm)
+                k, co, ce = _kappa(n, ra, rb, ag)
                 for j in range(len(names)):
                     if n[0, j] >= min_shared:
                         rows.append((f"model-{ref}", model, model, names[j], group, level, int(n[0, j]),
-                                     co[0, j], ce[0, j], k[0, j]))
+                                     co[0, j], ce[0, j], k[0, j], ra[0, j], rb[0, j], ag[0, j]))
     out = pd.DataFrame(rows, columns=["comparison", "model", "observer_a", "observer_b", "group", "level",
-                                      "n_shared", "c_obs", "c_exp", "kappa"])
+                                      "n_shared", "c_obs", "c_exp", "kappa", "right_a", "right_b", "agree"])
     out["defined"] = out["kappa"].notna()
     return out
 
@@ -146,11 +172,16 @@ def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.
 def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
     """Mean κ over pairs per comparison, model, group and level, with undefined pairs counted.
 
+    ``kappa_pooled`` is κ of the pairs' trials taken together (their counts summed), the
+    read-out for this design: a participant sees about one trial per level (7 with the
+    paper's 80 images, 1 with the 4-image sample), and on one shared trial a pair's κ can
+    only be 0 or undefined, so a mean of per-pair κ says little there.
+
     Returns
     -------
     pandas.DataFrame
-        ``comparison, model, group, level, n_pairs, n_defined, n_undefined, kappa_mean,
-        kappa_sem, mean_shared_trials, note``.
+        ``comparison, model, group, level, n_pairs, n_defined, n_undefined, kappa_pooled,
+        kappa_mean, kappa_sem, mean_shared_trials, note``.
     """
     rows = []
     for (comp, model, group, level), sub in pairs.groupby(["comparison", "model", "group", "level"], sort=False):
@@ -160,13 +191,16 @@ def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
             note = "undefined: every pair at ceiling (no errors to compare)"
         elif len(k) < len(sub):
             note = f"{len(sub) - len(k)} pairs undefined (ceiling)"
+        pooled, _, _ = _kappa(sub["n_shared"].sum(), sub["right_a"].sum(), sub["right_b"].sum(),
+                              sub["agree"].sum())
         rows.append({"comparison": comp, "model": model, "group": group, "level": level, "n_pairs": len(sub),
                      "n_defined": len(k), "n_undefined": len(sub) - len(k),
+                     "kappa_pooled": float(pooled),
                      "kappa_mean": k.mean() if len(k) else np.nan,
                      "kappa_sem": k.std(ddof=1) / np.sqrt(len(k)) if len(k) > 1 else np.nan,
                      "mean_shared_trials": sub["n_shared"].mean(), "note": note})
     out = pd.DataFrame(rows, columns=["comparison", "model", "group", "level", "n_pairs", "n_defined",
-                                      "n_undefined", "kappa_mean", "kappa_sem", "mean_shared_trials", "note"])
+                                      "n_undefined", "kappa_pooled", "kappa_mean", "kappa_sem", "mean_shared_trials", "note"])
     if len(out):
         out["_lv"] = out["level"].map(level_value)
         out = out.sort_values(["comparison", "model", "group", "_lv"]).drop(columns="_lv").reset_index(drop=True)

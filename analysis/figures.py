@@ -178,7 +178,8 @@ def consistency_figure(summary: pd.DataFrame):
         for (comp, model, group), sub in summary.groupby(["comparison", "model", "group"], sort=True):
             is_ref = not model
             x = np.array([pos[lv] for lv in sub["level"]], float)
-            y, e = sub["kappa_mean"].to_numpy(float), sub["kappa_sem"].to_numpy(float)
+            # pooled κ (see summarize_consistency): defined even with one trial per pair and level
+            y, e = sub["kappa_pooled"].to_numpy(float), np.zeros(len(sub))
             if is_ref:
                 style = dict(color="0.15", ls="-", marker="o", mfc=colours[group], lw=1.2)
                 who = _PLURAL.get(comp.split("-")[0], comp.split("-")[0])

@@ -153,8 +153,11 @@ def summary(res: DemoResult) -> str:
         lines.append(f"  group differences (family-wise p < .05) at {len(sig)} of {len(tests)} level(s)"
                      + (": " + ", ".join(str(v) for v in sig["level"]) if len(sig) else ""))
     cons = r.consistency
-    if len(cons) and "kappa" in cons:
-        lines.append(f"  error consistency model vs simulated humans: mean κ {cons['kappa'].mean():.2f}")
+    if len(cons):
+        mh = cons[cons["comparison"].str.startswith("model-")]
+        lines.append(f"  error consistency, model vs simulated humans: κ (pooled per level) "
+                     f"{mh['kappa_pooled'].min():.2f} to {mh['kappa_pooled'].max():.2f}, "
+                     f"mean {mh['kappa_pooled'].mean():.2f}")
     lines.append("  time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items()))
     return "\n".join(lines)
 

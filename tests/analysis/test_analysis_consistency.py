@@ -85,3 +85,20 @@ def test_image_spearman_follows_model_evidence():
     res = image_spearman(t)
     assert set(res["level"]) == {"10", "all"}
     assert res.iloc[0]["spearman_rho"] > 0.5 and res.iloc[0]["n_images"] == 40
+
+
+def test_pooled_kappa_is_defined_with_one_trial_per_pair():
+    # 40 humans, one trial each on 20 stimuli; they err exactly where the model errs
+    rows = []
+    for j in range(20):
+        model_right = int(j % 4 != 0)
+        rows.append(("net", "model", "g", f"s{j}", "10", model_right))
+        for h in (2 * j, 2 * j + 1):
+            rows.append((f"h{h}", "human", "g", f"s{j}", "10", model_right))
+    pairs = model_human_consistency(pd.DataFrame(
+        rows, columns=["observer", "observer_kind", "group", "stimulus_id", "level", "correct"]))
+    mh = pairs[pairs["comparison"] == "model-human"]
+    assert set(mh["kappa"].dropna()) <= {0.0} or mh["kappa"].isna().all()  # per pair: nothing to say
+    summary = summarize_consistency(pairs)
+    row = summary[summary["comparison"] == "model-human"].iloc[0]
+    assert row["kappa_pooled"] == pytest.approx(1.0)
