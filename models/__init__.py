@@ -1,0 +1,22 @@
+"""Model observers: ImageNet networks categorise the stimuli, trial data in the human format out.
+
+Names are imported lazily so that ``reveal --help`` (which imports ``models.cli``) does not
+pay for importing torch. (The inference module is not called ``predict``: a submodule of
+that name would shadow the ``models.predict`` function once imported.)
+"""
+import importlib
+
+_EXPORTS = {
+    "DEFAULT_MODEL": "registry", "Observer": "registry", "known_models": "registry",
+    "load_observer": "registry", "resolve_device": "registry",
+    "animal_evidence": "readout", "decide": "readout",
+    "predict": "inference", "read_predictions": "inference", "OUTPUT_COLUMNS": "inference",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,302 @@
+"""Model observers take part in the experiment: every stimulus once, trial data out.
+
+The output is the trial-data format of docs/conventions.md (``observer_kind = model``,
+``group = map_source``, one row per stimulus, ``trial`` = the stimulus's 1-based manifest
+row) plus the evidence: ``p_animal``, ``top5`` and ``stimset`` (the fingerprint of the
+stimulus set the rows belong to).
+
+Resumable: rows are appended to the output per batch (each batch one write, flushed; the
+file is fsynced every 2 s and at the end), so an interrupted run loses at most the batch
+in flight. A restarted run keeps
+the rows already there, cuts a half-written last line, skips their stimulus ids and
+refuses a file that belongs to another stimulus set or observer. When every stimulus is
+in, the file is rewritten in manifest order through a temporary file and ``os.replace``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from stimuli.errors import InputError
+
+from .dataset import StimulusImages, read_manifest, stimset_fingerprint
+from .readout import N_CLASSES, THRESHOLD, animal_evidence, decide, format_top5, imagenet_categories
+from .registry import DEFAULT_MODEL, Observer, load_observer, resolve_device
+
+__all__ = ["TRIAL_COLUMNS", "EVIDENCE_COLUMNS", "OUTPUT_COLUMNS", "predict", "read_predictions",
+           "default_batch_size", "default_workers"]
+
+log = logging.getLogger(__name__)
+
+TRIAL_COLUMNS = ("observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id",
+                 "image_id", "category", "map_source", "level", "response", "correct", "rt_s", "timed_out")
+EVIDENCE_COLUMNS = ("p_animal", "top5", "stimset")
+OUTPUT_COLUMNS = TRIAL_COLUMNS + EVIDENCE_COLUMNS
+
+
+def default_batch_size(device):
+    """256 on CUDA; 4 on CPU, where the network is memory-bound and larger batches only
+    spill the caches (efficientnet_lite0 on a 2-core EPYC, ms/image at batch 1, 2, 4, 8,
+    16: 14.4, 10.8, 9.5, 11, 14)."""
+    return 256 if torch.device(device).type == "cuda" else 4
+
+
+def default_workers(device):
+    """PNG-decoding worker processes.
+
+    On CUDA all cores but one (up to 16): decoding is the CPU's whole job there. On the
+    CPU a quarter of the cores, and none with 4 cores or fewer: there the network needs
+    every core, and a decoding process only takes time from its threads (2-core EPYC,
+    batch 4: 65–83 stimuli/s decoding in the main process, 57–60 with one worker).
+    """
+    cores = os.cpu_count() or 1
+    if torch.device(device).type == "cuda":
+        return max(1, min(16, cores - 1))
+    return 0 if cores <= 4 else cores // 4
+
+
+def read_predictions(path):
+    """A model's trial-data CSV with typed columns (``trial``, ``correct`` int, ``p_animal`` float)."""
+    return _typed(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
+def _typed(df):
+    for col in ("session", "block", "trial", "correct", "timed_out"):
+        if col in df:
+            df[col] = df[col].astype(int)
+    if "p_animal" in df:
+        df["p_animal"] = df["p_animal"].astype(float)
+    return df
+
+
+# --------------------------------------------------------------------------- the output file
+
+def _repair_tail(path):
+    """Cut a half-written last line (a run killed inside a write) and return the file size."""
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\n"):
+            fh.truncate(data.rfind(b"\n") + 1)
+            log.warning("%s: cut a half-written last line", path)
+        return fh.seek(0, os.SEEK_END)
+
+
+def _existing_rows(out, manifest, fingerprint):
+    """The rows already in ``out`` (None for a new or empty file), after checking that the
+    file is model trial data of this stimulus set."""
+    if not out.exists() or out.stat().st_size == 0:
+        return None
+    header = _csv_text([OUTPUT_COLUMNS]).encode()
+    with open(out, "rb") as fh:
+        head = fh.read(len(header))
+    if head != header:  # checked first: the tail repair below must never touch a foreign file
+        raise InputError("exists and is not a model trial-data file (its header differs); choose another --out",
+                         path=out, row=0)
+    _repair_tail(out)
+    try:
+        old = pd.read_csv(out, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"exists and is not a model trial-data file ({err}); choose another --out",
+                         path=out) from None
+    other = old["stimset"] != fingerprint
+    if other.any():
+        i = int(np.flatnonzero(other.to_numpy())[0])
+        raise InputError(f"belongs to another stimulus set (fingerprint {old['stimset'].iat[i]}, this set's is "
+                         f"{fingerprint}); choose another --out or delete it", path=out, row=i + 1)
+    unknown = ~old["stimulus_id"].isin(manifest["stimulus_id"])
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InputError(f"stimulus {old['stimulus_id'].iat[i]!r} is not in this stimulus set; choose another "
+                         "--out", path=out, row=i + 1)
+    return old
+
+
+def _check_observer(old, out, observer):
+    foreign = old["observer"] != observer
+    if foreign.any():
+        i = int(np.flatnonzero(foreign.to_numpy())[0])
+        raise InputError(f"holds predictions of observer {old['observer'].iat[i]!r}, not {observer!r}; "
+                         "choose another --out (or --name)", path=out, row=i + 1)
+
+
+def _atomic_write_text(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _csv_text(rows):
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _finalise(out, manifest):
+    """Check one row per stimulus; rewrite in manifest order (atomically) if needed."""
+    raw = pd.read_csv(out, dtype=str, keep_default_na=False)
+    df = raw.drop_duplicates("stimulus_id", keep="first")
+    lacking = set(manifest["stimulus_id"]) - set(df["stimulus_id"])
+    if lacking:  # cannot happen unless the file was edited during the run
+        raise RuntimeError(f"{out}: {len(lacking)} stimuli have no row after the run")
+    order = df["trial"].astype(int).to_numpy()
+    if len(df) != len(raw) or np.any(np.diff(order) < 0):
+        df = df.iloc[np.argsort(order, kind="stable")]
+        _atomic_write_text(out, df.to_csv(index=False, lineterminator="\n"))
+    return df
+
+
+# --------------------------------------------------------------------------- inference
+
+def _rows_for_batch(positions, p_animal, top5, manifest, observer, fingerprint, threshold):
+    """Trial-data rows (lists of str) for the manifest positions of one batch."""
+    sub = manifest.iloc[positions]
+    response = decide(p_animal, threshold)
+    correct = (response == sub["category"].to_numpy()).astype(int)
+    rows = []
+    for k, (pos, rec) in enumerate(zip(positions, sub.itertuples(index=False))):
+        rows.append([observer, "model", rec.map_source, 1, 1, int(pos) + 1, rec.stimulus_id, rec.image_id,
+                     rec.category, rec.map_source, rec.level, response[k], int(correct[k]), "", 0,
+                     f"{p_animal[k]:.6f}", top5[k], fingerprint])
+    return rows
+
+
+def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="auto", batch_size=None,
+            num_workers=None, threshold=THRESHOLD, name=None, progress=True):
+    """Categorise every stimulus of a set with a network; write and return its trial data.
+
+    Parameters
+    ----------
+    stimuli : str or os.PathLike
+        Stimulus-set folder (``manifest.csv`` + PNGs).
+    model : str or Observer
+        Observer name (see :func:`models.registry.load_observer`) or an :class:`Observer`.
+    out : str or os.PathLike, optional
+        Output CSV; if it exists with rows of this set and observer, the run resumes.
+        None: nothing is written.
+    weights : str or os.PathLike, optional
+        Local weights file (only with a model name).
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+    batch_size, num_workers : int, optional
+        Defaults from :func:`default_batch_size` and :func:`default_workers`.
+    threshold : float
+        Answer "animal" when P(animal) >= threshold.
+    name : str, optional
+        Observer label for the ``observer`` column (default: the model's name).
+    progress : bool
+        Show a tqdm progress bar (on stderr).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stimulus in manifest order, columns :data:`OUTPUT_COLUMNS`, typed as
+        by :func:`read_predictions`.
+    """
+    root = Path(stimuli)
+    manifest = read_manifest(root)
+    if batch_size is not None and int(batch_size) < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    if num_workers is not None and int(num_workers) < 0:
+        raise InputError(f"number of workers must be at least 0, got {num_workers}")
+    dev = resolve_device(device)
+    fingerprint = stimset_fingerprint(root)
+    old = None
+    if out is not None:  # checked before loading a network: a wrong --out fails fast
+        out = Path(out)
+        if not out.parent.is_dir():
+            raise InputError("output folder does not exist", path=out.parent)
+        old = _existing_rows(out, manifest, fingerprint)
+    if isinstance(model, Observer):
+        if weights is not None:
+            raise ValueError("weights apply to a model name, not to an Observer instance")
+        observer = model
+    else:
+        observer = load_observer(model, weights=weights)
+    if name:
+        observer = observer.renamed(name)
+
+    done = set()
+    if old is not None:
+        _check_observer(old, out, observer.name)
+        done = set(old["stimulus_id"])
+        if done:
+            log.info("%s: resuming, %d of %d stimuli already there", out, len(done), len(manifest))
+    elif out is not None:
+        _atomic_write_text(out, _csv_text([OUTPUT_COLUMNS]))
+    pending = np.flatnonzero(~manifest["stimulus_id"].isin(done).to_numpy())
+
+    # Stimuli sharing a PNG (the `full` rows of one image) are classified once.
+    by_file = pd.Series(pending).groupby(manifest["file"].to_numpy()[pending], sort=False).apply(list)
+    files = list(by_file.index)
+    groups = list(by_file.to_numpy())
+
+    bs = int(batch_size or default_batch_size(dev))
+    nw = default_workers(dev) if num_workers is None else int(num_workers)
+    use_cuda = dev.type == "cuda"
+    collected = []
+    if files:
+        dataset = StimulusImages(root, files)
+        loader = DataLoader(dataset, batch_size=bs, shuffle=False, num_workers=nw, pin_memory=use_cuda,
+                            prefetch_factor=4 if nw else None,
+                            timeout=300 if nw else 0)  # a hung worker becomes an error, not a hang
+        if use_cuda:
+            torch.backends.cudnn.benchmark = True  # one input shape all run long: let cuDNN pick kernels
+        net = observer.prepare(dev)
+        categories = imagenet_categories()
+        fh = open(out, "a", newline="", encoding="utf-8") if out is not None else None
+        synced = time.monotonic()
+        bar = tqdm(total=len(pending), unit="stim", desc=observer.name, disable=not progress, leave=progress)
+        try:
+            with torch.inference_mode():
+                for idx, images, ok in loader:
+                    if not bool(ok.all()):
+                        j = int(idx[~ok][0])
+                        raise InputError(f"cannot decode stimulus image {files[j]!r}",
+                                         path=root / "manifest.csv", row=int(groups[j][0]) + 1)
+                    # (N, H, W, 3) → (N, 3, H, W) is a view, already channels-last.
+                    x = observer.preprocess(images.to(dev, non_blocking=True).permute(0, 3, 1, 2))
+                    # Mixed precision on CUDA only: this CPU kind (AVX2, no AVX-512/AMX) has no
+                    # fast half-precision kernels.
+                    with torch.autocast(dev.type, dtype=torch.float16, enabled=use_cuda):
+                        logits = net(x)
+                    if logits.ndim != 2 or logits.shape[1] != N_CLASSES:
+                        raise InputError(f"model {observer.name!r} gives outputs of shape {tuple(logits.shape)}; "
+                                         f"the animal read-out needs {N_CLASSES} ImageNet-1k logits")
+                    p, top_idx, top_p = (t.cpu().numpy() for t in animal_evidence(logits))
+                    reps = [len(groups[j]) for j in idx.tolist()]
+                    positions = np.concatenate([groups[j] for j in idx.tolist()])
+                    rows = _rows_for_batch(positions, np.repeat(p, reps),
+                                           np.repeat(format_top5(top_idx, top_p, categories), reps),
+                                           manifest, observer.name, fingerprint, threshold)
+                    if fh is not None:
+                        fh.write(_csv_text(rows))  # one write per batch: whole lines or a cut tail
+                        fh.flush()  # in the OS's hands: a killed run keeps every finished batch
+                        if time.monotonic() - synced > 2.0:  # on disk every 2 s, not per batch
+                            os.fsync(fh.fileno())
+                            synced = time.monotonic()
+                    else:
+                        collected.extend(rows)
+                    bar.update(len(rows))
+        finally:
+            bar.close()
+            if fh is not None:
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+
+    if out is not None:
+        return _typed(_finalise(out, manifest).reset_index(drop=True))
+    df = _typed(pd.DataFrame(collected, columns=list(OUTPUT_COLUMNS)).astype(str))
+    return df.sort_values("trial", kind="stable").reset_index(drop=True)

@@ -1,0 +1,108 @@
+"""The animal decision: ImageNet-1k class probabilities in, P(animal), answer and top-5 out.
+
+ImageNet-1k classes 0–397 (tench … puffer) are the animal classes (DESIGN.md, as in
+Eberhardt et al. 2016 and the ClickMe paper); P(animal) is the softmax mass summed over
+them and the observer answers "animal" when it is at least the threshold (0.5).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = [
+    "ANIMAL_CLASSES", "N_CLASSES", "THRESHOLD", "animal_evidence", "decide",
+    "format_top5", "parse_top5", "imagenet_categories",
+]
+
+#: Number of ImageNet-1k classes the read-out expects.
+N_CLASSES = 1000
+#: ImageNet-1k indices of the animal classes (0 = tench … 397 = puffer), end exclusive.
+ANIMAL_CLASSES = slice(0, 398)
+#: Default decision threshold on P(animal).
+THRESHOLD = 0.5
+
+
+def animal_evidence(logits, k=5):
+    """P(animal) and the top-k classes from ImageNet-1k logits.
+
+    Runs on whatever device the logits are on, so only a few numbers per image travel
+    back to the host.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (N, 1000)
+        Class scores before the softmax (any float dtype; computed in float32).
+    k : int
+        Number of top classes to keep.
+
+    Returns
+    -------
+    p_animal : torch.Tensor of float32, shape (N,)
+        Softmax probability summed over the animal classes 0–397.
+    top_idx : torch.Tensor of int64, shape (N, k)
+        Indices of the k most probable classes, most probable first.
+    top_p : torch.Tensor of float32, shape (N, k)
+        Their probabilities.
+    """
+    if logits.ndim != 2 or logits.shape[1] != N_CLASSES:
+        raise ValueError(f"expected logits of shape (N, {N_CLASSES}), got {tuple(logits.shape)}")
+    # float32 for the softmax: half-precision logits from autocast would round the sum.
+    prob = torch.softmax(logits.float(), dim=1)
+    p_animal = prob[:, ANIMAL_CLASSES].sum(dim=1).clamp_(0.0, 1.0)
+    top_p, top_idx = prob.topk(k, dim=1)
+    return p_animal, top_idx, top_p
+
+
+def decide(p_animal, threshold=THRESHOLD):
+    """Answer from evidence: ``"animal"`` where ``p_animal >= threshold``.
+
+    Parameters
+    ----------
+    p_animal : array_like of float, shape (N,)
+    threshold : float
+
+    Returns
+    -------
+    response : ndarray of str, shape (N,)
+        ``"animal"`` or ``"nonanimal"``.
+    """
+    p = np.asarray(p_animal, dtype=float)
+    return np.where(p >= threshold, "animal", "nonanimal")
+
+
+def imagenet_categories():
+    """The 1000 ImageNet-1k class names, in index order (from torchvision's metadata, offline)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def format_top5(top_idx, top_p, categories=None):
+    """The ``top5`` column: ``"285:Egyptian cat:0.7123;281:tabby:0.1500;..."`` per image.
+
+    Parameters
+    ----------
+    top_idx : array_like of int, shape (N, k)
+    top_p : array_like of float, shape (N, k)
+    categories : list of str, optional
+        Class names (default: ImageNet-1k's). None of them contains ':' or ';'.
+
+    Returns
+    -------
+    list of str, length N
+    """
+    names = imagenet_categories() if categories is None else categories
+    idx = np.asarray(top_idx)
+    p = np.asarray(top_p, dtype=float)
+    return [";".join(f"{i}:{names[i]}:{q:.4f}" for i, q in zip(row_i, row_p))
+            for row_i, row_p in zip(idx.tolist(), p.tolist())]
+
+
+def parse_top5(text):
+    """Inverse of :func:`format_top5` for one cell: a list of ``(index, name, probability)``."""
+    out = []
+    for item in str(text).split(";"):
+        index, rest = item.split(":", 1)
+        name, prob = rest.rsplit(":", 1)
+        out.append((int(index), name, float(prob)))
+    return out
