@@ -195,20 +195,28 @@ def permutation_group_test(data, groups, *, rng, n_resamples=10_000, statistic="
     defined &= total_var > _VAR_TOL
     observed = np.where(defined, observed, np.nan)
 
-    n_resamples = int(n_resamples)
-    null = np.empty((n_resamples, x.shape[1]))
-    bar = _progress(n_resamples, progress, "randomization test")
+    null = _null_distribution(stats_for, lambda b: rng.permuted(np.broadcast_to(is_a, (b, is_a.size)), axis=1),
+                              int(n_resamples), x.shape[1], batch_size, progress, "randomization test")
+    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative)
+    return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, int(n_resamples),
+                                 statistic)
+
+
+def _null_distribution(stats_for, draw, n_resamples, n_levels, batch_size, progress, what):
+    """The statistic under ``n_resamples`` relabellings, drawn ``batch_size`` at a time.
+
+    ``draw(b)`` returns b relabellings (rows); ``stats_for`` maps them to (b, n_levels).
+    """
+    null = np.empty((n_resamples, n_levels))
+    bar = _progress(n_resamples, progress, what)
     for start in range(0, n_resamples, batch_size):
         b = min(batch_size, n_resamples - start)
-        perm = rng.permuted(np.broadcast_to(is_a, (b, is_a.size)), axis=1)
-        null[start:start + b] = stats_for(perm)
+        null[start:start + b] = stats_for(draw(b))
         if bar is not None:
             bar.update(b)
     if bar is not None:
         bar.close()
-    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative)
-    return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, n_resamples,
-                                 statistic)
+    return null
 
 
 def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alternative="two-sided",
@@ -261,19 +269,10 @@ def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alter
     observed = stats_for(np.ones((1, d.shape[0])))[0]
     defined = ~np.isnan(observed) & (q > _VAR_TOL)  # all-zero differences: nothing to test
     observed = np.where(defined, observed, np.nan)
-    n_resamples = int(n_resamples)
-    null = np.empty((n_resamples, d.shape[1]))
-    bar = _progress(n_resamples, progress, "sign-flip test")
-    for start in range(0, n_resamples, batch_size):
-        b = min(batch_size, n_resamples - start)
-        signs = rng.integers(0, 2, size=(b, d.shape[0])) * 2.0 - 1.0
-        null[start:start + b] = stats_for(signs)
-        if bar is not None:
-            bar.update(b)
-    if bar is not None:
-        bar.close()
+    null = _null_distribution(stats_for, lambda b: rng.integers(0, 2, size=(b, d.shape[0])) * 2.0 - 1.0,
+                              int(n_resamples), d.shape[1], batch_size, progress, "sign-flip test")
     p, p_fwer, max_null = _pvalues(null, observed, defined, alternative)
-    return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, n_resamples,
+    return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, int(n_resamples),
                                  statistic)
 
 

@@ -43,10 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Values this far below a map's maximum are FFT round-off of the blur, not clicks.
-_ROUNDOFF = 1e-10
-
-
 def average_ranks(x):
     """Ranks 1…n with ties given their average rank (``scipy.stats.rankdata``'s 'average').
 
@@ -123,15 +119,12 @@ def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
     Returns
     -------
     maps : ndarray of float64, shape (P, H, W)
-        Non-negative; the blur's FFT round-off (±1e-19 where no click reaches) is set
-        to exactly 0, so that unclicked pixels tie in the ranks as they should.
+        Non-negative and exactly 0 where no click reaches (``blur_click_map`` removes
+        the FFT round-off), so that unclicked pixels tie in the ranks as they should.
     """
     out = np.empty((len(points_per_participant), *shape))
     for i, pts in enumerate(points_per_participant):
-        m = blur_click_map(count_map(pts, shape))
-        top = np.abs(m).max()
-        m[np.abs(m) <= _ROUNDOFF * top] = 0.0
-        out[i] = m
+        out[i] = blur_click_map(count_map(pts, shape))
     return out
 
 
