@@ -174,3 +174,15 @@ def test_sample_set_builds_from_the_cli(tmp_path):
     assert len(rows) == 4 * 2 * 12
     assert {r["category"] for r in rows} == {"animal", "nonanimal"}
     assert {r["map_source"] for r in rows} == {"spectral_residual", "fine_grained"}
+
+
+def test_a_dask_clients_executor_builds_the_same_set(inputs, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    a, b = tmp_path / "local", tmp_path / "dask"
+    build_stimulus_set(inputs["images"], inputs["maps"], inputs["categories"], a, P, progress=False)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        build_stimulus_set(inputs["images"], inputs["maps"], inputs["categories"], b, P,
+                           executor=client.get_executor(), progress=False)
+    fa, fb = _files(a), _files(b)
+    fa.pop("stimset.json"), fb.pop("stimset.json")
+    assert fa == fb
