@@ -165,3 +165,13 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
     assert a["resp_key"].isin(["s", "l"]).all()
     assert ((a["resp_key"] == d.assignment.key_animal) == (a["response"] == "animal")).all()
     assert (a["correct"] == (a["response"] == a["category"]).astype(int)).all()
+    # ... and the analysis reads the real lab file into the tidy trial table
+    from analysis.readers import read_trials
+
+    tidy = read_trials([exp_dir / "data"], stimuli=tmp_path / "sample").trials
+    assert len(tidy) == len(d.test) == 4  # test trials only: training is counted, not analysed
+    assert (tidy["observer"] == "P05").all() and (tidy["observer_kind"] == "human").all()
+    assert tidy["stimulus_id"].tolist() == d.test["stimulus_id"].tolist()
+    test_rows = df[df["phase"] == "test"]
+    assert tidy["correct"].astype(int).tolist() == test_rows["correct"].astype(int).tolist()
+    assert tidy["timed_out"].astype(int).tolist() == test_rows["timed_out"].astype(int).tolist()
