@@ -97,7 +97,7 @@ class _Task:
     params: RevealParams
 
 
-def _load_checked_map(ref: MapRef, image_shape, params):
+def _load_checked_map(ref: MapRef, image_shape, params, notes):
     importance = ref.load()
     problem = check_map(importance)
     if problem:
@@ -108,8 +108,8 @@ def _load_checked_map(ref: MapRef, image_shape, params):
                 f"map of {ref.image_id!r} is {importance.shape[1]}x{importance.shape[0]} but the image is "
                 f"{image_shape[1]}x{image_shape[0]}: different aspect ratio, refusing to guess the alignment",
                 ref.path)
-        log.info("%s: map %dx%d resized to its image's %dx%d", ref.path, importance.shape[1],
-                 importance.shape[0], image_shape[1], image_shape[0])
+        notes.append(f"{ref.path}: map {importance.shape[1]}x{importance.shape[0]} resized to its "
+                     f"image's {image_shape[1]}x{image_shape[0]} (same aspect ratio)")
         importance = _resize_to(importance, image_shape)
     return fit_map(importance, params.size, params.fit)
 
@@ -133,11 +133,13 @@ def _write_png(pixels, path):
 
 
 def _build_image(task: _Task):
-    """Worker: every stimulus of one image, written to disk; returns the manifest rows."""
+    """Worker: every stimulus of one image, written to disk; returns its manifest rows and
+    notes on what was adapted (maps resized to their image)."""
     params = task.params
     raw = read_image(task.image_path)
     image = fit_image(raw, params.size, params.fit)
-    maps = {ref.source: _load_checked_map(ref, raw.shape[:2], params) for ref in task.maps}
+    notes = []
+    maps = {ref.source: _load_checked_map(ref, raw.shape[:2], params, notes) for ref in task.maps}
     try:
         stimuli = image_stimuli(task.image_id, image, maps, params)
     except ValueError as err:
@@ -165,7 +167,7 @@ def _build_image(task: _Task):
             "revealed_px": s.revealed_px, "image_frac": round(s.revealed_px / n_px, 6),
             "feature_budget": s.feature_budget, "seed": s.seed, "shift_y": s.shift[0], "shift_x": s.shift[1],
         })
-    return rows
+    return rows, notes
 
 
 @dataclass
@@ -284,7 +286,10 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     finally:
         bar.close()
 
-    rows = [r for i in sorted(rows_by_image) for r in rows_by_image[i]]
+    rows = [r for i in sorted(rows_by_image) for r in rows_by_image[i][0]]
+    notes = [n for i in sorted(rows_by_image) for n in rows_by_image[i][1]]
+    for note in notes:
+        log.warning(note)
     meta = {
         "toolkit_version": _toolkit_version(),
         **fingerprint,
@@ -297,6 +302,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
                      "enlarging); maps are transformed identically"),
         "n_images": len(tasks),
         "n_stimuli": len(rows),
+        "notes": notes,
     }
     _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
     _write_manifest(out_dir / MANIFEST, rows)

@@ -1,6 +1,7 @@
 """`reveal demo` end to end: the whole study on the bundled sample, outputs consistent."""
 import base64
 import re
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -15,8 +16,12 @@ N_OBSERVERS = 48  # one full cycle of the design's lists (24 per map source)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """`reveal demo` itself, through the console command's entry point."""
     out = tmp_path_factory.mktemp("demo") / "out"
-    return run_demo(out, n_observers=N_OBSERVERS, seed=3, device="cpu", n_resamples=500, progress=False)
+    assert main(["demo", "--out", str(out), "--observers", str(N_OBSERVERS), "--seed", "3", "--device", "cpu",
+                 "--resamples", "500", "--no-progress"]) == 0
+    return SimpleNamespace(stimuli=out / "stimuli", experiment=out / "experiment", data=out / "data",
+                           analysis=out / "analysis", report=out / "analysis" / "report.html")
 
 
 def test_every_stimulus_exists(demo):

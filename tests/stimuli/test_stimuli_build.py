@@ -165,6 +165,8 @@ def test_same_aspect_maps_of_another_size_are_resized(inputs, tmp_path):
     assert big.shape == (2 * h, 2 * w)
     np.save(inputs["maps"]["b"] / "chelsea.npy", big)
     assert _build(inputs, tmp_path / "o").n_stimuli == 96
+    notes = json.loads((tmp_path / "o" / "stimset.json").read_text())["notes"]
+    assert len(notes) == 1 and "chelsea.npy" in notes[0] and "resized" in notes[0]
 
 
 def test_sample_set_builds_from_the_cli(tmp_path):
