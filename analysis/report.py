@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "render_page", "write_report"]
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
@@ -134,6 +134,35 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
     if command:
         flat.append(("command", command))
     parts.append(_table(pd.DataFrame(flat, columns=["setting", "value"]).astype(str)))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_page(title: str, *, intro=(), figures=None, tables=None, version: str = "", command: str = "") -> str:
+    """A report page in the same style: title, paragraphs, embedded figures, tables.
+
+    Parameters
+    ----------
+    title : str
+    intro : sequence of str
+        Paragraphs under the title.
+    figures : dict of str to bytes
+        Caption → PNG bytes.
+    tables : dict of str to pandas.DataFrame
+        Heading → table.
+    version, command : str
+        Toolkit version and the command line, shown under the title.
+    """
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if version or command:
+        parts.append(f"<p class='note'>reveal {html.escape(version)} — <code>{html.escape(command)}</code></p>")
+    parts += [_p(t) for t in intro]
+    for caption, png in (figures or {}).items():
+        parts.append(f"<figure>{_img(png, caption)}<figcaption class='note'>{html.escape(caption)}"
+                     "</figcaption></figure>")
+    for heading, table in (tables or {}).items():
+        parts.append(f"<h2>{html.escape(heading)}</h2>" + _table(table))
     parts.append("</body></html>")
     return "\n".join(parts)
 

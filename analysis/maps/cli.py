@@ -1,7 +1,6 @@
 """``reveal maps reliability`` and ``reveal maps compare``: thin argparse layers over the API."""
 from __future__ import annotations
 
-import html
 import logging
 import math
 import shlex
@@ -166,22 +165,10 @@ def _version():
 
 
 def _report(path, title, intro, tables, figures):
-    from analysis.report import _CSS, write_report
-    import base64
+    from analysis.report import render_page, write_report
 
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-             f"<p class='note'>reveal {html.escape(_version())} — <code>{html.escape(_command())}</code></p>"]
-    parts += [f"<p>{html.escape(t)}</p>" for t in intro]
-    for caption, png in figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption class='note'>{html.escape(caption)}</figcaption></figure>")
-    for heading, table in tables.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0))
-    parts.append("</body></html>")
-    write_report("\n".join(parts), path)
+    write_report(render_page(title, intro=intro, figures=figures, tables=tables, version=_version(),
+                             command=_command()), path)
 
 
 # --------------------------------------------------------------------------- reliability
