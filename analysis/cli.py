@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def _version() -> str:
-    from experiments.cli import version
+    from stimuli.errors import toolkit_version as version
 
     return version()
 

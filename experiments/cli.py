@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from stimuli.errors import InputError
+from stimuli.errors import InputError, toolkit_version
 
 #: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
 COMMAND_MODULES = (
@@ -24,13 +24,7 @@ COMMAND_MODULES = (
 )
 
 
-def version() -> str:
-    from importlib.metadata import PackageNotFoundError, version as _version
-
-    try:
-        return _version("reveal")
-    except PackageNotFoundError:  # running from a source tree that was not installed
-        return "0+unknown"
+version = toolkit_version
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .compose import level_label
-from .errors import InputError
+from .errors import InputError, toolkit_version
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
@@ -42,15 +42,6 @@ MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source",
                     "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
 MANIFEST = "manifest.csv"
 STIMSET = "stimset.json"
-
-
-def _toolkit_version():
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("reveal")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _sha256(path):
@@ -291,7 +282,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     for note in notes:
         log.warning(note)
     meta = {
-        "toolkit_version": _toolkit_version(),
+        "toolkit_version": toolkit_version(),
         **fingerprint,
         "levels": [level_label(v) for v in params.levels] + ["full"],
         "inputs": inputs,

@@ -1,4 +1,4 @@
-"""The one error type for bad input, shared by every package and caught by the CLI."""
+"""What every package shares: the error type for bad input (caught by the CLI) and the version."""
 from __future__ import annotations
 
 import os
@@ -26,3 +26,13 @@ class InputError(ValueError):
             where = self.path if row is None else f"{self.path}, row {row}"
             where += ": "
         super().__init__(where + message)
+
+
+def toolkit_version() -> str:
+    """The installed toolkit's version (``0+unknown`` when run from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reveal")
+    except PackageNotFoundError:
+        return "0+unknown"

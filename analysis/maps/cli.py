@@ -159,7 +159,7 @@ def _command():
 
 
 def _version():
-    from experiments.cli import version
+    from stimuli.errors import toolkit_version as version
 
     return version()
 
