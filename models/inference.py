@@ -46,8 +46,8 @@ OUTPUT_COLUMNS = TRIAL_COLUMNS + EVIDENCE_COLUMNS
 
 def default_batch_size(device):
     """256 on CUDA; 4 on CPU, where the network is memory-bound and larger batches only
-    spill the caches (efficientnet_lite0 on a 2-core EPYC, ms/image at batch 1, 2, 4, 8,
-    16: 14.4, 10.8, 9.5, 11, 14)."""
+    spill the caches (``predict`` with efficientnet_lite0 on a 2-core EPYC, median
+    stimuli/s at batch 1, 2, 4, 8, 16: 44, 66, 81, 63, 65)."""
     return 256 if torch.device(device).type == "cuda" else 4
 
 

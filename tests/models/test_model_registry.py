@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +8,7 @@ from torch import nn
 
 from models import Observer, known_models, load_observer, resolve_device
 from models.readout import animal_evidence
+from models.registry import _absorb_asymmetric_pad
 from stimuli.errors import InputError
 
 
@@ -66,11 +69,28 @@ def test_folding_batchnorm_keeps_the_outputs(name, lite0):
         folded_net = obs.prepare("cpu", fold=True)
         folded = folded_net(x)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded_net.modules())
-    # EfficientNet's symmetric "same" pads moved into the convolutions; stride-2 ones stay.
-    pads = [m for m in folded_net.modules() if isinstance(m, nn.ZeroPad2d)]
-    assert name != "efficientnet_lite0" or 0 < len(pads) <= 5
+    # EfficientNet's "same" pads, symmetric or not, moved into the convolutions.
+    assert not any(isinstance(m, nn.ZeroPad2d) for m in folded_net.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in obs.module.modules())  # the original is untouched
     torch.testing.assert_close(folded, plain, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("kernel, stride, pads, groups", [
+    (3, 2, (0, 1, 0, 1), 1),  # efficientnet's stride-2 3×3 "same" pad on an even size
+    (5, 2, (1, 2, 1, 2), 8),  # its depthwise 5×5
+    (3, 2, (0, 2, 1, 1), 8),  # different on the two axes
+])
+def test_asymmetric_pad_absorbed_into_a_wider_kernel(kernel, stride, pads, groups):
+    torch.manual_seed(2)
+    conv = nn.Conv2d(8, 16 if groups == 1 else 8, kernel, stride, groups=groups).eval()
+    x = torch.randn(2, 8, 28, 30)
+    with torch.inference_mode():
+        expected = conv(nn.functional.pad(x, pads))
+        wide = copy.deepcopy(conv)
+        _absorb_asymmetric_pad(wide, *pads)
+        got = nn.functional.conv2d(x, wide.weight, wide.bias, wide.stride, wide.padding, groups=groups)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_unknown_model_lists_the_known_ones():
