@@ -25,10 +25,12 @@ Usage: python benchmarks/bench_predict.py [--device auto|cpu|cuda] [--n 384] [--
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +100,18 @@ def decode_only(stimset, batch_size, workers):
     return count / (time.perf_counter() - t0)
 
 
+def images_per_s(step, batches, batch_size, sync=lambda: None):
+    """Rate of ``step()`` (one batch) after 3 warm-up calls; ``sync`` waits for the device."""
+    for _ in range(3):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        step()
+    sync()
+    return batches * batch_size / (time.perf_counter() - t0)
+
+
 def network_only(device, batch_size, batches=None):
     """Images/s of preprocessing + network + read-out on uint8 batches already on ``device``."""
     obs = load_observer("efficientnet_lite0")
@@ -106,20 +120,12 @@ def network_only(device, batch_size, batches=None):
     x = torch.randint(0, 256, (batch_size, 256, 256, 3), dtype=torch.uint8, device=device).permute(0, 3, 1, 2)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-        for _ in range(3):
-            animal_evidence(net(obs.preprocess(x)))[0].cpu()
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(batches):
-            animal_evidence(net(obs.preprocess(x)))[0].cpu()
-        sync()
-    return batches * batch_size / (time.perf_counter() - t0)
+        return images_per_s(lambda: animal_evidence(net(obs.preprocess(x)))[0].cpu(), batches, batch_size, sync)
 
 
 def other_cpu_runtimes(batch_size, tmp, batches=None):
-    """{runtime: images/s} of the network alone in ONNX Runtime / OpenVINO (fp32), where installed."""
-    import importlib.util
-
+    """{runtime: (images/s, max |d logit|)} of the network alone in ONNX Runtime / OpenVINO
+    (fp32), where installed."""
     found = [m for m in ("onnxruntime", "openvino") if importlib.util.find_spec(m)]
     if not found:
         return {}
@@ -127,8 +133,6 @@ def other_cpu_runtimes(batch_size, tmp, batches=None):
     net = obs.prepare("cpu").to(memory_format=torch.contiguous_format)
     x = torch.randn(batch_size, 3, 224, 224)
     path = Path(tmp) / "efficientnet_lite0.onnx"
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["logits"], dynamo=False)
@@ -148,18 +152,11 @@ def other_cpu_runtimes(batch_size, tmp, batches=None):
         compiled = openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
                                                                "INFERENCE_NUM_THREADS": torch.get_num_threads()})
         runners[f"openvino {openvino.__version__}"] = lambda a: compiled(a)[0]
-    rates = {}
     batches = batches or max(8, 192 // batch_size)
-    for name, run_net in runners.items():
-        a = x.numpy()
-        diff = float(np.abs(run_net(a) - reference).max())
-        for _ in range(3):
-            run_net(a)
-        t0 = time.perf_counter()
-        for _ in range(batches):
-            run_net(a)
-        rates[name] = (batches * batch_size / (time.perf_counter() - t0), diff)
-    return rates
+    a = x.numpy()
+    return {name: (images_per_s(lambda: run_net(a), batches, batch_size),
+                   float(np.abs(run_net(a) - reference).max()))
+            for name, run_net in runners.items()}
 
 
 def run(args):
