@@ -5,7 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 __all__ = ["register", "run_analyze", "write_outputs"]
 
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def _version() -> str:
-    from stimuli.errors import toolkit_version as version
+    from ..stimuli.errors import toolkit_version as version
 
     return version()
 

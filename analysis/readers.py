@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 from .levels import normalize_level, sort_levels
 

@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models import load_observer, predict, resolve_device
-from models.dataset import StimulusImages
-from models.inference import default_batch_size, default_workers
-from models.readout import animal_evidence
+from reveal.models import load_observer, predict, resolve_device
+from reveal.models.dataset import StimulusImages
+from reveal.models.inference import default_batch_size, default_workers
+from reveal.models.readout import animal_evidence
 
 
 def replicate_set(src, dst, n):
@@ -169,7 +169,7 @@ def run(args):
         if args.sample_set:  # a set built elsewhere (e.g. where cv2.saliency is missing)
             sample = Path(args.sample_set)
         else:
-            from experiments.cli import main as reveal
+            from reveal.experiments.cli import main as reveal
 
             sample = Path(tmp) / "sample"
             assert reveal(["stimuli", "build", "--sample", "--out", str(sample), "--no-progress"]) == 0

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from analysis.randomization import bootstrap_group_effects, permutation_group_test, sign_flip_test
+from reveal.analysis.randomization import bootstrap_group_effects, permutation_group_test, sign_flip_test
 
 N_OBS, N_LEVELS, N_RESAMPLES, REPEATS = 120, 12, 10_000, 3
 

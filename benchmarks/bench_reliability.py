@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from scipy import stats
 
-from analysis.maps.reliability import participant_maps, split_half, split_half_reliability
-from stimuli.loaders.clickme import clicks_to_map
+from reveal.analysis.maps.reliability import participant_maps, split_half, split_half_reliability
+from reveal.stimuli.loaders.clickme import clicks_to_map
 
 FULL_IMAGES, PARTICIPANTS, SPLITS, SHAPE = 10_000, 10, 100, (256, 256)
 

@@ -24,8 +24,8 @@ from PIL import Image
 from scipy import ndimage as ndi
 from skimage import data
 
-from stimuli import RevealParams, build_stimulus_set, reveal_order
-from stimuli.reveal import flood_priority
+from reveal.stimuli import RevealParams, build_stimulus_set, reveal_order
+from reveal.stimuli.reveal import flood_priority
 
 
 def reference_flood(priority, seed):

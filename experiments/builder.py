@@ -42,7 +42,7 @@ import os
 import shutil
 from pathlib import Path
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 from . import design as dsg
 

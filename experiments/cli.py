@@ -11,16 +11,16 @@ import importlib
 import logging
 import sys
 
-from stimuli.errors import InputError, toolkit_version
+from ..stimuli.errors import InputError, toolkit_version
 
 #: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
 COMMAND_MODULES = (
-    "experiments.demo",
-    "stimuli.cli",
-    "experiments.commands",
-    "models.cli",
-    "analysis.cli",
-    "analysis.maps.cli",
+    "..experiments.demo",
+    "..stimuli.cli",
+    "..experiments.commands",
+    "..models.cli",
+    "..analysis.cli",
+    "..analysis.maps.cli",
 )
 
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name, __package__).register(sub)
     return parser
 
 

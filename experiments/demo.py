@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stimuli.errors import InputError
-from stimuli.seeding import derive_rng
+from ..stimuli.errors import InputError
+from ..stimuli.seeding import derive_rng
 
 __all__ = ["DemoResult", "run_demo", "register"]
 
@@ -69,11 +69,11 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     -------
     DemoResult
     """
-    from analysis.cli import write_outputs
-    from analysis.pipeline import AnalysisSettings, analyze
-    from models import predict
-    from stimuli import RevealParams, build_stimulus_set
-    from stimuli.sample import write_sample_inputs
+    from ..analysis.cli import write_outputs
+    from ..analysis.pipeline import AnalysisSettings, analyze
+    from ..models import predict
+    from ..stimuli import RevealParams, build_stimulus_set
+    from ..stimuli.sample import write_sample_inputs
 
     from . import design as dsg
     from .builder import build_experiment

@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stimuli.errors import InputError
-from stimuli.seeding import derive_rng
+from ..stimuli.errors import InputError
+from ..stimuli.seeding import derive_rng
 
 log = logging.getLogger(__name__)
 

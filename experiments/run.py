@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
             env[var] = str(val)
         else:
             env.pop(var, None)
-    cmd = [sys.executable, "-m", "experiments.run", str(script), "--session", session,
+    cmd = [sys.executable, "-m", "reveal.experiments.run", str(script), "--session", session,
            "--fullscreen" if fullscreen else "--windowed"]
     if participant is not None:
         cmd += ["--participant", participant]
@@ -154,7 +154,7 @@ def _child(argv=None) -> int:
     import argparse
     import importlib.util
 
-    ap = argparse.ArgumentParser(prog="experiments.run")
+    ap = argparse.ArgumentParser(prog="reveal.experiments.run")
     ap.add_argument("script")
     ap.add_argument("--participant")
     ap.add_argument("--session", default="001")

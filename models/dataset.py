@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 __all__ = ["MANIFEST_COLUMNS", "read_manifest", "stimset_fingerprint", "StimulusImages", "decode_rgb"]
 

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from stimuli.errors import InputError
+from ..stimuli.errors import InputError
 
 from .dataset import StimulusImages, read_manifest, stimset_fingerprint
 from .readout import N_CLASSES, THRESHOLD, animal_evidence, decide, format_top5, imagenet_categories

@@ -33,6 +33,6 @@ def toolkit_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("reveal")
+        return version("reveal-psychophysics")
     except PackageNotFoundError:
         return "0+unknown"

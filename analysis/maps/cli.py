@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stimuli.errors import InputError
+from ...stimuli.errors import InputError
 
 __all__ = ["register", "run_reliability", "run_compare", "read_categories", "merge_click_dumps"]
 
@@ -137,7 +137,7 @@ def merge_click_dumps(paths):
     Rows of one participant on one image are concatenated, across files too (the user
     id names the participant).
     """
-    from stimuli.loaders import read_click_csv, read_click_npz
+    from ...stimuli.loaders import read_click_csv, read_click_npz
 
     pooled, shape = {}, None
     for p in map(Path, paths):
@@ -159,13 +159,13 @@ def _command():
 
 
 def _version():
-    from stimuli.errors import toolkit_version as version
+    from ...stimuli.errors import toolkit_version as version
 
     return version()
 
 
 def _report(path, title, intro, tables, figures):
-    from analysis.report import render_page, write_report
+    from ..report import render_page, write_report
 
     write_report(render_page(title, intro=intro, figures=figures, tables=tables, version=_version(),
                              command=_command()), path)
@@ -176,8 +176,8 @@ def _report(path, title, intro, tables, figures):
 def run_reliability(args) -> int:
     import matplotlib.pyplot as plt
 
-    from analysis.figures import png_bytes, save_figure
-    from analysis.pipeline import write_csv
+    from ..figures import png_bytes, save_figure
+    from ..pipeline import write_csv
 
     from .figures import reliability_figure
     from .reliability import split_half_reliability, summarize_reliability
@@ -218,7 +218,7 @@ def run_reliability(args) -> int:
 
 def _load_source(name, path):
     """``image_id -> map`` and, for fixation sources, ``image_id -> (points, shape)``."""
-    from stimuli.loaders import open_map_source, read_salicon_mat
+    from ...stimuli.loaders import open_map_source, read_salicon_mat
 
     source = open_map_source(name, path)
     maps, fixations = {}, {}
@@ -245,11 +245,11 @@ def _check_shapes(name, source, maps, references):
 def run_compare(args) -> int:
     import matplotlib.pyplot as plt
 
-    from analysis.figures import png_bytes, save_figure
-    from analysis.pipeline import write_csv
-    from stimuli.loaders import read_image
-    from stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem
-    from stimuli.seeding import derive_rng
+    from ..figures import png_bytes, save_figure
+    from ..pipeline import write_csv
+    from ...stimuli.loaders import read_image
+    from ...stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem
+    from ...stimuli.seeding import derive_rng
 
     from .compare import compare_maps
     from .figures import thumbnail_grid
@@ -327,8 +327,8 @@ def run_compare(args) -> int:
 
 def _attention_sources(args, images, out):
     """Attention maps of ``args.model`` for every image, also saved as .npy under out/maps/."""
-    from models.registry import load_observer
-    from stimuli.seeding import derive_rng
+    from ...models.registry import load_observer
+    from ...stimuli.seeding import derive_rng
 
     from .attention import attention_map
 

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from stimuli.loaders.clickme import CLICKME_SHAPE, blur_click_map, count_map
-from stimuli.seeding import derive_rng, derive_seed
+from ...stimuli.loaders.clickme import CLICKME_SHAPE, blur_click_map, count_map
+from ...stimuli.seeding import derive_rng, derive_seed
 
 __all__ = [
     "average_ranks", "spearman_brown", "participant_maps", "split_half",

@@ -1,13 +1,15 @@
-import sys
+from __future__ import annotations
+
 from pathlib import Path
+import csv
+import io
 
 import numpy as np
+import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the fixture writers next to the tests
-
-from analysis.simulate import simulate_trials  # noqa: E402
-from analysis_fixtures import manifest_for  # noqa: E402
+from reveal.analysis.simulate import simulate_trials
+from reveal.analysis.simulate import DEFAULT_LEVELS
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,141 @@ def stimulus_dir(tmp_path, human_trials):
     folder.mkdir()
     manifest_for(human_trials).to_csv(folder / "manifest.csv", index=False)
     return folder
+
+
+# ---- fixture writers (formerly a helper module on sys.path)
+
+
+EXPERIMENT_COLUMNS = [
+    "participant", "session", "group", "key_animal", "key_nonanimal", "phase", "block", "trial", "stimulus_id",
+    "image_id", "category", "map_source", "level", "resp_key", "response", "correct", "rt_s", "timed_out",
+    "fixation_frames", "stim_frames", "refresh_hz", "dropped_frames",
+]
+PSYCHOPY_EXTRA = ["trials.thisRepN", "trials.thisTrialN", "trials.thisN", "trials.thisIndex", "key_resp.keys",
+                  "key_resp.rt", "date", "expName", "psychopyVersion", "frameRate"]
+
+
+def manifest_for(trials: pd.DataFrame) -> pd.DataFrame:
+    """A manifest.csv table (conventions' columns) covering the stimuli of simulated trials."""
+    stim = trials.drop_duplicates("stimulus_id")[["stimulus_id", "image_id", "category", "map_source", "level",
+                                                 "image_frac"]].copy()
+    stim["file"] = "img/" + stim["stimulus_id"] + ".png"
+    stim["level_index"] = stim["level"].map({lv: i for i, lv in enumerate(DEFAULT_LEVELS)})
+    stim["revealed_px"] = (stim["image_frac"] * 65536).round().astype(int)
+    stim["feature_budget"] = 20000
+    stim["seed"] = 7
+    return stim[["stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index",
+                 "revealed_px", "image_frac", "feature_budget", "seed"]]
+
+
+def _experiment_rows(trials: pd.DataFrame, js: bool, n_training: int = 4):
+    """Rows (dicts of str) for one participant's file, in PsychoPy's order."""
+    t = trials.reset_index(drop=True)
+    pid, group = t["observer"].iloc[0], t["group"].iloc[0]
+    key_animal, key_nonanimal = ("s", "l") if sum(map(ord, pid)) % 2 else ("l", "s")  # counterbalanced
+    missing = "undefined" if js else ""
+    true, false = ("true", "false") if js else ("True", "False")
+    common = {"participant": pid, "session": "001", "group": group, "key_animal": key_animal,
+              "key_nonanimal": key_nonanimal, "date": "2026-03-01_10h00.00.000", "expName": "reveal",
+              "psychopyVersion": "2026.2.5", "frameRate": "60.0"}
+    rows = [dict(common, phase=missing if js else "")]  # the instructions routine
+    for i in range(n_training):  # training trials (not analysed)
+        rows.append(dict(common, phase="training", block="0", trial=str(i + 1), stimulus_id=f"train{i}",
+                         image_id=f"train{i}", category="animal", map_source=group, level="full",
+                         resp_key=key_animal, response="animal", correct="1", rt_s="0.41", timed_out=false))
+    for i, r in t.iterrows():
+        pressed = {"animal": key_animal, "nonanimal": key_nonanimal}.get(r["response"], "")
+        rt = "" if not np.isfinite(r["rt_s"]) else f"{r['rt_s']:.4f}"
+        rows.append(dict(common, **{
+            "phase": "test", "block": str(r["block"]), "trial": str(r["trial"]), "stimulus_id": r["stimulus_id"],
+            "image_id": r["image_id"], "category": r["category"], "map_source": r["map_source"],
+            "level": r["level"], "resp_key": pressed or missing, "response": r["response"],
+            "correct": str(int(r["correct"])), "rt_s": rt or missing,
+            "timed_out": true if r["timed_out"] else false, "fixation_frames": "78", "stim_frames": "24",
+            "refresh_hz": "60.0", "dropped_frames": "0", "trials.thisRepN": "0", "trials.thisTrialN": str(i),
+            "trials.thisN": str(i), "trials.thisIndex": str(i),
+            "key_resp.keys": pressed or ("undefined" if js else "None"), "key_resp.rt": rt or missing}))
+        if (i + 1) % 16 == 0:  # the block feedback routine
+            rows.append(dict(common, phase=missing if js else ""))
+    return rows
+
+
+def experiment_csv_text(trials: pd.DataFrame, *, js: bool, drop_columns=()) -> str:
+    columns = [c for c in EXPERIMENT_COLUMNS + PSYCHOPY_EXTRA if c not in drop_columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    missing = "undefined" if js else ""
+    for row in _experiment_rows(trials, js):
+        writer.writerow({c: row.get(c, missing if js else "") for c in columns})
+    return buf.getvalue()
+
+
+def write_lab_csv(trials: pd.DataFrame, path, **kw) -> None:
+    """PsychoPy (lab) layout: plain UTF-8."""
+    path.write_text(experiment_csv_text(trials, js=False, **kw), encoding="utf-8")
+
+
+def write_pavlovia_csv(trials: pd.DataFrame, path, **kw) -> None:
+    """PsychoJS (Pavlovia) layout: UTF-8 with BOM, ``undefined``, ``true``/``false``."""
+    path.write_bytes(b"\xef\xbb\xbf" + experiment_csv_text(trials, js=True, **kw).encode("utf-8"))
+
+
+def write_experiment_folder(trials: pd.DataFrame, folder) -> dict:
+    """Half the participants as lab files, half as Pavlovia files; returns observer → path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for i, (pid, sub) in enumerate(trials.groupby("observer", sort=True)):
+        if i % 2:
+            path = folder / f"{pid}_reveal_2026-03-01_10h00.00.000.csv"
+            write_pavlovia_csv(sub, path)
+        else:
+            path = folder / f"{pid}_reveal_2026-03-01_10h00.csv"
+            write_lab_csv(sub, path)
+        out[pid] = path
+    return out
+
+
+def model_csv(trials: pd.DataFrame, rng, name="toynet", noise=0.15) -> pd.DataFrame:
+    """A model prediction file (tidy, observer_kind=model, p_animal, top5) for every stimulus."""
+    stim = trials.drop_duplicates("stimulus_id").reset_index(drop=True)
+    x = stim["level"].map(lambda lv: 2.0 if lv == "full" else np.log10(float(lv))).to_numpy()
+    p_correct = np.clip(0.5 + 0.25 * (1 + np.tanh(3 * (x - 0.7))) + rng.normal(0, noise, len(stim)), 0, 1)
+    p_animal = np.where(stim["category"] == "animal", p_correct, 1 - p_correct)
+    response = np.where(p_animal >= 0.5, "animal", "nonanimal")
+    return pd.DataFrame({
+        "observer": name, "observer_kind": "model", "group": stim["map_source"], "session": "", "block": "",
+        "trial": np.arange(1, len(stim) + 1), "stimulus_id": stim["stimulus_id"], "image_id": stim["image_id"],
+        "category": stim["category"], "map_source": stim["map_source"], "level": stim["level"],
+        "response": response, "correct": (response == stim["category"]).astype(int), "rt_s": "",
+        "timed_out": 0, "p_animal": p_animal, "top5": "tench|goldfish|jay|magpie|robin"})
+
+
+@pytest.fixture(name="manifest_for", scope="session")
+def _manifest_for_fixture():
+    return manifest_for
+
+
+@pytest.fixture(name="experiment_csv_text", scope="session")
+def _experiment_csv_text_fixture():
+    return experiment_csv_text
+
+
+@pytest.fixture(name="write_lab_csv", scope="session")
+def _write_lab_csv_fixture():
+    return write_lab_csv
+
+
+@pytest.fixture(name="write_pavlovia_csv", scope="session")
+def _write_pavlovia_csv_fixture():
+    return write_pavlovia_csv
+
+
+@pytest.fixture(name="write_experiment_folder", scope="session")
+def _write_experiment_folder_fixture():
+    return write_experiment_folder
+
+
+@pytest.fixture(name="model_csv", scope="session")
+def _model_csv_fixture():
+    return model_csv

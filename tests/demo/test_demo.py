@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.demo import run_demo
-from stimuli import read_manifest
-from stimuli.errors import InputError
+from reveal.experiments.cli import main
+from reveal.experiments.demo import run_demo
+from reveal.stimuli import read_manifest
+from reveal.stimuli.errors import InputError
 
 N_OBSERVERS = 48  # one full cycle of the design's lists (24 per map source)
 

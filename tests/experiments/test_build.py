@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from experiments.builder import DATA_COLUMNS, compile_experiment
+from reveal.experiments.builder import DATA_COLUMNS, compile_experiment
 
 
 def test_folder_layout(built):
@@ -112,7 +112,7 @@ def test_js_shared_variables_declared_at_module_level(built):
 
 def test_cli_build_on_bundled_sample(tmp_path, capsys):
     """`reveal stimuli build --sample` then `reveal experiment build` (the issue's done-when)."""
-    from experiments.cli import main
+    from reveal.experiments.cli import main
 
     assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
     assert main(["experiment", "build", "--stimuli", str(tmp_path / "sample"),
@@ -127,7 +127,7 @@ def test_cli_build_on_bundled_sample(tmp_path, capsys):
 
 
 def test_cli_build_bad_input_exit_2(tmp_path, capsys):
-    from experiments.cli import main
+    from reveal.experiments.cli import main
 
     (tmp_path / "empty").mkdir()
     assert main(["experiment", "build", "--stimuli", str(tmp_path / "empty"),

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import design as dsg
-from stimuli.errors import InputError
-from stimset_fixture import make_stimulus_set
+from reveal.experiments import design as dsg
+from reveal.stimuli.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,7 @@ def stimset(stimset_dir):
 
 
 @pytest.fixture(scope="module")
-def paper_set(tmp_path_factory):
+def paper_set(make_stimulus_set, tmp_path_factory):
     """The paper's size: 80 images (40 animal, 40 non-animal), one source."""
     root = make_stimulus_set(tmp_path_factory.mktemp("paper") / "set", n_images=80,
                              sources=("clickme",), size=4)
@@ -95,7 +94,7 @@ def test_deterministic_and_participants_differ(stimset):
 
 
 def test_participant_wraps_and_group_override(stimset, caplog):
-    with caplog.at_level("INFO", logger="experiments.design"):
+    with caplog.at_level("INFO", logger="reveal.experiments.design"):
         a = dsg.assignment(48 + 5, stimset.sources)
     assert a.list_index == 5 and "wraps" in caplog.text
     forced = dsg.assignment(5, stimset.sources, group="salicon")
@@ -115,7 +114,7 @@ def test_split_blocks(n_trials, n_blocks, sizes):
     assert (np.diff(b) >= 0).all()
 
 
-def test_small_set_fewer_blocks_said_clearly(tmp_path):
+def test_small_set_fewer_blocks_said_clearly(make_stimulus_set, tmp_path):
     s = dsg.load_stimulus_set(make_stimulus_set(tmp_path / "s", n_images=4, size=4))
     d = dsg.participant_design(s, 0)
     assert d.test["block"].tolist() == [1, 2, 3, 4]
@@ -167,7 +166,7 @@ def test_missing_level_is_refused(set_copy):
     assert e.value.path.endswith("manifest.csv")
 
 
-def test_missing_category_and_unbalanced(tmp_path):
+def test_missing_category_and_unbalanced(make_stimulus_set, tmp_path):
     only_animals = make_stimulus_set(tmp_path / "a", n_images=2, n_animal=2, size=4)
     with pytest.raises(InputError, match="no nonanimal images"):
         dsg.load_stimulus_set(only_animals)
@@ -194,7 +193,7 @@ def test_missing_column(set_copy):
         dsg.load_stimulus_set(set_copy)
 
 
-def test_number_like_ids_refused_for_psychopy(tmp_path):
+def test_number_like_ids_refused_for_psychopy(make_stimulus_set, tmp_path):
     root = make_stimulus_set(tmp_path / "n", n_images=2, size=4)
     _edit_manifest(root, lambda df: df.assign(image_id=df.image_id.str.replace("img", "")))
     s = dsg.load_stimulus_set(root)

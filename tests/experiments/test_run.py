@@ -11,9 +11,9 @@ import time
 import pandas as pd
 import pytest
 
-from experiments import design as dsg
-from experiments.builder import DATA_COLUMNS
-from experiments.run import NoDisplayError, run_experiment
+from reveal.experiments import design as dsg
+from reveal.experiments.builder import DATA_COLUMNS
+from reveal.experiments.run import NoDisplayError, run_experiment
 
 SHORT = dict(fullscreen=False, max_trials=2, max_blocks=2, training_trials=2, emulate_hz=60,
              timeout=240)
@@ -120,7 +120,7 @@ def test_escape_mid_block_keeps_answered_rows(built, key_driver, xvfb, monkeypat
 
 
 def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
-    from experiments.cli import main
+    from reveal.experiments.cli import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -132,7 +132,7 @@ def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
 
 
 def test_run_bad_group_and_folder(built, tmp_path):
-    from stimuli.errors import InputError
+    from reveal.stimuli.errors import InputError
 
     with pytest.raises(InputError, match="not a map source"):
         run_experiment(built["folder"], "1", group="nope")
@@ -142,7 +142,7 @@ def test_run_bad_group_and_folder(built, tmp_path):
 
 def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monkeypatch):
     """The whole (unshortened) session on the bundled sample, through `reveal`."""
-    from experiments.cli import main
+    from reveal.experiments.cli import main
 
     monkeypatch.setenv("DISPLAY", xvfb)
     assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
@@ -166,7 +166,7 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
     assert ((a["resp_key"] == d.assignment.key_animal) == (a["response"] == "animal")).all()
     assert (a["correct"] == (a["response"] == a["category"]).astype(int)).all()
     # ... and the analysis reads the real lab file into the tidy trial table
-    from analysis.readers import read_trials
+    from reveal.analysis.readers import read_trials
 
     tidy = read_trials([exp_dir / "data"], stimuli=tmp_path / "sample").trials
     assert len(tidy) == len(d.test) == 4  # test trials only: training is counted, not analysed

@@ -63,7 +63,7 @@ def tiny_set(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_set(tmp_path_factory):
     """The toolkit's bundled sample set (4 photos × 2 sources × 12 conditions), built by `reveal stimuli`."""
-    from experiments.cli import main
+    from reveal.experiments.cli import main
 
     out = tmp_path_factory.mktemp("sample") / "set"
     assert main(["stimuli", "build", "--sample", "--out", str(out), "--no-progress"]) == 0
@@ -72,7 +72,7 @@ def sample_set(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def lite0():
-    from models import load_observer
+    from reveal.models import load_observer
 
     return load_observer("efficientnet_lite0")
 
@@ -80,7 +80,7 @@ def lite0():
 @pytest.fixture(scope="session")
 def sample_predictions(sample_set, lite0, tmp_path_factory):
     """efficientnet_lite0 on the sample set, on the CPU, written to a CSV (path, DataFrame)."""
-    from models import predict
+    from reveal.models import predict
 
     out = tmp_path_factory.mktemp("pred") / "lite0.csv"
     df = predict(sample_set, lite0, out, device="cpu", progress=False)

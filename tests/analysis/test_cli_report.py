@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.readers import read_trials
-from analysis_fixtures import model_csv, write_experiment_folder
-from experiments.cli import main
+from reveal.analysis.readers import read_trials
+from reveal.experiments.cli import main
 
 
 class _Images(HTMLParser):
@@ -29,8 +28,7 @@ class _Images(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def analysis_run(tmp_path_factory, human_trials):
-    from analysis_fixtures import manifest_for
+def analysis_run(manifest_for, model_csv, write_experiment_folder, tmp_path_factory, human_trials):
 
     root = tmp_path_factory.mktemp("run")
     stim = root / "stimset"

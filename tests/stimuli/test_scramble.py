@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from stimuli.scramble import phase_scramble, random_phase_field
+from reveal.stimuli.scramble import phase_scramble, random_phase_field
 
 
 def _amplitude(img):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.maps import metrics as M
+from reveal.analysis.maps import metrics as M
 
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
 

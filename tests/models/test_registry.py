@@ -6,10 +6,10 @@ import torch
 import torchvision
 from torch import nn
 
-from models import Observer, known_models, load_observer, resolve_device
-from models.readout import animal_evidence
-from models.registry import _absorb_asymmetric_pad
-from stimuli.errors import InputError
+from reveal.models import Observer, known_models, load_observer, resolve_device
+from reveal.models.readout import animal_evidence
+from reveal.models.registry import _absorb_asymmetric_pad
+from reveal.stimuli.errors import InputError
 
 
 def classify(observer, rgb):

@@ -4,8 +4,8 @@ import pytest
 import torch
 from skimage import data
 
-from analysis.maps.attention import activation_norm, attention_map, default_layer, full_view
-from models.registry import load_observer
+from reveal.analysis.maps.attention import activation_norm, attention_map, default_layer, full_view
+from reveal.models.registry import load_observer
 
 # chelsea is 300x451: the cat's face fills rows 50-280, cols 80-350; the strip right of
 # col 395 is out-of-focus background

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.readout import ANIMAL_CLASSES, animal_evidence, decide, format_top5, imagenet_categories, parse_top5
+from reveal.models.readout import ANIMAL_CLASSES, animal_evidence, decide, format_top5, imagenet_categories, parse_top5
 
 
 def test_animal_mass_is_summed_over_classes_0_to_397():

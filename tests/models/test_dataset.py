@@ -3,8 +3,8 @@ import shutil
 import pytest
 import torch
 
-from models.dataset import StimulusImages, read_manifest, stimset_fingerprint
-from stimuli.errors import InputError
+from reveal.models.dataset import StimulusImages, read_manifest, stimset_fingerprint
+from reveal.stimuli.errors import InputError
 
 
 def test_manifest_is_read_as_written(tiny_set):

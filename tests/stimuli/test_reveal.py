@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi
 
-from stimuli.reveal import reveal_mask, reveal_order
+from reveal.stimuli.reveal import reveal_mask, reveal_order
 
 maps = arrays(np.float64, st.tuples(st.integers(2, 24), st.integers(2, 24)),
               elements=st.floats(0, 1, allow_nan=False, width=32)).filter(lambda m: m.max() > m.min())

@@ -3,9 +3,9 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import data
 
-from stimuli.compose import LEVELS, centring_shift, level_label, level_pixel_counts, shift
-from stimuli.geometry import fit_image, fit_map
-from stimuli.stimulus import RevealParams, image_stimuli
+from reveal.stimuli.compose import LEVELS, centring_shift, level_label, level_pixel_counts, shift
+from reveal.stimuli.geometry import fit_image, fit_map
+from reveal.stimuli.stimulus import RevealParams, image_stimuli
 
 
 def _maps(image):

@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from experiments.cli import main
-from models import OUTPUT_COLUMNS, Observer, predict, read_predictions
-from models.dataset import read_manifest, stimset_fingerprint
-from models.readout import decide, parse_top5
-from stimuli.errors import InputError
+from reveal.experiments.cli import main
+from reveal.models import OUTPUT_COLUMNS, Observer, predict, read_predictions
+from reveal.models.dataset import read_manifest, stimset_fingerprint
+from reveal.models.readout import decide, parse_top5
+from reveal.stimuli.errors import InputError
 
 TRIAL_COLUMNS = ["observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id", "image_id",
                  "category", "map_source", "level", "response", "correct", "rt_s", "timed_out"]  # conventions.md
@@ -97,7 +97,7 @@ def test_resume_after_a_cut_write_adds_no_duplicates(sample_set, sample_predicti
 
 def test_resume_after_the_process_is_killed(tiny_set, tmp_path):
     out = tmp_path / "killed.csv"
-    cmd = [sys.executable, "-m", "experiments.cli", "predict", "--stimuli", str(tiny_set), "--out", str(out),
+    cmd = [sys.executable, "-m", "reveal.experiments.cli", "predict", "--stimuli", str(tiny_set), "--out", str(out),
            "--device", "cpu", "--batch-size", "1", "--workers", "0", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.maps.reliability import (
+from reveal.analysis.maps.reliability import (
     average_ranks, participant_maps, spearman_brown, split_half, split_half_reliability, summarize_reliability,
 )
-from stimuli.loaders import read_click_csv
+from reveal.stimuli.loaders import read_click_csv
 
 from .conftest import make_clicks, write_click_csv
 
@@ -100,7 +100,7 @@ def test_dask_executor_route(rng):
 
 
 def test_participant_maps_are_the_loader_blur_with_exact_zeros(rng):
-    from stimuli.loaders.clickme import clicks_to_map
+    from reveal.stimuli.loaders.clickme import clicks_to_map
 
     pts = [rng.integers(0, 64, (5, 2)) for _ in range(4)]
     maps = participant_maps(pts, (64, 64))

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from stimuli.loaders.clickme import clicks_to_map
-from stimuli.sample import write_sample_inputs
+from reveal.experiments.cli import main
+from reveal.stimuli.loaders.clickme import clicks_to_map
+from reveal.stimuli.sample import write_sample_inputs
 
 from .conftest import make_clicks, write_click_csv, write_click_npz
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.consistency import (error_consistency, image_spearman, model_human_consistency,
+from reveal.analysis.consistency import (error_consistency, image_spearman, model_human_consistency,
                                   pairwise_error_consistency, summarize_consistency)
 
 

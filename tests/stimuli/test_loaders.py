@@ -6,10 +6,10 @@ import pytest
 from PIL import Image
 from scipy import io as sio
 
-from stimuli.errors import InputError
-from stimuli.loaders import (clicks_to_map, fixation_map, open_map_source, read_click_csv, read_click_npz,
+from reveal.stimuli.errors import InputError
+from reveal.stimuli.loaders import (clicks_to_map, fixation_map, open_map_source, read_click_csv, read_click_npz,
                              read_map_file, read_salicon_json, read_salicon_mat)
-from stimuli.loaders.clickme import blur_click_map, count_map, disk_kernel, parse_clicks
+from reveal.stimuli.loaders.clickme import blur_click_map, count_map, disk_kernel, parse_clicks
 
 CLICKS = {  # image_path -> user -> [(x, y), ...]
     "imgs/n01_cat.JPEG": {"u1": [(10, 20), (11, 20), (200, 100)], "u2": [(10, 21)]},

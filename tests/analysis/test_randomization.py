@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.randomization import (bootstrap_group_effects, permutation_group_test, sign_flip_test,
+from reveal.analysis.randomization import (bootstrap_group_effects, permutation_group_test, sign_flip_test,
                                     with_alternative)
 
 

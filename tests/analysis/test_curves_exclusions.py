@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.curves import ceiling_level, group_curves, observer_accuracy, series_label
-from analysis.exclusions import ExclusionSettings, apply_exclusions
-from analysis.simulate import simulate_trials
+from reveal.analysis.curves import ceiling_level, group_curves, observer_accuracy, series_label
+from reveal.analysis.exclusions import ExclusionSettings, apply_exclusions
+from reveal.analysis.simulate import simulate_trials
 
 
 @pytest.fixture(scope="module")

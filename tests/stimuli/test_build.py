@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments.cli import main
-from stimuli import RevealParams, build_stimulus_set, read_manifest
-from stimuli.build import MANIFEST_COLUMNS
-from stimuli.errors import InputError
+from reveal.experiments.cli import main
+from reveal.stimuli import RevealParams, build_stimulus_set, read_manifest
+from reveal.stimuli.build import MANIFEST_COLUMNS
+from reveal.stimuli.errors import InputError
 
 P = RevealParams(size=64, seed=11)
 

@@ -4,10 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.readers import TIDY_COLUMNS, read_trial_file, read_trials
-from analysis_fixtures import (experiment_csv_text, model_csv, write_experiment_folder, write_lab_csv,
-                               write_pavlovia_csv)
-from stimuli.errors import InputError
+from reveal.analysis.readers import TIDY_COLUMNS, read_trial_file, read_trials
+from reveal.stimuli.errors import InputError
 
 COMPARE = ["observer", "observer_kind", "group", "stimulus_id", "image_id", "category", "map_source", "level",
            "response", "correct", "timed_out"]
@@ -22,8 +20,9 @@ def _canon(df):
     return df[COMPARE].sort_values("stimulus_id").reset_index(drop=True)
 
 
-@pytest.mark.parametrize("writer,layout", [(write_lab_csv, "psychopy"), (write_pavlovia_csv, "psychojs")])
-def test_experiment_layouts_read_back_exactly(tmp_path, human_trials, writer, layout):
+@pytest.mark.parametrize("writer_name,layout", [("write_lab_csv", "psychopy"), ("write_pavlovia_csv", "psychojs")])
+def test_experiment_layouts_read_back_exactly(request, tmp_path, human_trials, writer_name, layout):
+    writer = request.getfixturevalue(writer_name)
     one = _one(human_trials)
     path = tmp_path / "p.csv"
     writer(one, path)
@@ -43,7 +42,7 @@ def test_experiment_layouts_read_back_exactly(tmp_path, human_trials, writer, la
     assert reasons["not a trial row (other routine)"] == 1 + len(one) // 16
 
 
-def test_lab_and_pavlovia_give_the_same_table(tmp_path, human_trials):
+def test_lab_and_pavlovia_give_the_same_table(write_lab_csv, write_pavlovia_csv, tmp_path, human_trials):
     one = _one(human_trials)
     write_lab_csv(one, tmp_path / "lab.csv")
     write_pavlovia_csv(one, tmp_path / "web.csv")
@@ -52,7 +51,7 @@ def test_lab_and_pavlovia_give_the_same_table(tmp_path, human_trials):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_response_from_key_and_counterbalancing(tmp_path, human_trials):
+def test_response_from_key_and_counterbalancing(write_lab_csv, tmp_path, human_trials):
     """Without a response column the pressed key is mapped through the participant's key assignment."""
     one = _one(human_trials)
     path = tmp_path / "keys.csv"
@@ -61,7 +60,7 @@ def test_response_from_key_and_counterbalancing(tmp_path, human_trials):
     pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
 
 
-def test_missing_columns_come_from_manifest(tmp_path, human_trials, stimulus_dir):
+def test_missing_columns_come_from_manifest(write_pavlovia_csv, tmp_path, human_trials, stimulus_dir):
     one = _one(human_trials)
     path = tmp_path / "slim.csv"
     write_pavlovia_csv(one, path, drop_columns=("image_id", "category", "map_source", "level"))
@@ -74,7 +73,7 @@ def test_missing_columns_come_from_manifest(tmp_path, human_trials, stimulus_dir
                        one.sort_values("stimulus_id")["image_frac"])
 
 
-def test_folder_of_mixed_files_and_model(tmp_path, human_trials, stimulus_dir):
+def test_folder_of_mixed_files_and_model(model_csv, write_experiment_folder, tmp_path, human_trials, stimulus_dir):
     data = tmp_path / "data"
     written = write_experiment_folder(human_trials, data / "raw")
     model = model_csv(human_trials, np.random.default_rng(0))
@@ -90,7 +89,7 @@ def test_folder_of_mixed_files_and_model(tmp_path, human_trials, stimulus_dir):
     assert res.duplicates.empty
 
 
-def test_duplicates_detected_reported_and_dropped(tmp_path, human_trials):
+def test_duplicates_detected_reported_and_dropped(write_lab_csv, write_pavlovia_csv, tmp_path, human_trials):
     pids = sorted(human_trials["observer"].unique())
     data = tmp_path / "d"
     data.mkdir()
@@ -110,7 +109,7 @@ def test_duplicates_detected_reported_and_dropped(tmp_path, human_trials):
     assert res.dropped["reason"].str.startswith("duplicate").sum() == 2
 
 
-def test_participant_in_both_groups_is_an_error(tmp_path, human_trials):
+def test_participant_in_both_groups_is_an_error(write_lab_csv, tmp_path, human_trials):
     one = _one(human_trials)
     write_lab_csv(one, tmp_path / "a.csv")
     other = one.assign(group="salicon" if one["group"].iloc[0] == "clickme" else "clickme")
@@ -120,7 +119,7 @@ def test_participant_in_both_groups_is_an_error(tmp_path, human_trials):
     assert err.value.path == str(tmp_path / "b.csv")
 
 
-def _mangle(tmp_path, human_trials, column, value, data_row):
+def _mangle(experiment_csv_text, tmp_path, human_trials, column, value, data_row):
     """Write a lab file and overwrite one cell of a test-trial row; returns the path and that row's number."""
     text = experiment_csv_text(_one(human_trials), js=False)
     lines = text.splitlines()
@@ -134,29 +133,29 @@ def _mangle(tmp_path, human_trials, column, value, data_row):
     return path
 
 
-def test_non_numeric_rt_names_file_and_row(tmp_path, human_trials):
-    path = _mangle(tmp_path, human_trials, "rt_s", "fast", 8)
+def test_non_numeric_rt_names_file_and_row(experiment_csv_text, tmp_path, human_trials):
+    path = _mangle(experiment_csv_text, tmp_path, human_trials, "rt_s", "fast", 8)
     with pytest.raises(InputError, match="rt_s") as err:
         read_trials([path])
     assert err.value.path == str(path) and err.value.row == 8
     assert f"{path}, row 8" in str(err.value)
 
 
-def test_level_not_in_stimulus_set(tmp_path, human_trials, stimulus_dir):
-    path = _mangle(tmp_path, human_trials, "level", "7.5", 9)
+def test_level_not_in_stimulus_set(experiment_csv_text, tmp_path, human_trials, stimulus_dir):
+    path = _mangle(experiment_csv_text, tmp_path, human_trials, "level", "7.5", 9)
     with pytest.raises(InputError, match="not in the stimulus set") as err:
         read_trials([path], stimuli=stimulus_dir)
     assert err.value.row == 9
 
 
-def test_unknown_stimulus_against_manifest(tmp_path, human_trials, stimulus_dir):
-    path = _mangle(tmp_path, human_trials, "stimulus_id", "nope", 7)
+def test_unknown_stimulus_against_manifest(experiment_csv_text, tmp_path, human_trials, stimulus_dir):
+    path = _mangle(experiment_csv_text, tmp_path, human_trials, "stimulus_id", "nope", 7)
     with pytest.raises(InputError, match="manifest") as err:
         read_trials([path], stimuli=stimulus_dir)
     assert err.value.row == 7
 
 
-def test_unknown_layout_no_test_trials_empty_folder(tmp_path, human_trials):
+def test_unknown_layout_no_test_trials_empty_folder(write_lab_csv, tmp_path, human_trials):
     weird = tmp_path / "weird.csv"
     weird.write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="unknown column layout") as err:

@@ -1,0 +1,57 @@
+"""The toolkit installs as one namespace, ``reveal.*``, and its imports follow the data flow."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from importlib.metadata import distribution
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("stimuli", "experiments", "analysis", "models")
+
+
+def test_installs_only_the_reveal_namespace():
+    dist = distribution("reveal-psychophysics")
+    assert dist.read_text("top_level.txt").split() == ["reveal"]
+    assert any(ep.name == "reveal" and ep.value == "reveal.experiments.cli:main"
+               for ep in dist.entry_points)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_generic_top_level_names_are_not_importable(tmp_path, name):
+    # a fresh interpreter outside the checkout: the folders exist only as reveal.<name>
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({name!r}) is not None)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=tmp_path).returncode == 0
+    code = f"import reveal.{name}"
+    assert subprocess.run([sys.executable, "-c", code], cwd=tmp_path).returncode == 0
+
+
+def _absolute_toolkit_imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for n in names:
+            if n.split(".")[0] in PACKAGES or n.split(".")[0] == "reveal":
+                yield node.lineno, n
+
+
+def test_package_code_imports_itself_relatively():
+    # An absolute ``import stimuli`` from a checkout would load a second copy of a module
+    # (and ``except InputError`` would stop matching); inside reveal.* only relative imports.
+    found = [f"{p.relative_to(ROOT)}:{line}: {name}"
+             for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+             for line, name in _absolute_toolkit_imports(p)]
+    assert found == []
+
+
+def test_import_contracts_hold():
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "setup.cfg"), no_cache=True, no_logo=True) == 0
