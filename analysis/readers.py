@@ -123,8 +123,12 @@ def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> s
     if {"observer", "observer_kind", "stimulus_id"} <= cols:
         return "tidy"
     if {"participant", "stimulus_id"} <= cols and cols & {"response", "resp_key", "correct"}:
-        js = first_bytes.startswith(b"\xef\xbb\xbf") or "undefined" in text_sample
-        return "psychojs" if js else "psychopy"
+        # Both writers start with a UTF-8 BOM, so the BOM decides nothing. PsychoPy's
+        # ExperimentHandler writes ``thisRow.t``/``notes``/``expStart``; PsychoJS adds ``OS``
+        # to the session info and writes missing values as ``undefined``.
+        lab = bool(cols & {"thisRow.t", "notes", "expStart"})
+        js = "OS" in cols or "undefined" in text_sample
+        return "psychojs" if js and not lab else "psychopy"
     return None
 
 

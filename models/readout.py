@@ -1,6 +1,6 @@
 """The animal decision: ImageNet-1k class probabilities in, P(animal), answer and top-5 out.
 
-ImageNet-1k classes 0–397 (tench … puffer) are the animal classes (DESIGN.md, as in
+ImageNet-1k classes 0–397 (tench … puffer) are the animal classes (as in
 Eberhardt et al. 2016 and the ClickMe paper); P(animal) is the softmax mass summed over
 them and the observer answers "animal" when it is at least the threshold (0.5).
 """

@@ -1,12 +1,13 @@
 """Stochastic flood fill: the order in which an importance map reveals an image's pixels.
 
-The algorithm is a *priority flood* (the choice DESIGN.md allows, documented here):
+The algorithm is a *priority flood* (one of the two constructions the reveal-order
+properties allow; the other, a geodesic distance from the seed, is not used):
 
 1. The seed is the argmax of the importance map (the first one in C order on ties), so the
    most important pixel is always revealed first.
 2. A frontier of pixels adjacent to the revealed region is kept in a priority queue; the
    frontier pixel with the highest priority is revealed next and its unrevealed
-   neighbours join the frontier. Priorities are quantised to ``N_BUCKETS`` (65,536)
+   neighbours join the frontier. Priorities are quantised to ``N_BUCKETS`` (4,096)
    levels over their range, so the queue is a bucket queue with O(1) operations.
 3. ``priority = importance − distance_weight · d / d_max + noise`` where ``importance``
    is min–max normalised to [0, 1], ``d`` is the Euclidean distance from the seed

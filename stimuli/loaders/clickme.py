@@ -3,7 +3,7 @@
 A click dump is either a CSV ``image_path, clicks, user_id[, timestamp]`` whose ``clicks``
 is a Postgres array string ``{"(x,y)","(x,y)",...}`` (0-based x, y), or an NPZ with the
 arrays ``file_pointer, clickmap_x, clickmap_y, user_id`` (one entry per trial). The map of
-an image (DESIGN.md): a count map per participant, the mean over participants, then a
+an image (as the ClickMe study made its maps): a count map per participant, the mean over participants, then a
 normalised flat disk of diameter 21 applied twice.
 """
 from __future__ import annotations

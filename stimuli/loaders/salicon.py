@@ -8,7 +8,7 @@ Two fixation formats, with different coordinate conventions (both 1-based):
 * the 2015 JSON annotations: ``annotations[*].fixations`` are **[row, col]**, with image
   sizes in ``images[*]``.
 
-Both are converted to 0-based (row, col) here. Map from fixations (DESIGN.md): 1 at each
+Both are converted to 0-based (row, col) here. Map from fixations (as SALICON made its maps): 1 at each
 fixated pixel, Gaussian blur σ = 19 px, min–max normalised.
 """
 from __future__ import annotations

@@ -1,3 +1,4 @@
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -181,4 +182,52 @@ def test_tidy_file_read_as_is(tmp_path, human_trials):
     one.to_csv(tmp_path / "tidy.csv", index=False)
     trials, layout, dropped, _ = read_trial_file(tmp_path / "tidy.csv")
     assert layout == "tidy" and dropped == []
+    pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
+
+
+# ---- real data files: PsychoJS in a browser (shared fixtures), PsychoPy's own lab writer
+
+PAVLOVIA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pavlovia"
+
+
+@pytest.mark.parametrize("path", sorted(PAVLOVIA.glob("*.csv")), ids=lambda p: p.name[:12])
+def test_real_psychojs_files_read_as_the_browser_wrote_them(path):
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw_test = raw[raw["phase"] == "test"].reset_index(drop=True)
+    trials, layout, dropped, rows_read = read_trial_file(path)
+    assert layout == "psychojs"
+    assert rows_read == len(raw)
+    assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
+    assert len(trials) == len(raw_test) > 0
+    assert (trials["observer"] == raw_test["participant"]).all()
+    assert (trials["group"] == raw_test["group"]).all()
+    assert list(trials["response"]) == list(raw_test["response"])
+    assert list(trials["correct"].astype(int)) == [int(c) for c in raw_test["correct"]]
+    assert list(trials["timed_out"].astype(int)) == [int(c) for c in raw_test["timed_out"]]
+    # a missing answer has no RT; answered trials keep the browser's RT
+    answered = raw_test["response"] != "none"
+    assert trials.loc[~answered.to_numpy(), "rt_s"].isna().all()
+    assert np.allclose(trials.loc[answered.to_numpy(), "rt_s"], raw_test.loc[answered, "rt_s"].astype(float))
+
+
+def test_psychopy_lab_file_with_bom_is_a_lab_file(tmp_path, human_trials):
+    from psychopy import data as psydata  # PsychoPy's own writer, as in the lab
+
+    one = _one(human_trials)
+    exp = psydata.ExperimentHandler(name="rapidcat", extraInfo={"participant": one["observer"][0],
+                                    "session": "001", "group": one["group"][0]},
+                                    dataFileName=str(tmp_path / "lab"), savePickle=False, saveWideText=False)
+    for _, t in one.iterrows():
+        for col in ("stimulus_id", "image_id", "category", "map_source", "level", "response", "correct",
+                    "timed_out"):
+            exp.addData(col, t[col])
+        exp.addData("phase", "test")
+        exp.addData("rt_s", "" if t["timed_out"] else t["rt_s"])
+        exp.nextEntry()
+    path = tmp_path / "lab.csv"
+    exp.saveAsWideText(str(path), delim=",", fileCollisionMethod="overwrite")
+    exp.abort()
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # PsychoPy writes a BOM too
+    trials, layout, dropped, rows_read = read_trial_file(path)
+    assert layout == "psychopy"
     pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)

@@ -34,12 +34,20 @@ def test_same_seed_same_order(m, seed):
     assert np.array_equal(a, b)
 
 
-def test_prefixes_are_nested():
+def test_order_is_a_permutation_and_every_prefix_one_4_connected_region():
+    # (Nested prefixes hold by construction of reveal_mask; what can fail is the order.)
     m = ndi.gaussian_filter(np.random.default_rng(0).random((40, 50)), 3)
     rank = reveal_order(m, np.random.default_rng(1))
-    masks = [reveal_mask(rank, n) for n in (10, 100, 500, 2000)]
-    for small, big in zip(masks, masks[1:]):
-        assert np.all(big[small])
+    assert np.array_equal(np.sort(rank.ravel()), np.arange(rank.size))
+    assert rank.ravel()[np.argmax(m)] == 0
+    # The pixel revealed k-th must touch one revealed before it: then every prefix is connected.
+    padded = np.pad(rank, 1, constant_values=rank.size)
+    neighbours = np.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+    touches_earlier = (neighbours < rank).any(axis=0)
+    touches_earlier[rank == 0] = True
+    assert touches_earlier.all()
+    for n in (10, 100, 500, 2000):
+        assert ndi.label(reveal_mask(rank, n))[1] == 1
 
 
 def test_different_seeds_differ_where_the_map_has_ties():
