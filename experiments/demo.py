@@ -77,7 +77,7 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
 
     from . import design as dsg
     from .builder import build_experiment
-    from .simulate import simulate_participant
+    from .simulated_participants import simulate_participant
 
     if n_observers < 2:
         raise InputError("the demo needs at least 2 simulated observers (one per map source)")

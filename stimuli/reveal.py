@@ -162,7 +162,7 @@ def reveal_order(importance, rng, connectivity=4, *, noise=0.05, noise_scale=2.0
     --------
     >>> import numpy as np
     >>> m = np.zeros((5, 5)); m[2, 3] = 1
-    >>> reveal_order(m, np.random.default_rng(0))[2, 3]
+    >>> int(reveal_order(m, np.random.default_rng(0))[2, 3])
     0
     """
     if connectivity not in _OFFSETS:

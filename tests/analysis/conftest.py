@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.simulate import simulate_trials
-from reveal.analysis.simulate import DEFAULT_LEVELS
+from reveal.analysis.synthetic import simulate_trials
+from reveal.analysis.synthetic import DEFAULT_LEVELS
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pytest
 
 from reveal.analysis.curves import ceiling_level, group_curves, observer_accuracy, series_label
 from reveal.analysis.exclusions import ExclusionSettings, apply_exclusions
-from reveal.analysis.simulate import simulate_trials
+from reveal.analysis.synthetic import simulate_trials
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 from scipy.stats import norm
 
 from reveal.analysis.psychometric import fit_psychometric
-from reveal.analysis.simulate import accuracy_model
+from reveal.analysis.synthetic import accuracy_model
 
 
 def test_threshold_and_ceiling_recovered_from_known_function():

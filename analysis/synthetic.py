@@ -1,6 +1,11 @@
-"""Simulated observers (``observer_kind = simulated``) for tests, power analyses and demos.
+"""Synthetic tidy trial tables from stated psychometric curves: no files, no PsychoPy.
 
-Each simulated participant follows the experiment's design: every image once, at the
+Its one job is to give the analysis known answers (tests, checks of the statistics): a table
+in the tidy trial format whose true accuracy curves are stated. Participants who run through
+the real trial design and whose data files PsychoPy writes are
+:mod:`reveal.experiments.simulated_participants`.
+
+Each synthetic participant follows the experiment's design: every image once, at the
 condition given by the Latin square (participant i, image j → condition (j + i) mod 12),
 and answers correctly with probability
 

@@ -1,5 +1,9 @@
 """Simulated participants: the real trial lists, answered by a noisy observer, saved by PsychoPy.
 
+Its one job is data files that look exactly like a lab session's (for ``reveal demo`` and the
+end-to-end tests); tidy tables with stated true curves for checking the statistics are
+:mod:`reveal.analysis.synthetic`.
+
 Used by ``reveal demo`` to have human-like data without humans. Every simulated file is
 labelled as such (``observer_kind = simulated`` on every row, participant ids ``sim…``),
 so it can never be mistaken for real data.
@@ -15,7 +19,7 @@ so accuracy rises with the share of features revealed, and the observer errs mor
 network does (weight ``w``). The response time is ``rt0 + rt_scale · exp(−|μ|/2) · LogNormal(0,
 0.35)``; answers after the 550 ms deadline are timeouts.
 
-The trial lists come from :mod:`experiments.design` (Latin square, blocks, keys, training), and
+The trial lists come from :mod:`reveal.experiments.design` (Latin square, blocks, keys, training), and
 the data file is written by PsychoPy's own ``ExperimentHandler`` with the columns the compiled
 experiment writes, named as PsychoPy names its files, so the analysis reads it through the
 same reader as lab data.
