@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..stimuli.errors import InputError
 
+from . import trialdata
 from .levels import normalize_level, sort_levels
 
 __all__ = [
@@ -38,13 +39,10 @@ __all__ = [
     "expand_paths", "detect_layout",
 ]
 
-TIDY_COLUMNS = [
-    "observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id",
-    "image_id", "category", "map_source", "level", "response", "correct", "rt_s", "timed_out",
-]
-#: Extra columns kept when present.
-EXTRA_COLUMNS = ["p_animal", "top5", "image_frac"]
-OBSERVER_KINDS = ("human", "model", "simulated")
+# The columns are the trial-data contract's (one definition, in .trialdata).
+TIDY_COLUMNS = list(trialdata.TIDY_COLUMNS)
+EXTRA_COLUMNS = list(trialdata.EXTRA_COLUMNS)
+OBSERVER_KINDS = trialdata.OBSERVER_KINDS
 MANIFEST_COLUMNS = ("image_id", "category", "map_source", "level")
 
 # Spellings of "missing" in the two experiment runtimes: PsychoPy writes None/[]/"" and

@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+from reveal.stimuli.errors import InputError
+from reveal.stimuli.outputs import RECORD, OutputFolder, atomic_write
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_foreign_folder_is_refused_and_left_as_it_was(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "data").mkdir()
+    before = _tree(tmp_path)
+    with pytest.raises(InputError, match="notes.txt") as err:
+        OutputFolder(tmp_path, "reveal analyze", overwrite=True)
+    assert err.value.path == str(tmp_path)
+    assert _tree(tmp_path) == before
+
+
+def test_rerun_needs_overwrite_and_overwrite_removes_only_its_own_files(tmp_path):
+    out = OutputFolder(tmp_path / "out", "reveal analyze")
+    out.write("trials.csv", "a\n")
+    out.write("figs/accuracy.png", b"\x89PNG")
+    out.close()
+    (tmp_path / "out" / "my_notes.md").write_text("keep me")   # the user's, added later
+    with pytest.raises(InputError, match="--overwrite"):
+        OutputFolder(tmp_path / "out", "reveal analyze")
+    with pytest.raises(InputError, match="reveal analyze"):
+        OutputFolder(tmp_path / "out", "reveal stimuli build", overwrite=True)
+    again = OutputFolder(tmp_path / "out", "reveal analyze", overwrite=True)
+    assert not (tmp_path / "out" / "trials.csv").exists()
+    assert not (tmp_path / "out" / "figs").exists()
+    assert (tmp_path / "out" / "my_notes.md").read_text() == "keep me"
+    again.write("trials.csv", "b\n")
+    again.close()
+    assert json.loads((tmp_path / "out" / RECORD).read_text())["files"] == ["trials.csv"]
+
+
+def test_tampered_record_never_deletes_outside(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RECORD).write_text(json.dumps({"command": "reveal analyze", "files": ["../secret.txt"]}))
+    OutputFolder(out, "reveal analyze", overwrite=True)
+    assert secret.read_text() == "x"
+
+
+def test_output_that_is_a_file_and_names_outside_are_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        OutputFolder(tmp_path / "f", "reveal analyze")
+    out = OutputFolder(tmp_path / "o", "reveal analyze")
+    with pytest.raises(ValueError):
+        out.path("../escape.csv")
+
+
+def test_resume_keeps_the_earlier_files(tmp_path):
+    out = OutputFolder(tmp_path, "reveal stimuli build")
+    out.write("a.png", b"1")
+    again = OutputFolder(tmp_path, "reveal stimuli build", resume=True)
+    assert again.files == {"a.png"} and (tmp_path / "a.png").read_bytes() == b"1"
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    atomic_write(tmp_path / "x.csv", "1,2\n")
+    atomic_write(tmp_path / "x.csv", b"3,4\n")
+    assert _tree(tmp_path) == {"x.csv": b"3,4\n"}
