@@ -29,18 +29,27 @@ routine, so a fast answer never cuts the 400 ms image short.  The image is drawn
 ``pix`` units at 256 × 256 (the paper's size; PsychoPy users size stimuli in pixels
 when the image must match its native resolution).
 
-The code components are written twice, in Python and in JavaScript, by hand: automatic
-translation declares variables inside one routine function, where other routines do
-not see them.  The JavaScript assigns shared variables without ``let``/``var`` so that
-PsychoPy declares them once at module level.
+The code components are written twice, in Python and in JavaScript, in template files
+(``templates/<section>.py.tmpl`` / ``.js.tmpl``, package data, filled with
+``string.Template``), not by automatic translation, which declares variables inside one
+routine function, where other routines do not see them.  The JavaScript assigns shared
+variables without ``let``/``var`` so that PsychoPy declares them once at module level.
+The ``addData`` lines are generated from :data:`DATA_COLUMNS`; the participant -> list
+rule is :func:`design.participant_list`, whose source the lab script's setup code
+copies, and its JavaScript twin in ``setup.js.tmpl``.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import ast
+import inspect
 import shutil
+import textwrap
+from importlib import resources
 from pathlib import Path
+from string import Template
 
 from ..stimuli.errors import InputError
 
@@ -48,9 +57,11 @@ from . import design as dsg
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_experiment", "DATA_COLUMNS", "compile_experiment", "make_experiment"]
+__all__ = ["build_experiment", "DATA_COLUMNS", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
+           "add_data_lines", "compile_experiment", "make_experiment"]
 
-#: Columns the experiment adds to every trial row with ``addData`` (docs/conventions.md).
+#: Columns the experiment adds to every trial row with ``addData`` (docs/conventions.md):
+#: the one definition; the code components' ``addData`` lines are generated from it.
 DATA_COLUMNS = ("participant", "session", "group", "key_animal", "key_nonanimal", "phase",
                 "block", "trial", "stimulus_id", "image_id", "category", "map_source",
                 "level", "resp_key", "response", "correct", "rt_s", "timed_out",
@@ -70,324 +81,96 @@ def _psychopy_experiment():
 
 
 # --------------------------------------------------------------------------- code text
-# Shared names start with ``rv_`` (internal) or are the data columns themselves.
+# The code components' Python and JavaScript live in templates/<section>.<py|js>.tmpl
+# (package data), filled by string.Template.  Shared names start with ``rv_`` (internal)
+# or are the data columns themselves.
 
-def _setup_py(sources, levels) -> str:
-    return f'''\
-# --- reveal: participant -> list (same rule as experiments.design.list_index) ---
-# (os, core, logging: imported by the Builder script itself; importing here would make
-# them local to run())
-rv_sources = {list(sources)!r}
-rv_n_rows = {dsg.N_CONDITIONS}
-rv_levels = {[str(x) for x in levels]!r}  # level (as in manifest.csv) by level_index
-rv_n_lists = 2 * rv_n_rows * len(rv_sources)
-rv_pid = str(expInfo['participant'])
-rv_digits = ''.join([c for c in rv_pid if c.isdigit()])
-if rv_digits:
-    rv_index = int(rv_digits)
-else:
-    rv_index = sum([ord(c) for c in rv_pid])
-list_index = rv_index % rv_n_lists
-rv_group_req = str(expInfo.get('group', '')).strip()
-if rv_group_req:
-    if rv_group_req not in rv_sources:
-        raise ValueError(f"group {{rv_group_req}} is not one of {{rv_sources}}")
-    rv_cycle = list_index // (rv_n_rows * len(rv_sources))
-    list_index = (list_index % rv_n_rows) + rv_n_rows * rv_sources.index(rv_group_req) + rv_n_rows * len(rv_sources) * rv_cycle
-group = rv_sources[(list_index // rv_n_rows) % len(rv_sources)]
-expInfo['group'] = group
-rv_flip = (list_index % 2) ^ ((list_index // (rv_n_rows * len(rv_sources))) % 2)
-key_animal = 'l' if rv_flip else 's'
-key_nonanimal = 's' if rv_flip else 'l'
-training_file = 'conditions/list' + str(list_index) + '_training.csv'
-blocks_file = 'conditions/list' + str(list_index) + '_blocks.csv'
-# --- refresh rate: everything is timed in frames of the measured rate ---
-refresh_hz = expInfo.get('frameRate')
-# REVEAL_EMULATE_HZ: displays without vsync (virtual displays, tests) flip as fast as
-# they can; pace the trial frames to this rate so that frame counts mean what they say.
-rv_emulate_hz = float(os.environ.get('REVEAL_EMULATE_HZ', '0') or 0)
-if rv_emulate_hz > 0:
-    refresh_hz = rv_emulate_hz
-if not refresh_hz:
-    logging.warning('reveal: could not measure the refresh rate; assuming 60 Hz')
-    refresh_hz = 60.0
-refresh_hz = round(float(refresh_hz), 2)
-win.recordFrameIntervals = True
-win.refreshThreshold = 1.2 / refresh_hz
-stim_frames_target = max(1, round({dsg.STIMULUS_S} * refresh_hz))
-deadline_frames = max(1, round({dsg.DEADLINE_S} * refresh_hz))
-fb_frames = max(1, round({FEEDBACK_S} * refresh_hz))
-# Pilot/test shortening (lab script only): REVEAL_MAX_TRIALS, REVEAL_MAX_BLOCKS,
-# REVEAL_TRAINING_TRIALS limit rows per block / blocks / training trials.
-rv_max_trials = os.environ.get('REVEAL_MAX_TRIALS', '')
-rv_max_blocks = os.environ.get('REVEAL_MAX_BLOCKS', '')
-rv_max_training = os.environ.get('REVEAL_TRAINING_TRIALS', '')
-trial_rows = ('0:' + rv_max_trials) if rv_max_trials else ''
-block_rows = ('0:' + rv_max_blocks) if rv_max_blocks else ''
-training_rows = ('0:' + rv_max_training) if rv_max_training else ''
-rv_block_n = 0
-rv_block_correct = 0
-rv_pace_clock = core.Clock()
-rv_next_flip = 0.0
-instr_text = (
-    'In each trial a photo flashes briefly after a fixation cross.\\n\\n'
-    'Press ' + key_animal.upper() + ' if it contains an ANIMAL,\\n'
-    'press ' + key_nonanimal.upper() + ' if it does NOT.\\n\\n'
-    'Answer as fast and as accurately as you can: answers later than half a second '
-    'count as too slow.\\n\\nFirst a short training with feedback.\\n\\nPress SPACE to start.')
-'''
+#: Code sections of the experiment: template stem -> (routine's code component, Builder tab).
+CODE_SECTIONS = ("setup", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
+                 "block_begin", "block_end")
+#: Data columns PsychoPy's lab script writes from ``expInfo`` (extraInfo) on every row by
+#: itself; the lab script does not add them again (that would duplicate the columns).
+EXPINFO_COLUMNS = ("participant", "session", "group")
+#: JavaScript value of a data column, where it is not the variable of the column's name.
+_JS_VALUES = {"participant": "expInfo['participant']", "session": "expInfo['session']"}
 
 
-def _setup_js(sources, levels) -> str:
-    return f'''\
-// --- reveal: participant -> list (same rule as experiments.design.list_index) ---
-rv_sources = {json.dumps(list(sources))};
-rv_n_rows = {dsg.N_CONDITIONS};
-rv_levels = {json.dumps([str(x) for x in levels])};  // level (as in manifest.csv) by level_index
-rv_n_lists = 2 * rv_n_rows * rv_sources.length;
-rv_pid = String(expInfo['participant']);
-rv_digits = rv_pid.replace(/[^0-9]/g, '');
-if (rv_digits.length > 0) {{
-  rv_index = parseInt(rv_digits, 10);
-}} else {{
-  rv_index = 0;
-  for (const c of rv_pid) {{ rv_index += c.charCodeAt(0); }}
-}}
-list_index = rv_index % rv_n_lists;
-rv_group_req = (expInfo['group'] === undefined) ? '' : String(expInfo['group']).trim();
-if (rv_group_req.length > 0) {{
-  if (rv_sources.indexOf(rv_group_req) < 0) {{
-    throw new Error(`group ${{rv_group_req}} is not one of ${{rv_sources}}`);
-  }}
-  rv_cycle = Math.floor(list_index / (rv_n_rows * rv_sources.length));
-  list_index = (list_index % rv_n_rows) + rv_n_rows * rv_sources.indexOf(rv_group_req) + rv_n_rows * rv_sources.length * rv_cycle;
-}}
-group = rv_sources[Math.floor(list_index / rv_n_rows) % rv_sources.length];
-expInfo['group'] = group;
-rv_flip = (list_index % 2) ^ (Math.floor(list_index / (rv_n_rows * rv_sources.length)) % 2);
-key_animal = rv_flip ? 'l' : 's';
-key_nonanimal = rv_flip ? 's' : 'l';
-training_file = 'conditions/list' + String(list_index) + '_training.csv';
-blocks_file = 'conditions/list' + String(list_index) + '_blocks.csv';
-// --- refresh rate: everything is timed in frames of the measured rate ---
-refresh_hz = expInfo['frameRate'];
-if (!refresh_hz) {{
-  console.warn('reveal: could not measure the refresh rate; assuming 60 Hz');
-  refresh_hz = 60.0;
-}}
-refresh_hz = Math.round(refresh_hz * 100) / 100;
-stim_frames_target = Math.max(1, Math.round({dsg.STIMULUS_S} * refresh_hz));
-deadline_frames = Math.max(1, Math.round({dsg.DEADLINE_S} * refresh_hz));
-fb_frames = Math.max(1, Math.round({FEEDBACK_S} * refresh_hz));
-// no shortening online: all rows of every conditions file
-trial_rows = null;
-block_rows = null;
-training_rows = null;
-rv_block_n = 0;
-rv_block_correct = 0;
-instr_text = ('In each trial a photo flashes briefly after a fixation cross.\\n\\n' +
-  'Press ' + key_animal.toUpperCase() + ' if it contains an ANIMAL,\\n' +
-  'press ' + key_nonanimal.toUpperCase() + ' if it does NOT.\\n\\n' +
-  'Answer as fast and as accurately as you can: answers later than half a second ' +
-  'count as too slow.\\n\\nFirst a short training with feedback.\\n\\nPress SPACE to start.');
-'''
+def _template(section: str, lang: str) -> Template:
+    """The ``string.Template`` of one code section (``lang`` ``"py"`` or ``"js"``)."""
+    if section not in CODE_SECTIONS or lang not in ("py", "js"):
+        raise ValueError(f"no code template {section!r} for {lang!r}")
+    res = resources.files(__package__).joinpath("templates", f"{section}.{lang}.tmpl")
+    return Template(res.read_text(encoding="utf-8"))
 
 
-TRIAL_BEGIN_PY = '''\
-# Save what has been answered so far: a crash or Escape in this trial loses nothing
-# already answered (the final save overwrites the same file).
-rv_csv = thisExp.dataFileName + '.csv'
-if len(thisExp.entries) > 0:
-    thisExp.saveAsWideText(rv_csv, delim='auto', fileCollisionMethod='overwrite')
-    thisExp.queueNextCollision('overwrite', fileName=rv_csv)
-fixation_frames = max(1, round(fixation_s * refresh_hz))
-level = rv_levels[int(level_index)]
-stim_frames = 0
-rv_dropped_start = win.nDroppedFrames
-rv_next_flip = rv_pace_clock.getTime()
-'''
+def add_data_lines(lang: str) -> str:
+    """The ``addData`` lines of one trial, generated from :data:`DATA_COLUMNS`.
 
-TRIAL_BEGIN_JS = '''\
-fixation_frames = Math.max(1, Math.round(fixation_s * refresh_hz));
-level = rv_levels[Number.parseInt(level_index)];
-stim_frames = 0;
-'''
+    Parameters
+    ----------
+    lang : {"py", "js"}
+        ``"py"``: ``thisExp.addData(col, col)`` for every column but
+        :data:`EXPINFO_COLUMNS`; ``"js"``: ``psychoJS.experiment.addData(...)`` for every
+        column (PsychoJS does not add ``expInfo`` by itself under these names).
 
-TRIAL_FRAME_PY = '''\
-# frames the image was actually on screen (this component runs after the image's)
-if image.status == STARTED:
-    stim_frames += 1
-if rv_emulate_hz > 0:
-    # pace flips on displays without vsync (see REVEAL_EMULATE_HZ)
-    rv_next_flip += 1.0 / rv_emulate_hz
-    rv_wait = rv_next_flip - rv_pace_clock.getTime()
-    if rv_wait > 0:
-        core.wait(rv_wait, hogCPUperiod=0)
-    else:
-        rv_next_flip = rv_pace_clock.getTime()
-'''
+    Returns
+    -------
+    str
+        One statement per line, no trailing newline.
+    """
+    if lang == "py":
+        return "\n".join(f"thisExp.addData({col!r}, {col})" for col in DATA_COLUMNS
+                         if col not in EXPINFO_COLUMNS)
+    if lang == "js":
+        return "\n".join(f"psychoJS.experiment.addData({col!r}, {_JS_VALUES.get(col, col)});"
+                         for col in DATA_COLUMNS)
+    raise ValueError(f"lang must be 'py' or 'js', not {lang!r}")
 
-TRIAL_FRAME_JS = '''\
-if (image.status === PsychoJS.Status.STARTED) {
-  stim_frames += 1;
-}
-'''
 
-TRIAL_END_PY = '''\
-rv_keys = key_resp.keys
-if not rv_keys:
-    resp_key = ''
-    response = 'none'
-    correct = 0
-    rt_s = ''
-    timed_out = 1
-else:
-    if isinstance(rv_keys, (list, tuple)):
-        rv_keys = rv_keys[0]
-    resp_key = rv_keys
-    response = 'animal' if resp_key == key_animal else 'nonanimal'
-    correct = 1 if response == category else 0
-    rv_rt = key_resp.rt
-    if isinstance(rv_rt, (list, tuple)):
-        rv_rt = rv_rt[0]
-    rt_s = round(float(rv_rt), 4)
-    timed_out = 0
-dropped_frames = win.nDroppedFrames - rv_dropped_start
-if phase == 'test':
-    rv_block_n += 1
-    rv_block_correct += correct
-# participant, session and group: PsychoPy writes expInfo (extraInfo) on every row, and
-# setup_code set expInfo['group'] = group; adding them again would duplicate the columns.
-thisExp.addData('key_animal', key_animal)
-thisExp.addData('key_nonanimal', key_nonanimal)
-thisExp.addData('phase', phase)
-thisExp.addData('block', block)
-thisExp.addData('trial', trial)
-thisExp.addData('stimulus_id', stimulus_id)
-thisExp.addData('image_id', image_id)
-thisExp.addData('category', category)
-thisExp.addData('map_source', map_source)
-thisExp.addData('level', level)
-thisExp.addData('resp_key', resp_key)
-thisExp.addData('response', response)
-thisExp.addData('correct', correct)
-thisExp.addData('rt_s', rt_s)
-thisExp.addData('timed_out', timed_out)
-thisExp.addData('fixation_frames', fixation_frames)
-thisExp.addData('stim_frames', stim_frames)
-thisExp.addData('refresh_hz', refresh_hz)
-thisExp.addData('dropped_frames', dropped_frames)
-'''
+def _participant_list_def() -> str:
+    """Source of :func:`design.participant_list`, renamed ``rv_participant_list``."""
+    src = textwrap.dedent(inspect.getsource(dsg.participant_list))
+    lines = src.splitlines()
+    doc = ast.parse(src).body[0].body[0]  # the docstring: documented in design.py
+    del lines[doc.lineno - 1:doc.end_lineno]
+    src = "\n".join(lines)
+    return src.replace("def participant_list(", "def rv_participant_list(", 1)
 
-TRIAL_END_JS = '''\
-if (!key_resp.keys) {
-  resp_key = '';
-  response = 'none';
-  correct = 0;
-  rt_s = '';
-  timed_out = 1;
-} else {
-  resp_key = Array.isArray(key_resp.keys) ? key_resp.keys[0] : key_resp.keys;
-  response = (resp_key === key_animal) ? 'animal' : 'nonanimal';
-  correct = (response === category) ? 1 : 0;
-  rt_s = Array.isArray(key_resp.rt) ? key_resp.rt[0] : key_resp.rt;
-  rt_s = Math.round(rt_s * 10000) / 10000;
-  timed_out = 0;
-}
-// browsers do not report dropped frames
-dropped_frames = '';
-if (phase === 'test') {
-  rv_block_n += 1;
-  rv_block_correct += correct;
-}
-psychoJS.experiment.addData('participant', expInfo['participant']);
-psychoJS.experiment.addData('session', expInfo['session']);
-psychoJS.experiment.addData('group', group);
-psychoJS.experiment.addData('key_animal', key_animal);
-psychoJS.experiment.addData('key_nonanimal', key_nonanimal);
-psychoJS.experiment.addData('phase', phase);
-psychoJS.experiment.addData('block', block);
-psychoJS.experiment.addData('trial', trial);
-psychoJS.experiment.addData('stimulus_id', stimulus_id);
-psychoJS.experiment.addData('image_id', image_id);
-psychoJS.experiment.addData('category', category);
-psychoJS.experiment.addData('map_source', map_source);
-psychoJS.experiment.addData('level', level);
-psychoJS.experiment.addData('resp_key', resp_key);
-psychoJS.experiment.addData('response', response);
-psychoJS.experiment.addData('correct', correct);
-psychoJS.experiment.addData('rt_s', rt_s);
-psychoJS.experiment.addData('timed_out', timed_out);
-psychoJS.experiment.addData('fixation_frames', fixation_frames);
-psychoJS.experiment.addData('stim_frames', stim_frames);
-psychoJS.experiment.addData('refresh_hz', refresh_hz);
-psychoJS.experiment.addData('dropped_frames', dropped_frames);
-'''
 
-FEEDBACK_BEGIN_PY = '''\
-if phase == 'training':
-    if timed_out:
-        fb_msg = 'Too slow!'
-        fb_color = 'red'
-    elif correct:
-        fb_msg = 'Correct'
-        fb_color = 'green'
-    else:
-        fb_msg = 'Wrong'
-        fb_color = 'red'
-elif timed_out:
-    fb_msg = 'Too slow!'
-    fb_color = 'red'
-else:
-    # test trials: feedback only for answers after the deadline
-    fb_msg = ''
-    fb_color = 'black'
-    continueRoutine = False
-'''
+def code_text(section: str, lang: str, sources=(), levels=()) -> str:
+    """The code of one section in one language, as the experiment's code component holds it.
 
-FEEDBACK_BEGIN_JS = '''\
-if (phase === 'training') {
-  if (timed_out) {
-    fb_msg = 'Too slow!';
-    fb_color = 'red';
-  } else if (correct) {
-    fb_msg = 'Correct';
-    fb_color = 'green';
-  } else {
-    fb_msg = 'Wrong';
-    fb_color = 'red';
-  }
-} else if (timed_out) {
-  fb_msg = 'Too slow!';
-  fb_color = 'red';
-} else {
-  // test trials: feedback only for answers after the deadline
-  fb_msg = '';
-  fb_color = 'black';
-  continueRoutine = false;
-}
-'''
+    Parameters
+    ----------
+    section : str
+        One of :data:`CODE_SECTIONS`.
+    lang : {"py", "js"}
+    sources : sequence of str
+        Map sources, sorted (``setup`` only).
+    levels : sequence of str
+        ``level`` by ``level_index`` (``setup`` only).
 
-BLOCK_BEGIN_PY = '''\
-rv_acc = round(100.0 * rv_block_correct / rv_block_n) if rv_block_n else 0
-block_msg = (f'Block {blocks.thisN + 1} of {blocks.nTotal} done.\\n\\n'
-             f'Accuracy in this block: {rv_acc} %\\n\\nPress SPACE to continue.')
-'''
+    Returns
+    -------
+    str
+    """
+    values = {}
+    if section == "setup":
+        sources, levels = list(sources), [str(x) for x in levels]
+        values = {"n_rows": dsg.N_CONDITIONS, "stimulus_s": dsg.STIMULUS_S,
+                  "deadline_s": dsg.DEADLINE_S, "feedback_s": FEEDBACK_S}
+        if lang == "py":
+            values.update(sources=repr(sources), levels=repr(levels),
+                          participant_list_def=_participant_list_def())
+        else:
+            values.update(sources=json.dumps(sources), levels=json.dumps(levels))
+    elif section == "trial_end":
+        values = {"add_data": add_data_lines(lang)}
+    return _template(section, lang).substitute(values)
 
-BLOCK_BEGIN_JS = '''\
-rv_acc = (rv_block_n > 0) ? Math.round(100.0 * rv_block_correct / rv_block_n) : 0;
-block_msg = `Block ${blocks.thisN + 1} of ${blocks.nTotal} done.\\n\\nAccuracy in this block: ${rv_acc} %\\n\\nPress SPACE to continue.`;
-'''
 
-BLOCK_END_PY = '''\
-rv_block_n = 0
-rv_block_correct = 0
-'''
-
-BLOCK_END_JS = '''\
-rv_block_n = 0;
-rv_block_correct = 0;
-'''
+def _both(section: str, sources=(), levels=()) -> tuple:
+    return code_text(section, "py", sources, levels), code_text(section, "js", sources, levels)
 
 
 # --------------------------------------------------------------------------- experiment
@@ -463,12 +246,14 @@ def make_experiment(name: str, sources, levels, resources) -> "psychopy.experime
     s["Save log file"].val = True
     s["Save wide csv file"].val = True
     s["Save csv file"].val = False
+    # comma, not "auto": PsychoJS turns "auto" with its extension-less file name into a tab
+    s["Data file delimiter"].val = "comma"
     s["Save excel file"].val = False
     s["End Message"].val = "Thank you for taking part!"
 
     # -- instructions (+ the experiment-wide setup code)
     instr = exp.addRoutine("instructions")
-    _code(comps, instr, "setup_code", begin_exp=(_setup_py(sources, levels), _setup_js(sources, levels)))
+    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels))
     _text(comps, instr, "instr_msg", "$instr_text", updates="set every repeat")
     _space_key(comps, instr, "instr_key")
 
@@ -488,12 +273,12 @@ def make_experiment(name: str, sources, levels, resources) -> "psychopy.experime
         startVal="$fixation_frames", stopType="duration (frames)", stopVal="$deadline_frames")
     trial.addComponent(key)
     # the code runs after image and key_resp in each frame (component order)
-    _code(comps, trial, "trial_code", begin_routine=(TRIAL_BEGIN_PY, TRIAL_BEGIN_JS),
-          each_frame=(TRIAL_FRAME_PY, TRIAL_FRAME_JS), end_routine=(TRIAL_END_PY, TRIAL_END_JS))
+    _code(comps, trial, "trial_code", begin_routine=_both("trial_begin"),
+          each_frame=_both("trial_frame"), end_routine=_both("trial_end"))
 
     # -- feedback after a trial (training: correct/wrong/too slow; test: too slow only)
     fb = exp.addRoutine("feedback")
-    _code(comps, fb, "feedback_code", begin_routine=(FEEDBACK_BEGIN_PY, FEEDBACK_BEGIN_JS))
+    _code(comps, fb, "feedback_code", begin_routine=_both("feedback_begin"))
     _text(comps, fb, "fb_text", "$fb_msg", height=32, color="$fb_color", start=0,
           start_type="frame N", stop="$fb_frames", stop_type="duration (frames)",
           updates="set every repeat")
@@ -505,8 +290,8 @@ def make_experiment(name: str, sources, levels, resources) -> "psychopy.experime
     _space_key(comps, test_intro, "test_key")
 
     block_fb = exp.addRoutine("block_feedback")
-    _code(comps, block_fb, "block_code", begin_routine=(BLOCK_BEGIN_PY, BLOCK_BEGIN_JS),
-          end_routine=(BLOCK_END_PY, BLOCK_END_JS))
+    _code(comps, block_fb, "block_code", begin_routine=_both("block_begin"),
+          end_routine=_both("block_end"))
     _text(comps, block_fb, "block_msg_text", "$block_msg", updates="set every repeat")
     _space_key(comps, block_fb, "block_key")
 

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "N_CONDITIONS", "KEYS", "CATEGORIES", "StimulusSet", "Assignment", "ParticipantDesign",
-    "load_stimulus_set", "n_lists", "list_index", "assignment", "latin_square_conditions",
+    "load_stimulus_set", "n_lists", "participant_list", "list_index", "assignment", "latin_square_conditions",
     "split_blocks", "fixation_durations", "frames", "test_trials", "training_trials",
     "participant_design", "write_conditions", "CONDITION_COLUMNS",
 ]
@@ -112,7 +112,7 @@ class StimulusSet:
 class Assignment:
     """Between-subjects assignment of one participant (see module docstring)."""
 
-    participant: int
+    participant: int | str
     list_index: int
     group: str
     latin_row: int
@@ -236,13 +236,70 @@ def n_lists(n_sources: int) -> int:
     return 2 * N_CONDITIONS * int(n_sources)
 
 
-def list_index(participant: int, sources, group: str | None = None) -> int:
+def participant_list(participant, sources, group, n_rows):
+    """The list a participant id runs: the rule of the compiled experiment, in Python.
+
+    Pure Python with no imports or module names: :mod:`experiments.builder` copies this
+    function's source into the lab script's setup code (as ``rv_participant_list``), and
+    ``templates/setup.js.tmpl`` does the same steps in JavaScript, so this module, the lab
+    script and the PsychoJS script agree for every id.
+
+    Parameters
+    ----------
+    participant : str
+        Participant id as typed or passed (``expInfo['participant']``); other values are
+        turned into their ``str``.
+    sources : sequence of str
+        The set's map sources, sorted.
+    group : str
+        A map source to force, or ``''`` (or ``None``) for the one the id implies.
+    n_rows : int
+        Latin-square rows (12).
+
+    Returns
+    -------
+    int
+        0 <= list < ``2 * n_rows * len(sources)``.  The id's ASCII digits ``0``-``9``,
+        read as one decimal number, modulo the number of lists, reduced digit by digit
+        (equal to ``int(digits) % n_lists``, and JavaScript needs neither floats, which
+        lose long ids' digits, nor BigInt); an id without ASCII digits: the sum of its
+        characters' code points modulo the number of lists.  A forced group keeps the
+        Latin-square row and the key cycle and moves to that source's lists.
+
+    Raises
+    ------
+    ValueError
+        ``group`` is not one of ``sources``.
+    """
+    pid = str(participant)
+    sources = list(sources)
+    n_lists = 2 * n_rows * len(sources)
+    index = -1
+    for c in pid:
+        if '0' <= c <= '9':
+            index = (max(index, 0) * 10 + (ord(c) - 48)) % n_lists
+    if index < 0:
+        index = 0
+        for c in pid:
+            index = (index + ord(c)) % n_lists
+    group = '' if group is None else str(group).strip()
+    if group:
+        if group not in sources:
+            raise ValueError(f"group {group} is not one of {sources}")
+        cycle = index // (n_rows * len(sources))
+        index = (index % n_rows) + n_rows * sources.index(group) + n_rows * len(sources) * cycle
+    return index
+
+
+def list_index(participant, sources, group: str | None = None) -> int:
     """The list a participant runs (the rule the compiled experiment applies too).
 
     Parameters
     ----------
-    participant : int
-        Participant index, >= 0.  Indices past the last list wrap (logged).
+    participant : int or str
+        Participant index (>= 0; indices past the last list wrap, logged) or a participant
+        id string as the experiment receives it (``expInfo['participant']``: panel ids,
+        e-mail addresses, ...), reduced by :func:`participant_list`.
     sources : sequence of str
         The set's map sources, sorted.
     group : str, optional
@@ -253,31 +310,32 @@ def list_index(participant: int, sources, group: str | None = None) -> int:
     int
         0 <= list < ``n_lists(len(sources))``.
     """
-    participant = int(participant)
-    if participant < 0:
-        raise InputError(f"participant index {participant} is negative")
     sources = list(sources)
     n = n_lists(len(sources))
-    L = participant % n
-    if participant >= n:
-        log.info("participant %d wraps to list %d (%d lists: 12 Latin-square rows x %d "
-                 "sources x 2 key mappings)", participant, L, n, len(sources))
-    if group is not None:
-        if group not in sources:
-            raise InputError(f"group {group!r} is not a map source of this set "
-                             f"({', '.join(sources)})")
-        row, cycle = L % N_CONDITIONS, L // (N_CONDITIONS * len(sources))
-        L = row + N_CONDITIONS * sources.index(group) + N_CONDITIONS * len(sources) * cycle
-    return L
+    if isinstance(participant, str):
+        pid = participant
+    else:
+        participant = int(participant)
+        if participant < 0:
+            raise InputError(f"participant index {participant} is negative")
+        if participant >= n:
+            log.info("participant %d wraps to list %d (%d lists: 12 Latin-square rows x %d "
+                     "sources x 2 key mappings)", participant, participant % n, n, len(sources))
+        pid = str(participant)
+    if group is not None and group not in sources:
+        raise InputError(f"group {group!r} is not a map source of this set "
+                         f"({', '.join(sources)})")
+    return participant_list(pid, sources, group, N_CONDITIONS)
 
 
-def assignment(participant: int, sources, group: str | None = None) -> Assignment:
-    """Group, Latin-square row and key mapping of one participant."""
+def assignment(participant, sources, group: str | None = None) -> Assignment:
+    """Group, Latin-square row and key mapping of one participant (index or id string)."""
     sources = list(sources)
     L = list_index(participant, sources, group)
     flip = (L % 2) ^ ((L // (N_CONDITIONS * len(sources))) % 2)
     key_animal, key_nonanimal = (KEYS[1], KEYS[0]) if flip else KEYS
-    return Assignment(participant=int(participant), list_index=L,
+    return Assignment(participant=participant if isinstance(participant, str) else int(participant),
+                      list_index=L,
                       group=sources[(L // N_CONDITIONS) % len(sources)],
                       latin_row=L % N_CONDITIONS, key_animal=key_animal,
                       key_nonanimal=key_nonanimal)

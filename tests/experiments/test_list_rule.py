@@ -1,0 +1,156 @@
+"""The participant -> list rule: Python (design), the lab script's code and the PsychoJS code agree.
+
+The JavaScript is the setup code the builder generates (``code_text("setup", "js", ...)``,
+the same text the compiled ``<name>.js`` holds), run by a real ``node`` for 10,000 ids.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import string
+import subprocess
+
+import pytest
+
+from reveal.experiments import design as dsg
+from reveal.experiments.builder import code_text
+
+#: A 24-hex-digit panel id whose list PsychoJS got wrong with ``parseInt`` (fixtures/pavlovia).
+PANEL_ID = "5f8d0d55b54764421b715e07"
+FIXTURE_SOURCES = ("fine_grained", "spectral_residual")
+LEVELS = ["1", "1.58", "2.51", "3.98", "6.31", "10", "15.8", "25.1", "39.8", "63.1", "100", "full"]
+
+
+def _unicode_char(rng: random.Random) -> str:
+    while True:
+        cp = rng.choice([rng.randint(0xA0, 0x2FFF), rng.randint(0x3000, 0xD7FF),
+                         rng.randint(0x1F300, 0x1FAFF), rng.randint(0x0660, 0x0669)])
+        if not 0xD800 <= cp <= 0xDFFF:  # no lone surrogates (not valid in JSON / UTF-8)
+            return chr(cp)
+
+
+def participant_ids(n: int = 10_000, seed: int = 11) -> list:
+    """``n`` ids of five kinds (in turn), plus fixed edge cases at the start."""
+    rng = random.Random(seed)
+    ids = [PANEL_ID, "", "0", "7", "000", "999999", "18446744073709551617" * 2, "chrome01",
+           "chrome14", "ab", "é", "😀", "٣٤", "x²", "  12  ", "-5", "3.0"]
+    letters = string.ascii_letters
+    while len(ids) < n:
+        kind = len(ids) % 5
+        if kind == 0:  # plain numbers, short to far beyond 2**53
+            ids.append(str(rng.randrange(10 ** rng.randint(1, 40))))
+        elif kind == 1:  # 24-hex panel ids
+            ids.append("".join(rng.choice("0123456789abcdef") for _ in range(24)))
+        elif kind == 2:  # e-mail-like
+            name = "".join(rng.choice(letters + "._") for _ in range(rng.randint(1, 12)))
+            ids.append(f"{name}{rng.randrange(10 ** rng.randint(0, 20)) if rng.random() < 0.7 else ''}"
+                       f"@{''.join(rng.choice(letters) for _ in range(5))}.org")
+        elif kind == 3:  # no digits
+            ids.append("".join(rng.choice(letters + " -_") for _ in range(rng.randint(1, 30))))
+        else:  # unicode, with and without ASCII digits
+            chars = [_unicode_char(rng) for _ in range(rng.randint(1, 12))]
+            if rng.random() < 0.5:
+                chars += list(str(rng.randrange(10 ** 18)))
+                rng.shuffle(chars)
+            ids.append("".join(chars))
+    return ids[:n]
+
+
+def _python(pid: str, sources, group: str) -> list:
+    a = dsg.assignment(pid, sources, group or None)
+    return [a.list_index, a.group, a.key_animal, a.key_nonanimal]
+
+
+_HARNESS = """\
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const run = new Function('expInfo', SETUP +
+  '\\nreturn [list_index, group, key_animal, key_nonanimal];');
+const out = cases.map(([pid, group]) => run({participant: pid, group: group, session: '001',
+                                              frameRate: 60}));
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def run_js_setup(setup_js: str, cases) -> list:
+    """Run the generated JavaScript setup code with node once for all ``(id, group)`` cases."""
+    script = f"const SETUP = {json.dumps(setup_js)};\n" + _HARNESS
+    r = subprocess.run(["node", "-e", script], input=json.dumps(cases), capture_output=True,
+                       text=True, encoding="utf-8", check=False)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is needed")
+
+
+def test_python_rule_examples():
+    # the fixture's id (README of fixtures/pavlovia): list 19, spectral_residual
+    a = dsg.assignment(PANEL_ID, FIXTURE_SOURCES)
+    assert (a.list_index, a.group) == (19, "spectral_residual")
+    assert dsg.list_index(PANEL_ID, FIXTURE_SOURCES) == int("58055547644217150" + "7") % 48
+    # ids whose digits fit: the same list as the integer index, as before
+    for i in (0, 5, 47, 48, 53, 999999, 10 ** 30 + 7):
+        assert dsg.list_index(str(i), FIXTURE_SOURCES) == dsg.list_index(i, FIXTURE_SOURCES) == i % 48
+    assert dsg.list_index("chrome14", FIXTURE_SOURCES) == 14
+    # no ASCII digits: sum of code points; non-ASCII digits are not digits
+    for pid in ("ab", "é😀", "٣٤", ""):
+        assert dsg.list_index(pid, FIXTURE_SOURCES) == sum(map(ord, pid)) % 48
+    assert dsg.list_index("x²3", FIXTURE_SOURCES) == 3
+    forced = dsg.assignment(PANEL_ID, FIXTURE_SOURCES, group="fine_grained")
+    assert (forced.list_index, forced.group) == (7, "fine_grained")
+
+
+def test_lab_setup_code_applies_the_python_rule():
+    """The lab script's setup code (rendered, run by Python) gives design.assignment's answer."""
+    from psychopy import core, logging
+    import os
+    import types
+
+    setup = code_text("setup", "py", FIXTURE_SOURCES, LEVELS)
+    compiled = compile(setup, "setup_code", "exec")
+    for pid in participant_ids(300, seed=3):
+        for group in ("", "fine_grained"):
+            ns = {"expInfo": {"participant": pid, "session": "001", "group": group,
+                              "frameRate": 60.0},
+                  "win": types.SimpleNamespace(), "core": core, "logging": logging, "os": os}
+            exec(compiled, ns)
+            got = [ns["list_index"], ns["group"], ns["key_animal"], ns["key_nonanimal"]]
+            assert got == _python(pid, FIXTURE_SOURCES, group), pid
+            assert ns["training_file"] == f"conditions/list{ns['list_index']}_training.csv"
+
+
+@needs_node
+@pytest.mark.parametrize("sources", [FIXTURE_SOURCES, ("clickme", "gradcam", "salicon")])
+def test_javascript_setup_agrees_with_python_for_10000_ids(sources):
+    ids = participant_ids(10_000)
+    rng = random.Random(5)
+    # every id with the group from its id, one in ten also with a forced group
+    cases = [[pid, ""] for pid in ids]
+    cases += [[pid, rng.choice(sources)] for pid in ids[::10]]
+    js = run_js_setup(code_text("setup", "js", sources, LEVELS), cases)
+    py = [_python(pid, sources, group) for pid, group in cases]
+    assert len(js) == len(cases) == 11_000
+    bad = [(c, j, p) for c, j, p in zip(cases, js, py) if j != p]
+    assert not bad, (len(bad), bad[:5])
+    if sources == FIXTURE_SOURCES:
+        assert js[0] == [19, "spectral_residual", "l", "s"] and cases[0] == [PANEL_ID, ""]
+
+
+@needs_node
+def test_compiled_javascript_holds_the_generated_setup_code(built):
+    """What node ran above is what the compiled PsychoJS script holds (same lines, in order)."""
+    text = built["js"].read_text(encoding="utf-8-sig")
+    lines = [ln.strip() for ln in text.splitlines()]
+    setup = [ln.strip() for ln in code_text("setup", "js", ("clickme", "salicon"), LEVELS).splitlines()
+             if ln.strip()]
+    start = lines.index(setup[0])
+    assert [ln for ln in lines[start:start + 3 * len(setup)] if ln][:len(setup)] == setup
+
+
+def test_compiled_javascript_writes_comma_separated_data(built):
+    text = built["js"].read_text(encoding="utf-8-sig")
+    assert "psychoJS.experiment.field_separator = ',';" in text
+    assert "field_separator = '\\t'" not in text
+    py = built["py"].read_text(encoding="utf-8-sig")
+    assert "thisExp.saveAsWideText(filename + '.csv', delim='comma')" in py
