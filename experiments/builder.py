@@ -51,6 +51,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from ..analysis.trialdata import EXPERIMENT_COLUMNS
 from ..stimuli.errors import InputError
 
 from . import design as dsg
@@ -60,12 +61,8 @@ log = logging.getLogger(__name__)
 __all__ = ["build_experiment", "DATA_COLUMNS", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
            "add_data_lines", "compile_experiment", "make_experiment"]
 
-#: Columns the experiment adds to every trial row with ``addData`` (docs/conventions.md):
-#: the one definition; the code components' ``addData`` lines are generated from it.
-DATA_COLUMNS = ("participant", "session", "group", "key_animal", "key_nonanimal", "phase",
-                "block", "trial", "stimulus_id", "image_id", "category", "map_source",
-                "level", "resp_key", "response", "correct", "rt_s", "timed_out",
-                "fixation_frames", "stim_frames", "refresh_hz", "dropped_frames")
+#: The trial-data contract's experiment columns: the addData lines are generated from it.
+DATA_COLUMNS = EXPERIMENT_COLUMNS
 
 IMAGE_SIZE_PX = 256
 FEEDBACK_S = 0.8
