@@ -11,6 +11,9 @@ from reveal.experiments.demo import run_demo
 from reveal.stimuli import read_manifest
 from reveal.stimuli.errors import InputError
 
+# Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 N_OBSERVERS = 48  # one full cycle of the design's lists (24 per map source)
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from reveal.experiments.builder import DATA_COLUMNS, compile_experiment
 
+# Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 
 def test_folder_layout(built):
     folder = built["folder"]

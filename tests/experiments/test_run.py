@@ -15,6 +15,9 @@ from reveal.experiments import design as dsg
 from reveal.experiments.builder import DATA_COLUMNS
 from reveal.experiments.run import NoDisplayError, run_experiment
 
+# Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 SHORT = dict(fullscreen=False, max_trials=2, max_blocks=2, training_trials=2, emulate_hz=60,
              timeout=240)
 

@@ -17,6 +17,9 @@ from reveal.models.dataset import read_manifest, stimset_fingerprint
 from reveal.models.readout import decide, parse_top5
 from reveal.stimuli.errors import InputError
 
+# Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 TRIAL_COLUMNS = ["observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id", "image_id",
                  "category", "map_source", "level", "response", "correct", "rt_s", "timed_out"]  # conventions.md
 
