@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 
 from ..stimuli.errors import InputError
 
-__all__ = ["register", "run_analyze", "write_outputs"]
+__all__ = ["register", "run_analyze"]
 
 
 def register(subparsers) -> None:
@@ -34,54 +33,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_analyze)
 
 
-def _version() -> str:
-    from ..stimuli.errors import toolkit_version as version
-
-    return version()
-
-
-def write_outputs(result, out_dir, *, command: str = "") -> dict:
-    """Write every table, the figures and the report into ``out_dir``; returns name → path."""
-    import matplotlib.pyplot as plt
-
-    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
-    from .pipeline import write_csv
-    from .report import render_report, write_report
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
-                        ("fits", result.fits), ("consistency", result.consistency),
-                        ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
-                        ("observers", result.exclusions.observers)):
-        paths[name] = out / f"{name}.csv"
-        write_csv(table, paths[name])
-    figures = {}
-    fig = accuracy_figure(result.curves, result.tests, result.pixel_pct)
-    for suffix in ("png", "svg"):
-        paths[f"figure_{suffix}"] = out / f"accuracy.{suffix}"
-        save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
-    figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
-            "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
-    plt.close(fig)
-    if len(result.consistency):
-        fig = consistency_figure(result.consistency)
-        for suffix in ("png", "svg"):
-            paths[f"consistency_{suffix}"] = out / f"consistency.{suffix}"
-            save_figure(fig, paths[f"consistency_{suffix}"], dpi=300)
-        figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
-                "models vs humans, and humans vs humans (reference); "
-                "'n/a': undefined at ceiling."] = png_bytes(fig)
-        plt.close(fig)
-    paths["report"] = out / "report.html"
-    write_report(render_report(result, figures, version=_version(), command=command), paths["report"])
-    return paths
-
-
 def run_analyze(args) -> int:
     from .exclusions import ExclusionSettings
-    from .pipeline import AnalysisSettings, analyze
+    from .pipeline import AnalysisSettings, analyze, write_outputs
 
     if args.resamples < 1 or args.bootstrap < 1:
         raise InputError("--resamples and --bootstrap must be at least 1")

@@ -1,6 +1,6 @@
 """The whole analysis as one Python call: data files in, tables, figures and a report out.
 
-``reveal analyze`` is a thin layer over :func:`analyze`; each step is also usable alone
+``reveal analyze`` is a thin layer over :func:`analyze` and :func:`write_outputs`; each step is also usable alone
 (:mod:`analysis.readers`, :mod:`analysis.exclusions`, :mod:`analysis.curves`,
 :mod:`analysis.randomization`, :mod:`analysis.psychometric`, :mod:`analysis.consistency`).
 """
@@ -23,8 +23,9 @@ from .exclusions import ExclusionSettings, apply_exclusions
 from .levels import FULL, level_value, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from .readers import read_trials
+from ..stimuli.errors import toolkit_version
 
-__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv"]
+__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv", "write_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +223,59 @@ def write_csv(table: pd.DataFrame, path) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_outputs(result, out_dir, *, command: str = "") -> dict:
+    """Write every table, the figures and the report of an analysis.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        What :func:`analyze` returned.
+    out_dir : path-like
+        Output folder (created): the tables as CSV (``trials``, ``curves``, ``tests``,
+        ``fits``, ``consistency``, ``consistency_pairs``, ``image_spearman``,
+        ``observers``), ``accuracy.png``/``.svg``, ``consistency.png``/``.svg`` when there is
+        a model–human comparison, and ``report.html``.
+    command : str
+        The command line shown in the report.
+
+    Returns
+    -------
+    dict
+        Output name -> path.
+    """
+    import matplotlib.pyplot as plt
+
+    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
+    from .report import render_report, write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
+                        ("fits", result.fits), ("consistency", result.consistency),
+                        ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
+                        ("observers", result.exclusions.observers)):
+        paths[name] = out / f"{name}.csv"
+        write_csv(table, paths[name])
+    figures = {}
+    fig = accuracy_figure(result.curves, result.tests, result.pixel_pct)
+    for suffix in ("png", "svg"):
+        paths[f"figure_{suffix}"] = out / f"accuracy.{suffix}"
+        save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
+    figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
+            "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
+    plt.close(fig)
+    if len(result.consistency):
+        fig = consistency_figure(result.consistency)
+        for suffix in ("png", "svg"):
+            paths[f"consistency_{suffix}"] = out / f"consistency.{suffix}"
+            save_figure(fig, paths[f"consistency_{suffix}"], dpi=300)
+        figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
+                "models vs humans, and humans vs humans (reference); "
+                "'n/a': undefined at ceiling."] = png_bytes(fig)
+        plt.close(fig)
+    paths["report"] = out / "report.html"
+    write_report(render_report(result, figures, version=toolkit_version(), command=command), paths["report"])
+    return paths

@@ -69,8 +69,7 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     -------
     DemoResult
     """
-    from ..analysis.cli import write_outputs
-    from ..analysis.pipeline import AnalysisSettings, analyze
+    from ..analysis.pipeline import AnalysisSettings, analyze, write_outputs
     from ..models import predict
     from ..stimuli import RevealParams, build_stimulus_set
     from ..stimuli.sample import write_sample_inputs

@@ -11,6 +11,7 @@ _EXPORTS = {
     "load_observer": "registry", "resolve_device": "registry",
     "animal_evidence": "readout", "decide": "readout",
     "predict": "inference", "read_predictions": "inference", "OUTPUT_COLUMNS": "inference",
+    "attention_map": "attention", "write_attention_maps": "attention",
 }
 
 __all__ = list(_EXPORTS)

@@ -3,7 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reveal.analysis.maps.mapfiles import write_maps
 from reveal.experiments.cli import main
+from reveal.stimuli.loaders import read_image
 from reveal.stimuli.loaders.clickme import clicks_to_map
 from reveal.stimuli.sample import write_sample_inputs
 
@@ -78,23 +80,28 @@ def test_compare_against_a_click_dump_uses_the_human_ceiling(dumps, tmp_path, rn
     assert (out / "reliability.csv").exists() and (out / "thumbnails.png").exists()
 
 
-def test_compare_puts_the_bundled_network_next_to_the_sample_maps(tmp_path):
+def test_compare_reads_attention_map_folders_next_to_the_sample_maps(tmp_path):
+    # attention maps come from files (written here as reveal maps attention writes them); the
+    # analysis runs no network
     sample = write_sample_inputs(tmp_path / "sample")
+    rng = np.random.default_rng(7)
+    photos = {p.stem: p for p in sample["images"].iterdir()}
+    shapes = {i: read_image(p).shape[:2] for i, p in photos.items()}
+    att = tmp_path / "att"
+    write_maps(att, "net:smoothgrad", {i: rng.random(s) for i, s in shapes.items()}, {"kind": "smoothgrad"})
+    write_maps(att, "net:activation", {i: rng.random(s) for i, s in shapes.items()}, {"kind": "activation"})
     out = tmp_path / "cmp"
     code = main(["maps", "compare", "--maps", f"fine_grained={sample['maps']['fine_grained']}",
                  "--reference", f"spectral_residual={sample['maps']['spectral_residual']}",
-                 "--model", "efficientnet_lite0", "--samples", "2", "--images", str(sample["images"]),
+                 "--attention", str(att), "--images", str(sample["images"]),
                  "--ceiling", "0.58", "--resamples", "199", "--out", str(out)])
     assert code == 0
     summary = pd.read_csv(out / "compare_summary.csv")
-    assert list(summary["source"]) == ["fine_grained", "efficientnet_lite0:smoothgrad",
-                                       "efficientnet_lite0:activation"]
+    assert list(summary["source"]) == ["fine_grained", "net:smoothgrad", "net:activation"]
     assert summary["n_images"].eq(4).all()
     assert np.isfinite(summary["fraction_of_ceiling"]).all()
-    assert sorted(p.name for p in (out / "maps" / "efficientnet_lite0_activation").iterdir()) == [
-        "chelsea.npy", "coffee.npy", "horse.npy", "rocket.npy"]
     html = (out / "report.html").read_text()
-    assert "efficientnet_lite0:smoothgrad" in html and "data:image/png;base64," in html
+    assert "net:smoothgrad" in html and "data:image/png;base64," in html
 
 
 def test_compare_refuses_maps_of_another_aspect_ratio(tmp_path, capsys):
@@ -109,3 +116,14 @@ def test_compare_refuses_maps_of_another_aspect_ratio(tmp_path, capsys):
     assert main(["maps", "compare", "--maps", "nonsense", "--reference", f"r={ref}",
                  "--out", str(tmp_path / "out")]) == 2
     assert "SOURCE=PATH" in capsys.readouterr().err
+
+
+def test_compare_with_nothing_to_compare_or_a_bad_attention_folder(tmp_path, capsys):
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    np.save(ref / "im.npy", np.random.default_rng(0).random((32, 32)))
+    assert main(["maps", "compare", "--reference", f"r={ref}", "--out", str(tmp_path / "out")]) == 2
+    assert "nothing to compare" in capsys.readouterr().err
+    assert main(["maps", "compare", "--attention", str(ref), "--reference", f"r={ref}",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "maps.json" in capsys.readouterr().err

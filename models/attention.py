@@ -28,14 +28,27 @@ activation map on the network input is pulled back with the transpose of the
 preprocessing (a vector–Jacobian product) normalised by the pull-back of ones, i.e. each
 image pixel gets the weighted mean of the network-input pixels it feeds. Pixels the
 network never sees (outside the centre crop) get 0.
+
+:func:`write_attention_maps` (``reveal maps attention``) computes them for a folder of
+photographs and writes them as a map folder (:mod:`analysis.maps.mapfiles`), which
+``reveal maps compare --attention`` reads: the analysis itself runs no network.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ANIMAL_CLASSES", "full_view", "smoothgrad", "activation_norm", "default_layer", "attention_map"]
+from ..analysis.maps.mapfiles import write_maps
+from ..stimuli.errors import InputError
+
+__all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_norm", "default_layer",
+           "attention_map", "write_attention_maps"]
+
+#: The attention kinds, in the order they are written.
+KINDS = ("smoothgrad", "activation")
 
 #: ImageNet-1k indices of the animal classes (DESIGN.md: 0 = tench … 397 = puffer).
 ANIMAL_CLASSES = slice(0, 398)
@@ -266,3 +279,99 @@ def attention_map(observer, image, kind="smoothgrad", rng=None, crop=False, **kw
     if kind == "activation":
         return activation_norm(observer.module, preprocess, image, **kwargs)
     raise ValueError(f"unknown attention kind {kind!r}: use 'smoothgrad' or 'activation'")
+
+
+def _read_photos(images):
+    from ..stimuli.loaders import read_image
+    from ..stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem
+
+    if isinstance(images, (str, Path)):
+        files = files_by_stem(images, IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"no photographs ({', '.join(IMAGE_SUFFIXES)})", Path(images))
+        return {i: read_image(p) for i, p in files.items()}
+    return dict(images)
+
+
+def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, target="animal", n_samples=25,
+                         noise=0.15, layer=None, crop=False, seed=0, progress=False):
+    """Attention maps of a registry observer for every photograph, written as a map folder.
+
+    Parameters
+    ----------
+    model : str or models.registry.Observer
+        A model registry name (:func:`models.registry.load_observer`) or an observer.
+    images : path-like or mapping of str to ndarray
+        A folder of photographs (image id = file stem) or image id -> (H, W, 3) uint8.
+    out : path-like
+        Map folder (created or added to): ``<out>/<model>_<kind>/<image_id>.npy`` and the
+        index ``<out>/maps.json`` (:mod:`analysis.maps.mapfiles`); each map has the
+        photograph's (H, W).
+    kinds : sequence of {'smoothgrad', 'activation'}
+    weights : path-like, optional
+        Weights file for ``model`` given by name.
+    target : {'animal', 'top'} or int
+        SmoothGrad score (:func:`smoothgrad`).
+    n_samples : int
+        SmoothGrad noisy samples.
+    noise : float
+        SmoothGrad noise σ as a fraction of the 0–255 range.
+    layer : str, optional
+        Layer of the activation-norm map (default :func:`default_layer`).
+    crop : bool
+        The observer's own preprocessing (centre crop) instead of :func:`full_view`.
+    seed : int
+        SmoothGrad noise of each image comes from ``derive_rng(seed, image_id, 'smoothgrad')``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Source name (``<observer>:<kind>``) -> {image id -> float64 map}, in ``kinds`` order.
+
+    Raises
+    ------
+    InputError
+        Unknown kind, target or layer, an unknown model, an unreadable photograph (the
+        message names the file).
+    """
+    from tqdm.auto import tqdm
+
+    from ..stimuli.seeding import derive_rng
+    from .registry import load_observer
+
+    kinds = list(kinds)
+    bad = sorted(set(kinds) - set(KINDS))
+    if bad or not kinds:
+        raise InputError(f"attention kinds are {' and/or '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+    if not (target in ("animal", "top") or (isinstance(target, (int, np.integer)) and 0 <= target < 1000)):
+        raise InputError(f"target must be animal, top or an ImageNet class index 0-999, got {target!r}")
+    if n_samples < 1:
+        raise InputError(f"SmoothGrad needs at least 1 sample, got {n_samples}")
+    photos = _read_photos(images)
+    observer = load_observer(model, weights=weights) if isinstance(model, str) else model
+    observer.module.eval()
+    if "activation" in kinds and layer is not None:
+        try:
+            observer.module.get_submodule(layer)
+        except AttributeError as err:
+            raise InputError(f"model {observer.name!r} has no layer {layer!r}: {err}") from None
+    out_maps = {}
+    for kind in kinds:
+        source = f"{observer.name}:{kind}"
+        maps = {}
+        for image_id, image in tqdm(photos.items(), desc=source, disable=not progress):
+            if kind == "smoothgrad":
+                maps[image_id] = attention_map(observer, image, kind, rng=derive_rng(seed, image_id, kind),
+                                               crop=crop, target=target, n_samples=n_samples, noise=noise)
+            else:
+                maps[image_id] = attention_map(observer, image, kind, crop=crop, layer=layer)
+        params = {"model": observer.name, "kind": kind, "crop": crop}
+        params.update({"target": target if isinstance(target, str) else int(target), "n_samples": n_samples,
+                       "noise": noise, "seed": seed} if kind == "smoothgrad" else
+                      {"layer": layer or default_layer(observer.module, observer.preprocess if crop
+                                                       else full_view(observer))})
+        write_maps(out, source, maps, params)
+        out_maps[source] = maps
+    return out_maps

@@ -1,0 +1,226 @@
+"""Computed importance maps on disk: the one owner of the map-folder format.
+
+Maps that a program computes (model attention maps from :mod:`models.attention`, written
+by ``reveal maps attention``) are handed to the analysis as files, the way ``reveal
+predict`` hands over trial data: ``models`` writes them with :func:`write_maps`, and
+:mod:`analysis.maps` reads them with :func:`read_maps`; the analysis runs no network.
+
+The format (``reveal-maps``, version 1) is a folder::
+
+    attention/
+        maps.json                         the index
+        efficientnet_lite0_smoothgrad/    one folder per map source
+            chelsea.npy                   one map per image, by image id
+            coffee.npy
+        efficientnet_lite0_activation/
+            ...
+
+* ``<image_id>.npy``: float32, shape (H, W) — the image's own pixel grid — finite and
+  non-negative; larger = more important. Each source folder is also a plain folder of
+  ``.npy`` maps, so ``--maps NAME=attention/efficientnet_lite0_smoothgrad`` and the
+  stimulus builder read it too.
+* ``maps.json``::
+
+      {"format": "reveal-maps", "version": 1,
+       "sources": {"efficientnet_lite0:smoothgrad": {
+           "folder": "efficientnet_lite0_smoothgrad",
+           "toolkit_version": "0.1.0",
+           "parameters": {"model": "efficientnet_lite0", "kind": "smoothgrad", ...},
+           "images": {"chelsea": [300, 451], "coffee": [400, 600]}}}}
+
+  ``sources`` keeps the order in which the sources were written; ``images`` gives each
+  map's (H, W). Writing a source into a folder that already has an index adds it (a source
+  of the same name is replaced), so several models can share one folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ...stimuli.errors import InputError, toolkit_version
+
+__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "write_maps", "read_index", "read_maps"]
+
+FORMAT = "reveal-maps"
+VERSION = 1
+#: Name of the index file in a map folder.
+INDEX = "maps.json"
+
+
+def source_folder_name(source):
+    """Folder name of a map source: ``efficientnet_lite0:smoothgrad`` -> ``efficientnet_lite0_smoothgrad``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(source)).strip("._")
+    if not name:
+        raise InputError(f"map source name {source!r} has no usable characters for a folder name")
+    return name
+
+
+def _empty_index():
+    return {"format": FORMAT, "version": VERSION, "sources": {}}
+
+
+def read_index(root):
+    """The index of a map folder.
+
+    Parameters
+    ----------
+    root : path-like
+        A folder written by :func:`write_maps`.
+
+    Returns
+    -------
+    dict
+        ``{"format", "version", "sources": {source: {"folder", "parameters", "images",
+        "toolkit_version"}}}``.
+
+    Raises
+    ------
+    InputError
+        No index, an index that is not JSON, of another format or version, or with a
+        malformed source entry (the message names ``maps.json``).
+    """
+    path = Path(root) / INDEX
+    if not path.is_file():
+        raise InputError(f"not a map folder written by reveal (no {INDEX})", Path(root))
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read the map index: {err}", path) from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        raise InputError(f"not a {FORMAT} index (format {index.get('format') if isinstance(index, dict) else None!r})",
+                         path)
+    if index.get("version") != VERSION:
+        raise InputError(f"{FORMAT} version {index.get('version')!r} is not supported (this toolkit reads "
+                         f"version {VERSION})", path)
+    sources = index.get("sources")
+    if not isinstance(sources, dict):
+        raise InputError("the index has no 'sources' object", path)
+    for name, entry in sources.items():
+        ok = (isinstance(entry, dict) and isinstance(entry.get("folder"), str)
+              and isinstance(entry.get("images"), dict)
+              and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s)
+                      for s in entry["images"].values()))
+        if not ok or Path(entry["folder"]).name != entry["folder"]:
+            raise InputError(f"source {name!r}: needs 'folder' (a folder name) and 'images' "
+                             f"(image id -> [height, width])", path)
+    return index
+
+
+def _write_json(obj, path):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_maps(root, source, maps, parameters=None):
+    """Write the maps of one source into a map folder and add it to the index.
+
+    Parameters
+    ----------
+    root : path-like
+        The map folder (created). An existing index is kept and the source added to it;
+        a source of the same name is replaced (its old ``.npy`` files are removed).
+    source : str
+        Map source name, e.g. ``efficientnet_lite0:smoothgrad``.
+    maps : mapping of str to ndarray
+        Image id -> map of shape (H, W); finite and non-negative; saved as float32.
+    parameters : dict, optional
+        How the maps were made (JSON-serialisable), kept in the index.
+
+    Returns
+    -------
+    pathlib.Path
+        The source's folder.
+
+    Raises
+    ------
+    ValueError
+        A map that is not 2-D, finite and non-negative, or an image id that is not a
+        plain file name.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    index = read_index(root) if (root / INDEX).exists() else _empty_index()
+    folder = root / source_folder_name(source)
+    folder.mkdir(exist_ok=True)
+    old = index["sources"].get(source)
+    if old is not None:
+        for image_id in old["images"]:
+            (root / old["folder"] / f"{image_id}.npy").unlink(missing_ok=True)
+    images = {}
+    for image_id, m in maps.items():
+        m = np.asarray(m)
+        if m.ndim != 2 or not np.isfinite(m).all() or (m < 0).any():
+            raise ValueError(f"map of {image_id!r} must be 2-D, finite and non-negative (shape {m.shape})")
+        if not image_id or Path(image_id).name != image_id:
+            raise ValueError(f"image id {image_id!r} is not usable as a file name")
+        np.save(folder / f"{image_id}.npy", m.astype(np.float32))
+        images[image_id] = [int(m.shape[0]), int(m.shape[1])]
+    index["sources"][source] = {"folder": folder.name, "toolkit_version": toolkit_version(),
+                                "parameters": dict(parameters or {}), "images": images}
+    _write_json(index, root / INDEX)
+    return folder
+
+
+def read_maps(root, sources=None):
+    """Read the maps of a map folder.
+
+    Parameters
+    ----------
+    root : path-like
+        A folder written by :func:`write_maps`.
+    sources : sequence of str, optional
+        The sources to read (default: all, in index order).
+
+    Returns
+    -------
+    dict
+        Source name -> {image id -> float64 map (H, W)}, in index order.
+
+    Raises
+    ------
+    InputError
+        A bad index, an unknown source, or a map file that is missing, unreadable, not
+        2-D, not finite or non-negative, or not of the shape in the index (the message
+        names the file).
+    """
+    root = Path(root)
+    index = read_index(root)
+    names = list(index["sources"]) if sources is None else list(sources)
+    unknown = [s for s in names if s not in index["sources"]]
+    if unknown:
+        raise InputError(f"no source {', '.join(map(repr, unknown))} in the index (it has "
+                         f"{', '.join(map(repr, index['sources'])) or 'none'})", root / INDEX)
+    out = {}
+    for name in names:
+        entry = index["sources"][name]
+        maps = {}
+        for image_id, shape in entry["images"].items():
+            path = root / entry["folder"] / f"{image_id}.npy"
+            try:
+                m = np.load(path, allow_pickle=False)
+            except FileNotFoundError:
+                raise InputError(f"map of {image_id!r} (source {name!r}) is missing", path) from None
+            except (OSError, ValueError) as err:
+                raise InputError(f"cannot read map: {err}", path) from None
+            if m.ndim != 2 or list(m.shape) != shape:
+                raise InputError(f"map is {'x'.join(map(str, m.shape))}, the index says "
+                                 f"{shape[0]}x{shape[1]} (rows x cols)", path)
+            m = m.astype(np.float64)
+            if not np.isfinite(m).all() or (m < 0).any():
+                raise InputError("map has non-finite or negative values", path)
+            maps[image_id] = m
+        out[name] = maps
+    return out

@@ -1,0 +1,90 @@
+"""The maps pipeline as Python calls: reliability() and compare() return results and write outputs."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from reveal.analysis.maps.mapfiles import write_maps
+from reveal.analysis.maps.pipeline import compare, open_executor, read_categories, reliability
+from reveal.stimuli.errors import InputError
+from reveal.stimuli.loaders.clickme import clicks_to_map
+
+from .conftest import make_clicks, write_click_csv
+
+
+@pytest.fixture
+def dump(rng, tmp_path):
+    clicks = make_clicks(rng, [f"n{i:04d}" for i in range(4)], spread=12)
+    return clicks, write_click_csv(tmp_path / "clicks.csv", clicks)
+
+
+def test_reliability_returns_the_table_and_writes_only_when_asked(dump, tmp_path):
+    clicks, path = dump
+    report = reliability(path, splits=4, seed=1, categories={i: "animal" for i in clicks})
+    assert report.paths == {}
+    assert report.overall["n_images"] == 4 and report.overall["reliability"] > report.overall["null"]
+    assert set(report.table["scope"]) == {"image", "category", "overall"}
+    out = tmp_path / "rel"
+    written = reliability([path], out, splits=4, seed=1, command="reveal maps reliability ...")
+    np.testing.assert_allclose(pd.read_csv(written.paths["reliability"])["reliability"],
+                               written.table["reliability"])
+    assert written.overall["reliability"] == pytest.approx(report.overall["reliability"])
+    assert "reveal maps reliability ..." in written.paths["report"].read_text()
+    with open_executor(workers=2) as executor:
+        parallel = reliability(path, splits=4, seed=1, executor=executor)
+    assert parallel.overall["reliability"] == pytest.approx(report.overall["reliability"])
+
+
+def test_reliability_bad_input(dump, tmp_path):
+    _, path = dump
+    with pytest.raises(InputError, match="splits"):
+        reliability(path, splits=0)
+    with pytest.raises(InputError, match="no click dump"):
+        reliability([])
+    bad = tmp_path / "cats.csv"
+    bad.write_text("image_id,label\nn0000,animal\n")
+    with pytest.raises(InputError, match="image_id and category") as err:
+        read_categories(bad)
+    assert err.value.path == str(bad)
+
+
+def test_compare_reads_attention_folders_and_ranks_the_sources(dump, tmp_path, rng):
+    clicks, path = dump
+    good = {i: clicks_to_map(list(u.values()), (256, 256)) for i, u in clicks.items()}
+    noise = {i: rng.random((256, 256)) for i in clicks}
+    att = tmp_path / "att"
+    write_maps(att, "model:good", good)
+    write_maps(att, "model:noise", noise)
+    report = compare(("clickme", path), attention=[att], splits=4, resamples=199, seed=0)
+    assert report.paths == {}
+    summary = report.summary.set_index("source")
+    assert list(summary.index) == ["model:good", "model:noise"]
+    assert summary.loc["model:good", "spearman"] > 0.8 > abs(summary.loc["model:noise", "spearman"]) + 0.7
+    assert 0 < report.ceiling < 1 and report.reliability is not None
+    assert summary.loc["model:good", "fraction_of_ceiling"] == pytest.approx(
+        summary.loc["model:good", "spearman"] / report.ceiling)
+
+    # the same maps as a plain folder under --maps, and the outputs written
+    out = tmp_path / "cmp"
+    again = compare(("clickme", path), {"good": att / "model_good"}, out, ceiling=0.5, resamples=199)
+    assert again.ceiling == 0.5 and again.reliability is None
+    assert again.summary.set_index("source").loc["good", "spearman"] == pytest.approx(
+        summary.loc["model:good", "spearman"], abs=1e-6)
+    assert {p.name for p in out.iterdir()} == {"compare_per_image.csv", "compare_summary.csv", "thumbnails.png",
+                                               "report.html"}
+
+
+def test_compare_bad_input(dump, tmp_path):
+    _, path = dump
+    with pytest.raises(InputError, match="nothing to compare"):
+        compare(("clickme", path))
+    att = tmp_path / "att"
+    write_maps(att, "clickme", {"n0000": np.ones((8, 8))})
+    with pytest.raises(InputError, match="given twice"):
+        compare(("clickme", path), attention=[att])
+    write_maps(tmp_path / "wide", "wide", {"n0000": np.ones((8, 16))})
+    with pytest.raises(InputError, match="aspect ratio") as err:
+        compare(("clickme", path), attention=[tmp_path / "wide"])
+    assert err.value.path.endswith("n0000.npy")
+    write_maps(tmp_path / "other", "other", {"x": np.ones((8, 8))})
+    with pytest.raises(InputError, match="no image in common"):
+        compare(("clickme", path), attention=[tmp_path / "other"])
