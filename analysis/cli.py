@@ -18,7 +18,10 @@ def register(subparsers) -> None:
     p.add_argument("data", nargs="+", metavar="DATA", help="data files or folders (searched for *.csv)")
     p.add_argument("--stimuli", metavar="DIR", help="stimulus set folder (manifest.csv): fills missing columns, "
                                                     "checks levels, gives the %% of image pixels")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (created; an earlier analysis's outputs are kept unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of an earlier `reveal analyze` in --out (nothing else is touched)")
     p.add_argument("--resamples", type=int, default=10_000, help="randomization resamples (default 10000)")
     p.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples for effect-size CIs")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
@@ -35,7 +38,7 @@ def register(subparsers) -> None:
 
 def run_analyze(args) -> int:
     from .exclusions import ExclusionSettings
-    from .pipeline import AnalysisSettings, analyze, write_outputs
+    from .pipeline import AnalysisSettings, analyze, open_output, write_outputs
 
     if args.resamples < 1 or args.bootstrap < 1:
         raise InputError("--resamples and --bootstrap must be at least 1")
@@ -44,7 +47,8 @@ def run_analyze(args) -> int:
         exclusions=ExclusionSettings(chance=args.chance, max_timeout_rate=args.max_timeout_rate,
                                      timeouts_as_errors=args.timeouts_as_errors),
         progress=not args.no_progress)
+    out = open_output(args.out, overwrite=args.overwrite)  # refused before minutes of work
     result = analyze(args.data, stimuli=args.stimuli, settings=settings)
-    paths = write_outputs(result, args.out, command=shlex.join(["reveal", *sys.argv[1:]]))
+    paths = write_outputs(result, out, command=shlex.join(["reveal", *sys.argv[1:]]))
     print(f"reveal analyze: {len(result.trials)} trials, report: {paths['report']}")
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 
 import matplotlib
 
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..stimuli.outputs import atomic_write  # noqa: E402
 from .levels import FULL, level_value  # noqa: E402
 
 __all__ = ["accuracy_figure", "consistency_figure", "save_figure", "stars"]
@@ -202,18 +202,11 @@ def consistency_figure(summary: pd.DataFrame):
 
 
 def save_figure(fig, path, **kwargs) -> None:
-    """Write a figure atomically (temp file, then ``os.replace``); format from the suffix."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix, prefix=".tmp-")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=kwargs.pop("dpi", 200), **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write a figure atomically; format from the suffix."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=os.path.splitext(os.fspath(path))[1].lstrip("."), dpi=kwargs.pop("dpi", 200),
+                **kwargs)
+    atomic_write(path, buf.getvalue())
 
 
 def png_bytes(fig, dpi=150) -> bytes:

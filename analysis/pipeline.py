@@ -11,7 +11,6 @@ import itertools
 import logging
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from .levels import FULL, level_value, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from .readers import read_trials
 from ..stimuli.errors import toolkit_version
+from ..stimuli.outputs import OutputFolder, atomic_write
 
 __all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv", "write_outputs"]
 
@@ -213,19 +213,11 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
 
 
 def write_csv(table: pd.DataFrame, path) -> None:
-    """Write a table atomically (temp file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
-    os.close(fd)
-    try:
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write a table atomically (see :func:`reveal.stimuli.outputs.atomic_write`)."""
+    atomic_write(path, table.to_csv(index=False))
 
 
-def write_outputs(result, out_dir, *, command: str = "") -> dict:
+def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False) -> dict:
     """Write every table, the figures and the report of an analysis.
 
     Parameters
@@ -239,6 +231,9 @@ def write_outputs(result, out_dir, *, command: str = "") -> dict:
         a model–human comparison, and ``report.html``.
     command : str
         The command line shown in the report.
+    overwrite : bool
+        Replace an earlier analysis's outputs in ``out_dir`` (only the files it recorded).
+        A folder holding files the toolkit did not write is always refused.
 
     Returns
     -------
@@ -250,19 +245,18 @@ def write_outputs(result, out_dir, *, command: str = "") -> dict:
     from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
     from .report import render_report, write_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir if isinstance(out_dir, OutputFolder) else open_output(out_dir, overwrite=overwrite)
     paths = {}
     for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
                         ("fits", result.fits), ("consistency", result.consistency),
                         ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
                         ("observers", result.exclusions.observers)):
-        paths[name] = out / f"{name}.csv"
+        paths[name] = out.path(f"{name}.csv")
         write_csv(table, paths[name])
     figures = {}
     fig = accuracy_figure(result.curves, result.tests, result.pixel_pct)
     for suffix in ("png", "svg"):
-        paths[f"figure_{suffix}"] = out / f"accuracy.{suffix}"
+        paths[f"figure_{suffix}"] = out.path(f"accuracy.{suffix}")
         save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
     figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
             "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
@@ -270,12 +264,18 @@ def write_outputs(result, out_dir, *, command: str = "") -> dict:
     if len(result.consistency):
         fig = consistency_figure(result.consistency)
         for suffix in ("png", "svg"):
-            paths[f"consistency_{suffix}"] = out / f"consistency.{suffix}"
+            paths[f"consistency_{suffix}"] = out.path(f"consistency.{suffix}")
             save_figure(fig, paths[f"consistency_{suffix}"], dpi=300)
         figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
                 "models vs humans, and humans vs humans (reference); "
                 "'n/a': undefined at ceiling."] = png_bytes(fig)
         plt.close(fig)
-    paths["report"] = out / "report.html"
+    paths["report"] = out.path("report.html")
     write_report(render_report(result, figures, version=toolkit_version(), command=command), paths["report"])
+    out.close()
     return paths
+
+
+def open_output(out_dir, *, overwrite: bool = False) -> OutputFolder:
+    """The analysis's output folder, checked before any work is done (see :class:`OutputFolder`)."""
+    return OutputFolder(out_dir, "reveal analyze", overwrite=overwrite)

@@ -9,10 +9,11 @@ import dataclasses
 import datetime as _dt
 import html
 import os
-import tempfile
 
 import numpy as np
 import pandas as pd
+
+from ..stimuli.outputs import atomic_write
 
 __all__ = ["render_report", "render_page", "write_report"]
 
@@ -169,13 +170,6 @@ def render_page(title: str, *, intro=(), figures=None, tables=None, version: str
 
 def write_report(text: str, path) -> None:
     """Write the HTML atomically."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text)
+
+

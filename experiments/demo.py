@@ -130,8 +130,9 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     settings = AnalysisSettings(n_resamples=n_resamples, seed=seed, n_bootstrap=min(n_resamples, 2000),
                                 progress=progress)
     result = analyze([data_dir, pred_path], stimuli=stim_dir, settings=settings)
-    paths = write_outputs(result, out / "analysis", command=f"reveal demo --out {out} --observers "
-                                                                 f"{n_observers} --seed {seed}")
+    # the demo owns its folder (checked above): its earlier analysis is replaced
+    paths = write_outputs(result, out / "analysis", overwrite=True,
+                          command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
     seconds["analysis"] = time.perf_counter() - t
     return DemoResult(out, stim_dir, exp_dir, pred_path, data_dir, out / "analysis", paths["report"],
                       result, seconds)

@@ -112,3 +112,27 @@ def test_bad_input_exits_2_with_clean_message(tmp_path, capsys):
     assert main(["analyze", str(empty), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("reveal: error: ") and str(empty) in err and "Traceback" not in err
+
+
+def test_out_folder_is_owned(tmp_path, capsys, analysis_run):
+    from reveal.experiments.cli import main
+
+    # someone else's files: refused before any work, nothing touched
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "trials.csv").write_text("my own table\n")
+    data = analysis_run.parent / "data"
+    rc = main(["analyze", str(data), "--out", str(out), "--no-fits", "--resamples", "50", "--bootstrap", "50"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(out) in err and "trials.csv" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["trials.csv"]
+    assert (out / "trials.csv").read_text() == "my own table\n"
+    # an earlier analysis: kept unless --overwrite, which replaces only the analysis's own files
+    again = tmp_path / "again"
+    args = ["analyze", str(data), "--out", str(again), "--no-fits", "--resamples", "50", "--bootstrap", "50",
+            "--no-progress"]
+    assert main(args) == 0
+    (again / "notes.md").write_text("mine")
+    assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+    assert (again / "notes.md").read_text() == "mine" and (again / "report.html").stat().st_size > 0
