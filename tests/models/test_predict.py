@@ -98,10 +98,12 @@ def test_resume_after_a_cut_write_adds_no_duplicates(sample_set, sample_predicti
     assert out.read_bytes() == before
 
 
-def test_resume_after_the_process_is_killed(tiny_set, tmp_path):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+def test_resume_after_the_process_is_killed(tiny_set, tmp_path, device):
     out = tmp_path / "killed.csv"
     cmd = [sys.executable, "-m", "reveal.experiments.cli", "predict", "--stimuli", str(tiny_set), "--out", str(out),
-           "--device", "cpu", "--batch-size", "1", "--workers", "0", "--no-progress"]
+           "--device", device, "--batch-size", "1", "--workers", "0", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
@@ -114,7 +116,7 @@ def test_resume_after_the_process_is_killed(tiny_set, tmp_path):
         proc.wait()
     partial = pd.read_csv(out, dtype=str, keep_default_na=False, on_bad_lines="skip")
     assert 1 <= len(partial)
-    df = predict(tiny_set, out=out, device="cpu", progress=False)
+    df = predict(tiny_set, out=out, device=device, progress=False)
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(raw) == 12 and raw["stimulus_id"].is_unique
     assert raw["trial"].astype(int).tolist() == list(range(1, 13))
