@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..stimuli.seeding import as_generator
 from .consistency import image_spearman, model_human_consistency, summarize_consistency
 from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
 from .exclusions import ExclusionSettings, apply_exclusions
@@ -63,7 +64,7 @@ class AnalysisResult:
     settings: AnalysisSettings
 
 
-def compare_groups(obs_acc: pd.DataFrame, *, rng, n_resamples=10_000, n_bootstrap=10_000, progress=False):
+def compare_groups(obs_acc: pd.DataFrame, *, rng=None, n_resamples=10_000, n_bootstrap=10_000, progress=False):
     """Randomization tests between every pair of groups, per observer kind (models excluded).
 
     For groups a < b (sorted names) the statistic is Welch's t of a − b at every level;
@@ -75,6 +76,7 @@ def compare_groups(obs_acc: pd.DataFrame, *, rng, n_resamples=10_000, n_bootstra
     pandas.DataFrame
         One row per comparison and level.
     """
+    rng = as_generator(rng)
     rows = []
     for kind in ("human", "simulated"):
         acc = obs_acc[obs_acc["observer_kind"] == kind]
@@ -126,8 +128,9 @@ def _interp_pixels(pct_revealed: float, pixel_pct: pd.Series) -> float:
 
 
 def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series, settings: AnalysisSettings,
-               rng) -> pd.DataFrame:
+               rng=None) -> pd.DataFrame:
     """psignifit fits per series (and per observer with enough trials) + empirical ceiling."""
+    rng = as_generator(rng)
     from .psychometric import fit_psychometric
 
     rows = []

@@ -22,6 +22,7 @@ import dataclasses
 import warnings
 
 import numpy as np
+from ..stimuli.seeding import as_generator
 
 __all__ = ["PsychometricFit", "fit_psychometric"]
 
@@ -48,7 +49,7 @@ class PsychometricFit:
         return self.result.proportion_correct(np.log10(np.asarray(x_pct, float)))
 
 
-def fit_psychometric(x_pct, n_correct, n_trials, *, rng, threshold_pc=0.75, ceiling_fraction=0.95,
+def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75, ceiling_fraction=0.95,
                      credible_mass=0.95, sigmoid="norm", n_samples=4000) -> PsychometricFit:
     """Fit a 2AFC psychometric function to accuracy against % of features revealed.
 
@@ -58,7 +59,7 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng, threshold_pc=0.75, ceil
         Percent of the feature budget revealed (> 0).
     n_correct, n_trials : array_like of int, shape (n_levels,)
         Trials correct and trials at each level (levels with 0 trials are dropped).
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         For the posterior samples behind the credible intervals.
     threshold_pc : float
         Proportion correct that defines the threshold.
@@ -75,6 +76,7 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng, threshold_pc=0.75, ceil
     -------
     PsychometricFit
     """
+    rng = as_generator(rng)
     import psignifit  # imported here: the fit is the only user and the import is not free
 
     x = np.asarray(x_pct, float)

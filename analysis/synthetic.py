@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..stimuli.seeding import as_generator
 from .levels import FULL, normalize_level
 
 __all__ = ["DEFAULT_LEVELS", "accuracy_model", "simulate_trials"]
@@ -48,7 +49,7 @@ def accuracy_model(levels, threshold_log10, spread_log10=0.25, lapse=0.03):
     return np.array(out)
 
 
-def simulate_trials(groups: dict, n_per_group: int, *, rng, n_images: int = 80, levels=DEFAULT_LEVELS,
+def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int = 80, levels=DEFAULT_LEVELS,
                     observer_sd: float = 0.1, timeout_rate: float = 0.0, kind: str = "simulated",
                     spread_log10: float = 0.25, lapse: float = 0.03) -> pd.DataFrame:
     """Tidy trials of simulated participants.
@@ -58,7 +59,7 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng, n_images: int = 80, 
     groups : dict of str to float
         Map source → mean threshold (log10 % revealed) of that group.
     n_per_group : int
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     n_images : int
         Images, half animal.
     levels : sequence of str
@@ -76,6 +77,7 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng, n_images: int = 80, 
     pandas.DataFrame
         Tidy trial table (docs/conventions.md), with ``image_frac`` ≈ level / 100 · 0.3.
     """
+    rng = as_generator(rng)
     levels = list(levels)
     n_cond = len(levels)
     frames = []

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..stimuli.seeding import as_generator
 from . import design as dsg
 
 __all__ = ["ObserverParams", "draw_observer", "simulate_responses", "simulate_participant"]
@@ -52,8 +53,9 @@ class ObserverParams:
     rt_scale: float = 0.16
 
 
-def draw_observer(rng, base=ObserverParams()):
+def draw_observer(rng=None, base=ObserverParams()):
     """One observer's parameters: the population's, varied between participants."""
+    rng = as_generator(rng)
     return replace(base,
                    sensitivity=float(base.sensitivity * rng.lognormal(0, 0.25)),
                    lapse=float(np.clip(base.lapse + rng.normal(0, 0.02), 0, 0.2)),
@@ -67,7 +69,7 @@ def _feature_share(level):
     return float(np.clip(np.log10(float(level)) / 2, 0, 1))
 
 
-def simulate_responses(trials, p_animal, params, rng, deadline_s=dsg.DEADLINE_S):
+def simulate_responses(trials, p_animal, params, rng=None, deadline_s=dsg.DEADLINE_S):
     """Answers of one observer to a list of trials.
 
     Parameters
@@ -77,7 +79,7 @@ def simulate_responses(trials, p_animal, params, rng, deadline_s=dsg.DEADLINE_S)
     p_animal : mapping
         ``stimulus_id -> P(animal)`` of a network on that stimulus.
     params : ObserverParams
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
 
     Returns
     -------
@@ -85,6 +87,7 @@ def simulate_responses(trials, p_animal, params, rng, deadline_s=dsg.DEADLINE_S)
         ``response`` (animal | nonanimal | none), ``rt_s`` (NaN for timeouts), ``timed_out``,
         one row per trial, in the order of ``trials``.
     """
+    rng = as_generator(rng)
     n = len(trials)
     y = np.where(trials["category"].to_numpy() == "animal", 1.0, -1.0)
     share = np.array([_feature_share(v) for v in trials["level"]])
@@ -101,7 +104,7 @@ def simulate_responses(trials, p_animal, params, rng, deadline_s=dsg.DEADLINE_S)
                          "timed_out": timed_out.astype(int)})
 
 
-def simulate_participant(stimset, participant, p_animal, out_dir, rng, *, exp_name="rapidcat",
+def simulate_participant(stimset, participant, p_animal, out_dir, rng=None, *, exp_name="rapidcat",
                          params=None, date="2026-01-01_00h00.00.000", n_blocks=5):
     """Run one simulated participant through their real trial list; write their data file.
 
@@ -114,7 +117,7 @@ def simulate_participant(stimset, participant, p_animal, out_dir, rng, *, exp_na
         ``stimulus_id -> P(animal)`` from a model observer.
     out_dir : path-like
         The ``data`` folder; the file is ``sim{participant:03d}_{exp_name}_{date}.csv``.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     params : ObserverParams, optional
         Default: drawn with :func:`draw_observer`.
 
@@ -123,6 +126,7 @@ def simulate_participant(stimset, participant, p_animal, out_dir, rng, *, exp_na
     Path
         The CSV written by PsychoPy's ``ExperimentHandler.saveAsWideText``.
     """
+    rng = as_generator(rng)
     from psychopy import data as psydata  # PsychoPy writes the file, as in the lab
 
     design = dsg.participant_design(stimset, participant, n_blocks=n_blocks)

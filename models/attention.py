@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..stimuli.seeding import as_generator
 from ..analysis.maps.mapfiles import write_maps
 from ..stimuli.errors import InputError
 
@@ -107,7 +108,7 @@ def _score(logits, target, top_class):
     return logits[:, top_class]
 
 
-def smoothgrad(module, preprocess, image, rng, target="animal", n_samples=25, noise=0.15, batch_size=8):
+def smoothgrad(module, preprocess, image, rng=None, target="animal", n_samples=25, noise=0.15, batch_size=8):
     """SmoothGrad map of one image.
 
     Parameters
@@ -118,7 +119,7 @@ def smoothgrad(module, preprocess, image, rng, target="animal", n_samples=25, no
         Float batch (N, 3, H, W) on the 0–255 scale -> network input; must be
         differentiable (e.g. :meth:`models.registry.Observer.preprocess`).
     image : ndarray of uint8, shape (H, W, 3)
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Draws the noise (via a seed for a torch generator).
     target : {'animal', 'top'} or int
         Score to differentiate: log-odds of P(animal), the top-class logit, or the logit
@@ -135,6 +136,7 @@ def smoothgrad(module, preprocess, image, rng, target="animal", n_samples=25, no
     saliency : ndarray of float64, shape (H, W)
         Non-negative.
     """
+    rng = as_generator(rng)
     device = _module_device(module)
     x = _as_batch(image).to(device)
     module.eval()
@@ -260,7 +262,7 @@ def attention_map(observer, image, kind="smoothgrad", rng=None, crop=False, **kw
         Anything with ``module`` and a differentiable ``preprocess``.
     image : ndarray of uint8, shape (H, W, 3)
     kind : {'smoothgrad', 'activation'}
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Needed for ``smoothgrad``.
     crop : bool
         Use the observer's own preprocessing (centre crop) instead of :func:`full_view`.

@@ -31,6 +31,8 @@ import cv2
 import numba
 import numpy as np
 
+from .seeding import as_generator
+
 __all__ = ["reveal_order", "flood_priority", "reveal_mask"]
 
 _OFFSETS = {
@@ -39,14 +41,14 @@ _OFFSETS = {
 }
 
 
-def flood_priority(importance, rng, *, noise=0.05, noise_scale=2.0, distance_weight=0.25):
+def flood_priority(importance, rng=None, *, noise=0.05, noise_scale=2.0, distance_weight=0.25):
     """Priority of every pixel for the stochastic flood fill.
 
     Parameters
     ----------
     importance : ndarray, shape (H, W)
         Importance map; any finite real values (not all equal).
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Source of the noise.
     noise : float
         Standard deviation of the noise, in units of the normalised importance range.
@@ -62,6 +64,7 @@ def flood_priority(importance, rng, *, noise=0.05, noise_scale=2.0, distance_wei
     seed : tuple of int
         (row, col) of the most important pixel.
     """
+    rng = as_generator(rng)
     m = np.asarray(importance, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"importance must be 2-D (H, W), got shape {m.shape}")
@@ -138,14 +141,14 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
     return rank
 
 
-def reveal_order(importance, rng, connectivity=4, *, noise=0.05, noise_scale=2.0, distance_weight=0.25):
+def reveal_order(importance, rng=None, connectivity=4, *, noise=0.05, noise_scale=2.0, distance_weight=0.25):
     """Rank of every pixel under the stochastic flood fill (0 = revealed first).
 
     Parameters
     ----------
     importance : array_like, shape (H, W)
         Importance map (higher = more important). Must be finite and not constant.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Seeded generator for the noise; the same map and generator state give the same order.
     connectivity : {4, 8}
         Pixel neighbourhood the region grows through.
@@ -165,6 +168,7 @@ def reveal_order(importance, rng, connectivity=4, *, noise=0.05, noise_scale=2.0
     >>> int(reveal_order(m, np.random.default_rng(0))[2, 3])
     0
     """
+    rng = as_generator(rng)
     if connectivity not in _OFFSETS:
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     priority, seed = flood_priority(importance, rng, noise=noise, noise_scale=noise_scale,

@@ -23,6 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ...stimuli.seeding import as_generator
 from . import metrics
 from .reliability import average_ranks
 
@@ -60,14 +61,14 @@ def spearman_matrix(maps, references):
     return _unit_ranks(maps, shape) @ _unit_ranks(references, shape).T
 
 
-def mismatch_test(r, rng, n_resamples=9999):
+def mismatch_test(r, rng=None, n_resamples=9999):
     """Randomization test of matched against mismatched map–reference pairs.
 
     Parameters
     ----------
     r : ndarray, shape (n, n)
         ``r[i, j]``: similarity of map ``i`` with reference ``j`` (diagonal = same image).
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     n_resamples : int
 
     Returns
@@ -80,6 +81,7 @@ def mismatch_test(r, rng, n_resamples=9999):
         One-sided: matched pairs more similar than random pairings; NaN for fewer than 2
         images.
     """
+    rng = as_generator(rng)
     r = np.asarray(r, dtype=np.float64)
     n = len(r)
     diag = np.diag(r)
@@ -115,7 +117,7 @@ class MapComparison:
         self.summary = summary
 
 
-def compare_maps(sources, references, rng, fixations=None, ceiling=math.nan, n_resamples=9999,
+def compare_maps(sources, references, rng=None, fixations=None, ceiling=math.nan, n_resamples=9999,
                  shuffled_auc=True):
     """Compare map sources with reference maps.
 
@@ -125,7 +127,7 @@ def compare_maps(sources, references, rng, fixations=None, ceiling=math.nan, n_r
         ``source name -> {image_id -> ndarray (h, w)}``.
     references : dict
         ``image_id -> ndarray (H, W)``: the reference (human) maps.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     fixations : dict, optional
         ``image_id -> (points (N, 2) 0-based [row, col], (H, W))`` for the fixation metrics.
     ceiling : float
@@ -139,6 +141,7 @@ def compare_maps(sources, references, rng, fixations=None, ceiling=math.nan, n_r
     -------
     MapComparison
     """
+    rng = as_generator(rng)
     rows, summary = [], []
     fixations = fixations or {}
     for name, maps in sources.items():

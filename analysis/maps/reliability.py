@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from ...stimuli.loaders.clickme import CLICKME_SHAPE, blur_click_map, count_map
-from ...stimuli.seeding import derive_rng, derive_seed
+from ...stimuli.seeding import as_generator, derive_rng, derive_seed
 
 __all__ = [
     "average_ranks", "spearman_brown", "participant_maps", "split_half",
@@ -128,7 +128,7 @@ def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
     return out
 
 
-def split_half(maps, n_splits, rng, partner_maps=None):
+def split_half(maps, n_splits, rng=None, partner_maps=None):
     """Split-half Spearman correlations of one image.
 
     Parameters
@@ -149,6 +149,7 @@ def split_half(maps, n_splits, rng, partner_maps=None):
         Spearman correlation of this image's first half with a random half of the partner
         (NaN without a partner).
     """
+    rng = as_generator(rng)
     p = len(maps)
     if p < 2:
         raise ValueError(f"a split needs at least 2 participants, got {p}")
