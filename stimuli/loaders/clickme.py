@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import zipfile
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,30 +224,61 @@ def read_click_csv(path, shape=CLICKME_SHAPE):
 
 
 def read_click_npz(path, shape=CLICKME_SHAPE):
-    """Read a ClickMe NPZ click dump (``file_pointer, clickmap_x, clickmap_y, user_id``).
+    """Read a ClickMe NPZ click dump, without ever unpickling it.
 
-    ``clickmap_x``/``clickmap_y`` hold one array of coordinates per trial (an object
-    array, so the file is loaded with ``allow_pickle=True``: only open dumps you trust).
+    Columns ``file_pointer, clickmap_x, clickmap_y, user_id``, one entry per trial. The
+    clicks are stored flat: ``clickmap_x``/``clickmap_y`` hold every trial's coordinates one
+    after another and ``clicks_per_trial`` says how many belong to each trial. (The original
+    dumps keep one array per trial in a pickled object array; a crafted pickle runs code
+    when it is read, so such files are refused with a message saying how to convert them.)
     """
     path = Path(path)
     try:
-        data = np.load(path, allow_pickle=True)
-    except (OSError, ValueError) as err:
+        with np.load(path, allow_pickle=False) as data:
+            names = set(data.files)
+            need = {"file_pointer", "clickmap_x", "clickmap_y", "user_id"}
+            if not need <= names:
+                raise InputError(f"not a ClickMe NPZ dump: missing {sorted(need - names)} "
+                                 f"(found {sorted(names)})", path)
+            cols = {k: data[k] for k in (*sorted(need), *(["clicks_per_trial"] if "clicks_per_trial" in names
+                                                          else []))}
+    except InputError:
+        raise
+    except ValueError as err:
+        if "allow_pickle" in str(err) or "Object arrays" in str(err):
+            raise InputError(
+                "holds pickled (object) arrays, which reveal never loads because a crafted pickle runs "
+                "code when read; store the clicks flat instead: clickmap_x and clickmap_y as every "
+                "trial's coordinates one after another, plus clicks_per_trial (one count per trial), "
+                "or use the CSV click format", path) from None
         raise InputError(f"cannot read NPZ click dump: {err}", path) from None
-    need = {"file_pointer", "clickmap_x", "clickmap_y", "user_id"}
-    if not need <= set(data.files):
-        raise InputError(f"not a ClickMe NPZ dump: missing {sorted(need - set(data.files))} "
-                         f"(found {data.files})", path)
-    files, xs, ys, users = (data[k] for k in ("file_pointer", "clickmap_x", "clickmap_y", "user_id"))
-    if not len(files) == len(xs) == len(ys) == len(users):
-        raise InputError("file_pointer, clickmap_x, clickmap_y and user_id differ in length", path)
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise InputError(f"cannot read NPZ click dump: {err}", path) from None
+    files, users = cols["file_pointer"], cols["user_id"]
+    if "clicks_per_trial" not in cols:
+        raise InputError("needs clicks_per_trial (how many of clickmap_x/clickmap_y belong to each "
+                         "trial)", path)
+    counts = np.asarray(cols["clicks_per_trial"])
+    xs, ys = np.asarray(cols["clickmap_x"]), np.asarray(cols["clickmap_y"])
+    if not (counts.ndim == xs.ndim == ys.ndim == files.ndim == users.ndim == 1):
+        raise InputError("every array must be one-dimensional", path)
+    if not len(files) == len(users) == len(counts):
+        raise InputError("file_pointer, user_id and clicks_per_trial differ in length", path)
+    if not (np.issubdtype(counts.dtype, np.integer) and (counts >= 0).all()):
+        raise InputError("clicks_per_trial must hold non-negative integers", path)
+    if not (np.issubdtype(xs.dtype, np.number) and np.issubdtype(ys.dtype, np.number)):
+        raise InputError("clickmap_x and clickmap_y must be numeric", path)
+    if not len(xs) == len(ys) == int(counts.sum()):
+        raise InputError(f"clickmap_x ({len(xs)}) and clickmap_y ({len(ys)}) must both hold "
+                         f"sum(clicks_per_trial) = {int(counts.sum())} coordinates", path)
     dump = ClickDump(path=path, shape=tuple(shape))
-    for i, (f, x, y, u) in enumerate(zip(files, xs, ys, users), start=1):
-        x = np.atleast_1d(np.asarray(x, dtype=np.float64))
-        y = np.atleast_1d(np.asarray(y, dtype=np.float64))
-        if x.shape != y.shape:
-            raise InputError(f"clickmap_x and clickmap_y differ in length ({x.size} vs {y.size})", path, i)
-        dump._add(f.decode() if isinstance(f, bytes) else f, u, np.rint(np.stack([x, y], axis=1)), i)
+    ends = np.cumsum(counts)
+    for i, (f, u, end, n) in enumerate(zip(files, users, ends, counts), start=1):
+        x = xs[end - n:end].astype(np.float64)
+        y = ys[end - n:end].astype(np.float64)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise InputError("click coordinates must be finite", path, i)
+        dump._add(f.decode() if isinstance(f, bytes) else str(f), str(u), np.rint(np.stack([x, y], axis=1)), i)
     if not dump.clicks:
         raise InputError("click dump has no trials", path)
     return dump

@@ -39,9 +39,46 @@ def write_click_npz(path, clicks=CLICKS):
             xs.append(np.array([p[0] for p in pts]))
             ys.append(np.array([p[1] for p in pts]))
             users.append(user)
-    obj = lambda seq: np.array(seq + [None], dtype=object)[:-1]  # ragged -> object array
-    np.savez(path, file_pointer=np.array(files), clickmap_x=obj(xs), clickmap_y=obj(ys), user_id=np.array(users))
+    np.savez(path, file_pointer=np.array(files), clickmap_x=np.concatenate(xs), clickmap_y=np.concatenate(ys),
+             clicks_per_trial=np.array([len(x) for x in xs]), user_id=np.array(users))
     return path
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (open, ("/tmp/reveal-pwned", "w"))
+
+
+def test_pickled_click_dump_is_refused_and_never_unpickled(tmp_path):
+    import os
+
+    marker = "/tmp/reveal-pwned"
+    if os.path.exists(marker):
+        os.unlink(marker)
+    evil = np.array([_Exploit(), _Exploit()], dtype=object)
+    path = tmp_path / "dump.npz"
+    np.savez(path, file_pointer=np.array(["a", "b"]), clickmap_x=evil, clickmap_y=evil, user_id=np.array([1, 2]))
+    with pytest.raises(InputError, match="pickled") as err:
+        read_click_npz(path)
+    assert err.value.path == str(path)
+    assert not os.path.exists(marker)
+
+
+@pytest.mark.parametrize("payload", [b"", b"PK\x03\x04 truncated", b"not a zip at all"])
+def test_broken_npz_is_a_named_error(tmp_path, payload):
+    path = tmp_path / "c.npz"
+    path.write_bytes(payload)
+    with pytest.raises(InputError) as err:
+        read_click_npz(path)
+    assert err.value.path == str(path)
+
+
+def test_npz_with_counts_not_matching_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez(path, file_pointer=np.array(["a"]), clickmap_x=np.array([1.0, 2.0]), clickmap_y=np.array([1.0]),
+             clicks_per_trial=np.array([2]), user_id=np.array([1]))
+    with pytest.raises(InputError, match="sum"):
+        read_click_npz(path)
 
 
 def test_parse_postgres_point_arrays():

@@ -41,8 +41,8 @@ def write_click_npz(path, clicks):
             xs.append(pts[:, 0])
             ys.append(pts[:, 1])
             users.append(user)
-    obj = lambda seq: np.array(seq + [None], dtype=object)[:-1]  # ragged arrays as an object array
-    np.savez(path, file_pointer=np.array(files), clickmap_x=obj(xs), clickmap_y=obj(ys), user_id=np.array(users))
+    np.savez(path, file_pointer=np.array(files), clickmap_x=np.concatenate(xs), clickmap_y=np.concatenate(ys),
+             clicks_per_trial=np.array([len(x) for x in xs]), user_id=np.array(users))
     return path
 
 
