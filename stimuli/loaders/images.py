@@ -12,17 +12,42 @@ __all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "fil
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+#: Largest photograph or map decoded (pixels): far above any photograph a study uses, far
+#: below what a decompression bomb asks for.
+MAX_PIXELS = 100_000_000
+
+
+def _open(path):
+    # Pillow's own bomb check warns at its limit and refuses at twice it; refuse at ours.
+    im = Image.open(path)
+    if im.width * im.height > MAX_PIXELS:
+        im.close()
+        raise InputError(f"image of {im.width}x{im.height} pixels is over the limit of {MAX_PIXELS:,} "
+                         "(a decompression bomb or not a photograph)", path)
+    return im
+
+
+def _to_uint8_rgb(im):
+    """RGB uint8 from any Pillow mode; 16-bit and float images are scaled, never clipped."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if im.mode in ("I", "F") and arr.max() <= 255 and arr.min() >= 0:
+            hi = 255.0  # an 8-bit image stored wider
+        grey = np.clip(np.rint(arr / hi * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
 
 
 def read_image(path):
     """Read a photograph as RGB uint8, shape (H, W, 3) (grey images are repeated)."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+        with _open(path) as im:
+            return _to_uint8_rgb(im)
     except FileNotFoundError:
         raise InputError("image file not found", path) from None
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read image: {err}", path) from None
 
 
@@ -36,12 +61,15 @@ def read_map_file(path):
         if path.suffix.lower() == ".npy":
             arr = np.load(path, allow_pickle=False)
         else:
-            with Image.open(path) as im:
+            with _open(path) as im:
                 arr = np.asarray(im.convert("F") if im.mode not in ("I;16", "I", "F") else im)
     except FileNotFoundError:
         raise InputError("map file not found", path) from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read map: {err}", path) from None
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+            or arr.dtype == bool):
+        raise InputError(f"a map must hold real numbers, not {arr.dtype} values", path)
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]

@@ -68,6 +68,23 @@ def _inside(rc, shape, path, what):
     return rc[ok]
 
 
+def _fixations(value, path, what, row=None):
+    """An (N, 2) float array of fixations, or a named error: never a silent reshape."""
+    try:
+        fx = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: fixations are not numbers", path, row) from None
+    if fx.size == 0:
+        return np.zeros((0, 2))
+    if fx.ndim == 1 and fx.size == 2:  # one fixation (MATLAB squeezes a 1x2 matrix)
+        fx = fx[None, :]
+    if fx.ndim != 2 or fx.shape[1] != 2:
+        raise InputError(f"{what}: fixations must be an N×2 array, got shape {fx.shape}", path, row)
+    if not np.isfinite(fx).all():
+        raise InputError(f"{what}: fixations must be finite", path, row)
+    return fx
+
+
 def read_salicon_mat(path, shape=None):
     """Fixations of one image from a SALICON ``.mat`` file.
 
@@ -86,16 +103,21 @@ def read_salicon_mat(path, shape=None):
     path = Path(path)
     try:
         mat = sio.loadmat(path, squeeze_me=True, struct_as_record=False)
-    except (OSError, ValueError, NotImplementedError) as err:
+    except (OSError, ValueError, NotImplementedError, TypeError, EOFError) as err:
         raise InputError(f"cannot read SALICON .mat file: {err}", path) from None
     if "gaze" not in mat:
         raise InputError("not a SALICON fixation file: no 'gaze' struct", path)
     if shape is None:
         res = mat.get("resolution")
-        shape = tuple(int(v) for v in np.atleast_1d(res)[:2]) if res is not None else SALICON_SHAPE
+        try:
+            shape = tuple(int(v) for v in np.atleast_1d(res)[:2]) if res is not None else SALICON_SHAPE
+        except (TypeError, ValueError):
+            raise InputError(f"resolution {res!r} is not two integers", path) from None
+        if len(shape) != 2 or min(shape) < 1:
+            raise InputError(f"resolution {res!r} is not a (height, width) pair", path)
     pooled = []
-    for observer in np.atleast_1d(mat["gaze"]):
-        fx = np.asarray(getattr(observer, "fixations", np.zeros((0, 2))), dtype=np.float64).reshape(-1, 2)
+    for k, observer in enumerate(np.atleast_1d(mat["gaze"]), start=1):
+        fx = _fixations(getattr(observer, "fixations", np.zeros((0, 2))), path, f"gaze record {k}")
         if len(fx):
             # [x, y] 1-based -> [row, col] 0-based
             pooled.append(fx[:, ::-1] - 1)
@@ -116,18 +138,28 @@ def read_salicon_json(path):
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InputError(f"cannot read SALICON JSON: {err}", path) from None
-    if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
-        raise InputError("not SALICON fixation annotations: needs 'images' and 'annotations'", path)
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) \
+            or not isinstance(data.get("images"), list):
+        raise InputError("not SALICON fixation annotations: needs lists 'images' and 'annotations'", path)
     images = {}
-    for img in data["images"]:
-        images[img["id"]] = (Path(img["file_name"]).stem, (int(img["height"]), int(img["width"])))
+    for i, img in enumerate(data["images"]):
+        try:
+            images[img["id"]] = (Path(str(img["file_name"])).stem, (int(img["height"]), int(img["width"])))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"images[{i}] needs id, file_name, height and width", path) from None
     pooled = {}
     for i, ann in enumerate(data["annotations"]):
-        if ann["image_id"] not in images:
-            raise InputError(f"annotation {i} refers to unknown image_id {ann['image_id']}", path)
-        fx = np.asarray(ann.get("fixations", []), dtype=np.float64).reshape(-1, 2)
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            raise InputError(f"annotations[{i}] has no image_id", path)
+        try:
+            known = ann["image_id"] in images
+        except TypeError:  # an unhashable id
+            known = False
+        if not known:
+            raise InputError(f"annotation {i} refers to unknown image_id {ann['image_id']!r}", path)
+        fx = _fixations(ann.get("fixations", []), path, f"annotations[{i}]")
         pooled.setdefault(ann["image_id"], []).append(fx - 1)  # [row, col] 1-based -> 0-based
     out = {}
     for image_key, parts in pooled.items():
