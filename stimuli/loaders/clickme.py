@@ -218,6 +218,10 @@ def read_click_csv(path, shape=CLICKME_SHAPE):
                 dump._add(row["image_path"], row["user_id"], pts, row_no)
     except OSError as err:
         raise InputError(f"cannot read click dump: {err.strerror}", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}): save the dump as UTF-8", path) from None
+    except csv.Error as err:
+        raise InputError(f"not a readable CSV ({err})", path) from None
     if not dump.clicks:
         raise InputError("click dump has no rows", path)
     return dump

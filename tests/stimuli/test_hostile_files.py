@@ -88,3 +88,19 @@ def test_odd_salicon_json_is_a_named_error(tmp_path, payload):
     with pytest.raises(InputError) as err:
         read_salicon_json(path)
     assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("payload", [
+    "image_path,clicks,user_id\nn01_cat.png,\"{\"\"(1,2)\"\"}\",u1\n".encode("utf-16"),
+    b"image_path,clicks,user_id\nn01\xff\xfe.png,{},u1\n",
+    b"image_path,clicks,user_id\nn01_cat.png,{\x00},u1\n",
+    b"",
+])
+def test_click_csv_that_is_not_utf8_or_not_csv_is_a_named_error(tmp_path, payload):
+    from reveal.stimuli.loaders import read_click_csv
+
+    path = tmp_path / "clicks.csv"
+    path.write_bytes(payload)
+    with pytest.raises(InputError) as err:
+        read_click_csv(path)
+    assert err.value.path == str(path)
