@@ -193,10 +193,17 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     row_numbers = np.arange(1, rows_read + 1)
     table.insert(0, "_row", row_numbers)
     dropped: list[dict] = []
+    if layout != "tidy" and rows_read and not raw_bytes.rstrip(b" ").endswith((b"\n", b"\r")):
+        # A crash while the file was being written cut its last line: that row is not a
+        # complete trial (its last fields are missing or cut), so it is counted, not analysed.
+        table = table.iloc[:-1]
+        dropped.append({"file": os.fspath(path), "observer": "", "reason": "last line cut off (the file "
+                        "ends mid-row)", "rows": 1})
     if layout == "tidy":
         out = _from_tidy(table, path)
     else:
         out = _from_experiment(table, path, dropped)
+        _report_short_session(out, manifest, path, dropped)
     out = _complete_from_manifest(out, manifest, path)
     out = _finish(out, path)
     out["source_file"] = os.fspath(path)
@@ -230,10 +237,23 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
         for observer, n in participants[mask].value_counts().items():
             dropped.append({"file": os.fspath(path), "observer": observer, "reason": reason, "rows": int(n)})
     test = table[~stim_missing & (phase == "test")].copy()
+    # A trial the session ended in (Escape, a crash) has a stimulus but no outcome: neither a
+    # response nor a timeout was recorded. It is no answer; count it, don't analyse it.
+    outcome_cols = [c for c in ("response", "resp_key", "timed_out") if c in test]
+    if outcome_cols:
+        unanswered = np.logical_and.reduce([_is_missing(test[c]).to_numpy() for c in outcome_cols])
+        for observer, n in participants[test.index[unanswered]].value_counts().items():
+            dropped.append({"file": os.fspath(path), "observer": observer, "rows": int(n),
+                            "reason": "trial interrupted (the session ended during it)"})
+        test = test[~unanswered]
     if test.empty:
-        raise InputError("no test trials in this file (no rows with phase 'test' and a stimulus_id)", path=path)
+        raise InputError("no test trials in this file that were answered (no rows with phase 'test', a stimulus_id "
+                         "and a response)", path=path)
     bad = _is_missing(test["participant"])
-    if bad.any():
+    ids = set(participants[participants != ""])
+    if bad.any() and len(ids) == 1:  # a row written before the id was: the file is one participant's
+        test.loc[bad, "participant"] = ids.pop()
+    elif bad.any():
         raise InputError("participant id is missing", path=path, row=int(test["_row"][bad].iloc[0]))
     # Experiment files are human data unless they say otherwise: `reveal demo`'s simulated
     # participants write observer_kind = simulated on every row.
@@ -261,6 +281,17 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
                                    np.where(key == test["key_nonanimal"].str.strip().str.lower(),
                                             "nonanimal", "none"))
     return out
+
+
+def _report_short_session(out: pd.DataFrame, manifest, path, dropped: list) -> None:
+    """Say in the ledger when a session stopped before its last trial (Escape, a crash)."""
+    if manifest is None or "image_id" not in manifest:
+        return
+    expected = manifest["image_id"].nunique()  # each image once per participant
+    for observer, n in out["observer"].value_counts().items():
+        if n < expected:
+            dropped.append({"file": os.fspath(path), "observer": observer, "rows": 0,
+                            "reason": f"session ended early after {n} of {expected} test trials"})
 
 
 def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:

@@ -231,3 +231,40 @@ def test_psychopy_lab_file_with_bom_is_a_lab_file(tmp_path, human_trials):
     trials, layout, dropped, rows_read = read_trial_file(path)
     assert layout == "psychopy"
     pd.testing.assert_frame_equal(_canon(trials), _canon(one), check_dtype=False)
+
+
+def _fixture_rows(name="chrome01"):
+    path = next(PAVLOVIA.glob(f"{name}_*.csv"))
+    return path, path.read_bytes()
+
+
+def test_a_file_cut_mid_line_is_read_to_its_last_complete_trial(tmp_path):
+    path, data = _fixture_rows()
+    lines = data.split(b"\n")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    test_rows = [i for i in raw.index[raw["phase"] == "test"]]
+    cut_line = test_rows[2] + 1  # +1: the header line
+    cut = b"\n".join(lines[:cut_line]) + b"\n" + lines[cut_line][:len(lines[cut_line]) // 2]
+    target = tmp_path / path.name
+    target.write_bytes(cut)
+    trials, layout, dropped, rows_read = read_trial_file(target)
+    assert layout == "psychojs"
+    assert len(trials) == 2  # the two complete test trials before the cut
+    assert any("cut off" in d["reason"] for d in dropped)
+    assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
+
+
+def test_an_interrupted_trial_without_participant_is_counted_not_refused(tmp_path, stimulus_dir):
+    path, data = _fixture_rows()
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    last_test = raw[raw["phase"] == "test"].iloc[[-1]].copy()
+    for col in ("response", "resp_key", "timed_out", "correct", "rt_s", "participant", "session", "group"):
+        last_test[col] = ""
+    cut = pd.concat([raw[raw["phase"] == "test"].iloc[:-2], last_test])  # session ended in trial 3
+    target = tmp_path / "p.csv"
+    target.write_bytes(b"\xef\xbb\xbf" + cut.to_csv(index=False).encode())
+    trials, _, dropped, rows_read = read_trial_file(target)
+    assert len(trials) == 2 and set(trials["observer"]) == {"chrome01"}
+    assert [d["reason"] for d in dropped] == ["trial interrupted (the session ended during it)"]
+    assert dropped[0]["observer"] == ""  # the interrupted row carried no id
+    assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
