@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS",
+__all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS", "ANTICIPATION_S",
            "RESPONSES", "EXPERIMENT_COLUMNS", "write_table"]
 
 #: The tidy trial form, in order.
@@ -43,7 +43,11 @@ EXPERIMENT_COLUMNS = (
     "block", "trial", "stimulus_id", "image_id", "category", "map_source",
     "level", "resp_key", "response", "correct", "rt_s", "timed_out",
     "fixation_frames", "stim_frames", "refresh_hz", "dropped_frames",
+    "stim_duration_s", "timing_ok", "anticipation",
 )
+#: Answers faster than this after image onset are flagged as anticipations (``anticipation``):
+#: too fast to have come from the image (simple RTs to a flash are about 0.2 s).
+ANTICIPATION_S = 0.100
 
 
 def write_table(table, path) -> Path:

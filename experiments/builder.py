@@ -51,7 +51,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ..analysis.trialdata import EXPERIMENT_COLUMNS
+from ..analysis.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
 from ..stimuli.errors import InputError
 
 from . import design as dsg
@@ -155,7 +155,7 @@ def code_text(section: str, lang: str, sources=(), levels=()) -> str:
     if section == "setup":
         sources, levels = list(sources), [str(x) for x in levels]
         values = {"n_rows": dsg.N_CONDITIONS, "stimulus_s": dsg.STIMULUS_S,
-                  "deadline_s": dsg.DEADLINE_S, "feedback_s": FEEDBACK_S}
+                  "deadline_s": dsg.DEADLINE_S, "feedback_s": FEEDBACK_S, "anticipation_s": ANTICIPATION_S}
         if lang == "py":
             values.update(sources=repr(sources), levels=repr(levels),
                           participant_list_def=_participant_list_def())

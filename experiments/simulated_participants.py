@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.trialdata import ANTICIPATION_S
 from ..stimuli.seeding import as_generator
 from . import design as dsg
 
@@ -155,7 +156,8 @@ def simulate_participant(stimset, participant, p_animal, out_dir, rng=None, *, e
                 "rt_s": "" if r["timed_out"] else r["rt_s"], "timed_out": int(r["timed_out"]),
                 "fixation_frames": int(round(float(t["fixation_s"]) * REFRESH_HZ)),
                 "stim_frames": int(round(dsg.STIMULUS_S * REFRESH_HZ)), "refresh_hz": REFRESH_HZ,
-                "dropped_frames": 0,
+                "dropped_frames": 0, "stim_duration_s": dsg.STIMULUS_S, "timing_ok": 1,
+                "anticipation": int(not r["timed_out"] and r["rt_s"] < ANTICIPATION_S),
             }
             for k, v in row.items():
                 exp.addData(k, v)
