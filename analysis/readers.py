@@ -382,7 +382,8 @@ def expand_paths(paths) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*.csv") if q.is_file())
+            # hidden files are temporaries (a save in progress), never data
+            found = sorted(q for q in p.rglob("*.csv") if q.is_file() and not q.name.startswith("."))
             if not found:
                 raise InputError("folder has no CSV data files", path=p)
             files.extend(found)

@@ -5,6 +5,8 @@ assertions are on frame counts and codes, never on milliseconds.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 
@@ -178,3 +180,50 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
     test_rows = df[df["phase"] == "test"]
     assert tidy["correct"].astype(int).tolist() == test_rows["correct"].astype(int).tolist()
     assert tidy["timed_out"].astype(int).tolist() == test_rows["timed_out"].astype(int).tolist()
+
+
+def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvfb, monkeypatch):
+    # The session is parked on the block-feedback screen (no SPACE comes), then killed with
+    # SIGKILL: the block's last trial must already be on disk, in a complete file.
+    import signal
+
+    from reveal.analysis.readers import read_trial_file
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault(
+        "rc", run_experiment(built["folder"], "31", **SHORT)))
+    data = built["folder"] / "data"
+    with key_driver(("s", "space")) as drv:
+        runner.start()
+        deadline = time.monotonic() + 150
+        test_rows = pd.DataFrame()
+        while time.monotonic() < deadline:
+            files = list(data.glob("31_rapidcat_*.csv"))
+            if files:
+                try:
+                    rows = _trials(files[0])
+                    test_rows = rows[(rows["phase"] == "test") & rows["response"].notna()]
+                except (pd.errors.EmptyDataError, KeyError):
+                    test_rows = pd.DataFrame()
+                if len(test_rows) >= 1:
+                    drv.keys = ["s"]  # answer the trials, but never leave the block screen
+                if len(test_rows) >= 2:
+                    break
+            time.sleep(0.1)
+        assert len(test_rows) >= 2, "the block's last trial was not on disk before the block screen"
+        time.sleep(1.0)  # on the block screen now
+        pids = subprocess.run(["pgrep", "-f", "reveal.experiments.run .*--participant 31"],
+                              capture_output=True, text=True).stdout.split()
+        assert pids
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+        runner.join(timeout=60)
+    assert result.get("rc") != 0
+    path = _data_file(built["folder"], "31")
+    answered = _trials(path)
+    answered = answered[(answered["phase"] == "test") & answered["response"].notna()]
+    assert answered["stimulus_id"].tolist()[:2] == test_rows["stimulus_id"].tolist()[:2]
+    assert not list(data.glob(".*part.csv"))
+    trials, layout, dropped, rows_read = read_trial_file(path)
+    assert layout == "psychopy" and len(trials) == 2
