@@ -31,6 +31,9 @@ def register(subparsers) -> None:
                    help="exclude observers whose intact-image accuracy is at or below this (default 0.5)")
     p.add_argument("--max-timeout-rate", type=float, default=0.25,
                    help="exclude observers who timed out on more than this share of trials (default 0.25)")
+    p.add_argument("--keep-timing-failures", action="store_true",
+                   help="analyse trials whose image was not shown for 400 ms ± one frame (default: left out, "
+                        "counted in the report)")
     p.add_argument("--no-fits", action="store_true", help="skip the psychometric fits")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_analyze)
@@ -45,7 +48,8 @@ def run_analyze(args) -> int:
     settings = AnalysisSettings(
         n_resamples=args.resamples, n_bootstrap=args.bootstrap, seed=args.seed, fit=not args.no_fits,
         exclusions=ExclusionSettings(chance=args.chance, max_timeout_rate=args.max_timeout_rate,
-                                     timeouts_as_errors=args.timeouts_as_errors),
+                                     timeouts_as_errors=args.timeouts_as_errors,
+                                     keep_timing_failures=args.keep_timing_failures),
         progress=not args.no_progress)
     out = open_output(args.out, overwrite=args.overwrite)  # refused before minutes of work
     result = analyze(args.data, stimuli=args.stimuli, settings=settings)

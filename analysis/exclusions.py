@@ -34,12 +34,17 @@ class ExclusionSettings:
     exclude_models : bool
         Models are never excluded by the observer rules unless this is set (a model at
         chance is a result, not a participant who did not do the task).
+    keep_timing_failures : bool
+        False (default): trials whose image was not shown for 400 ms ± one frame, by the
+        flips the experiment measured (``timing_ok = 0``), are left out and counted. True:
+        they are analysed like the others.
     """
 
     chance: float = 0.5
     max_timeout_rate: float = 0.25
     timeouts_as_errors: bool = False
     exclude_models: bool = False
+    keep_timing_failures: bool = False
 
 
 @dataclasses.dataclass
@@ -107,6 +112,13 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
             ledger.append({"file": fname, "observer": ob["observer"], "reason": f"observer excluded: {ob['reason']}",
                            "rows": int(n)})
     kept = trials[~drop]
+    if "timing_ok" in kept and not settings.keep_timing_failures:
+        ok = pd.to_numeric(kept["timing_ok"], errors="coerce")
+        failed = (ok == 0).to_numpy()  # files without the measurement (NaN) are not judged
+        for (fname, observer), n in kept[failed].groupby(["source_file", "observer"]).size().items():
+            ledger.append({"file": fname, "observer": observer,
+                           "reason": "image timing failed (not 400 ms ± one frame at the flips)", "rows": int(n)})
+        kept = kept[~failed]
     if settings.timeouts_as_errors:
         kept = kept.copy()
         kept.loc[kept["timed_out"] == 1, "correct"] = 0

@@ -33,7 +33,7 @@ EVIDENCE_COLUMNS = ("p_animal", "top5", "stimset")
 #: What ``reveal predict`` writes.
 MODEL_COLUMNS = TIDY_COLUMNS + EVIDENCE_COLUMNS
 #: Columns the readers keep next to the tidy ones when a file has them.
-EXTRA_COLUMNS = ("p_animal", "top5", "image_frac")
+EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation")
 OBSERVER_KINDS = ("human", "model", "simulated")
 RESPONSES = ("animal", "nonanimal", "none")
 

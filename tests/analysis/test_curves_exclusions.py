@@ -63,3 +63,18 @@ def test_ceiling_level():
     levels = ["1", "10", "100", "3.98"]
     assert ceiling_level(levels, [0.6, 0.95, 0.96, 0.8], 0.97) == "10"
     assert ceiling_level(levels, [0.6, 0.95, 0.90, 0.8], 0.97) is None  # falls off again at 100
+
+
+def test_trials_whose_image_timing_failed_are_left_out_and_counted():
+    trials = simulate_trials({"a": 0.6, "b": 0.8}, 4, rng=0)
+    trials["source_file"] = "f.csv"
+    trials["timing_ok"] = "1"
+    bad = trials.index[::10]
+    trials.loc[bad, "timing_ok"] = "0"
+    trials.loc[trials.index[1], "timing_ok"] = ""  # not measured: not judged
+    res = apply_exclusions(trials, ExclusionSettings(max_timeout_rate=1.0, chance=0.0))
+    assert len(res.trials) == len(trials) - len(bad) - int(trials["timed_out"].drop(bad).sum())
+    timing = res.dropped[res.dropped["reason"].str.startswith("image timing failed")]
+    assert timing["rows"].sum() == len(bad)
+    kept = apply_exclusions(trials, ExclusionSettings(max_timeout_rate=1.0, chance=0.0, keep_timing_failures=True))
+    assert len(kept.trials) == len(trials) - int(trials["timed_out"].sum())
