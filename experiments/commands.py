@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     t.add_argument("--max-trials", type=int, help="at most N trials per block")
     t.add_argument("--max-blocks", type=int, help="at most N blocks")
     t.add_argument("--training-trials", type=int, help="at most N training trials")
+    r.add_argument("--assume-refresh", type=float, metavar="HZ",
+                   help="the display's refresh rate, used only if it cannot be measured (without it such a "
+                        "session does not start)")
     t.add_argument("--emulate-refresh", type=float, metavar="HZ",
                    help="pace frames at HZ on a display without vsync (e.g. Xvfb)")
     r.set_defaults(func=_run)
@@ -56,14 +59,14 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
-    from .run import NoDisplayError, run_experiment
+    from .run import NoDisplayError, NoRefreshError, run_experiment
 
     try:
         return run_experiment(args.experiment, args.participant, session=args.session,
                               group=args.group, fullscreen=args.fullscreen, pilot=args.pilot,
                               max_trials=args.max_trials, max_blocks=args.max_blocks,
                               training_trials=args.training_trials,
-                              emulate_hz=args.emulate_refresh)
-    except NoDisplayError as err:
+                              emulate_hz=args.emulate_refresh, assume_hz=args.assume_refresh)
+    except (NoDisplayError, NoRefreshError) as err:
         print(f"reveal: error: {err}", file=sys.stderr)
         return 3

@@ -34,10 +34,15 @@ __all__ = ["run_experiment", "find_script", "display_available", "NoDisplayError
 
 #: Exit code of the child when no display can be opened.
 NO_DISPLAY_EXIT = 3
+NO_REFRESH_EXIT = 4
 
 
 class NoDisplayError(RuntimeError):
     """No display to open the experiment window on."""
+
+
+class NoRefreshError(RuntimeError):
+    """The display's refresh rate could not be measured, and none was stated."""
 
 
 def display_available() -> bool:
@@ -70,7 +75,7 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
                    group: str | None = None, fullscreen: bool = True, pilot: bool = False,
                    max_trials: int | None = None, max_blocks: int | None = None,
                    training_trials: int | None = None, emulate_hz: float | None = None,
-                   timeout: float | None = None) -> int:
+                   assume_hz: float | None = None, timeout: float | None = None) -> int:
     """Run the lab experiment for one participant and wait for it to end.
 
     Parameters
@@ -91,6 +96,9 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
         Shorten the session (pilot / tests).
     emulate_hz : float, optional
         Pace frames at this rate on displays without vsync (virtual displays, tests).
+    assume_hz : float, optional
+        The display's rate, used only when none can be measured; without it such a
+        session does not start (:class:`NoRefreshError`).
     timeout : float, optional
         Seconds after which the child is killed (tests).
 
@@ -128,7 +136,7 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     env = dict(os.environ)
     for var, val in (("REVEAL_MAX_TRIALS", max_trials), ("REVEAL_MAX_BLOCKS", max_blocks),
                      ("REVEAL_TRAINING_TRIALS", training_trials),
-                     ("REVEAL_EMULATE_HZ", emulate_hz)):
+                     ("REVEAL_EMULATE_HZ", emulate_hz), ("REVEAL_ASSUME_HZ", assume_hz)):
         if val is not None:
             env[var] = str(val)
         else:
@@ -146,6 +154,10 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     if proc.returncode == NO_DISPLAY_EXIT:
         raise NoDisplayError("no display: PsychoPy could not open a window (is DISPLAY set "
                              "to a running X server?)")
+    if proc.returncode == NO_REFRESH_EXIT:
+        raise NoRefreshError("the display's refresh rate could not be measured (is vsync on?), and every "
+                             "duration is counted in frames of it: the session did not start. Fix the "
+                             "display settings, or give --assume-refresh HZ if you know its rate.")
     return proc.returncode
 
 
@@ -194,10 +206,12 @@ def _child(argv=None) -> int:
     if os.environ.get("REVEAL_EMULATE_HZ"):
         print(f"reveal: refresh rate measured {hz}; emulating "
               f"{os.environ['REVEAL_EMULATE_HZ']} Hz (REVEAL_EMULATE_HZ)", file=sys.stderr)
+    elif hz is None and os.environ.get("REVEAL_ASSUME_HZ"):
+        print(f"reveal: warning: could not measure a stable refresh rate; using "
+              f"{os.environ['REVEAL_ASSUME_HZ']} Hz as stated (--assume-refresh)", file=sys.stderr)
     elif hz is None:
-        print("reveal: warning: could not measure a stable refresh rate; durations assume "
-              "60 Hz. Check the display settings (vsync on) before testing participants.",
-              file=sys.stderr)
+        win.close()
+        return NO_REFRESH_EXIT
     else:
         print(f"reveal: refresh rate {hz:.2f} Hz: image {round(0.4 * hz)} frames, "
               f"deadline {round(0.55 * hz)} frames", file=sys.stderr)
