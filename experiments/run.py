@@ -54,7 +54,7 @@ def display_available() -> bool:
 
 def find_script(experiment_dir) -> Path:
     """The compiled lab script of an experiment folder built by ``reveal experiment build``."""
-    folder = Path(experiment_dir)
+    folder = Path(experiment_dir).resolve()  # the child runs in the folder: no relative paths
     info = folder / "design.json"
     if info.is_file():
         name = json.loads(info.read_text(encoding="utf-8"))["name"]

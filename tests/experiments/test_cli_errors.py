@@ -27,3 +27,24 @@ def test_an_internal_error_is_one_line_and_a_saved_traceback(tmp_path, capsys, m
     assert "Traceback" in text and "broken" in text
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "analyze", str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+def test_run_with_a_relative_experiment_path_finds_its_script(tmp_path, monkeypatch):
+    from reveal.experiments.run import find_script
+
+    exp = tmp_path / "rapidcat"
+    exp.mkdir()
+    (exp / "rapidcat.psyexp").write_text("<PsychoPy2experiment/>")
+    (exp / "rapidcat.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    script = find_script("rapidcat/")
+    assert script.is_absolute() and script == (exp / "rapidcat.py").resolve()
+
+
+def test_no_display_is_one_line(tmp_path, capsys, monkeypatch):
+    exp = tmp_path / "rapidcat"
+    exp.mkdir()
+    monkeypatch.setenv("DISPLAY", ":987")  # no X server there
+    rc = main(["experiment", "run", "--experiment", str(exp), "--participant", "1"])
+    err = capsys.readouterr().err
+    assert rc in (2, 3) and "Traceback" not in err and err.startswith("reveal: error:")
