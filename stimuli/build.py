@@ -73,6 +73,10 @@ def read_categories(path):
                 out[image_id] = cat
     except FileNotFoundError:
         raise InputError("categories file not found", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}): save the categories as UTF-8 CSV", path) from None
+    except csv.Error as err:
+        raise InputError(f"not a readable CSV ({err})", path) from None
     if not out:
         raise InputError("categories file lists no image", path)
     return out
