@@ -180,7 +180,9 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
         # utf-8-sig strips the BOM Pavlovia writes; keep_default_na=False so that we, not
         # pandas, decide what counts as missing (e.g. response "none" is a real answer).
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except pd.errors.EmptyDataError:
+        raise InputError("file has no columns (empty)", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"not a readable CSV file ({err})", path=path) from None
     table.columns = [c.strip() for c in table.columns]
     layout = detect_layout(table.columns, raw_bytes[:3], raw_bytes[:200_000].decode("utf-8", "replace"))
