@@ -289,7 +289,9 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         "toolkit_version": toolkit_version(),
         **fingerprint,
         "levels": [level_label(v) for v in params.levels] + ["full"],
-        "inputs": inputs,
+        # relative to the inputs' common folder: the same inputs give the same bytes wherever
+        # they lie (the bundled sample is written to a temporary folder)
+        "inputs": _relative_keys(inputs),
         "map_formats": {n: s.format for n, s in sources.items()},
         "geometry": (f"{params.fit}: " + ("centre-crop to the largest square, then resize" if params.fit == "crop"
                                           else "resize without cropping")
@@ -302,6 +304,15 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
     _write_manifest(out_dir / MANIFEST, rows)
     return BuildResult(out_dir, out_dir / MANIFEST, len(tasks), len(rows))
+
+
+def _relative_keys(inputs: dict) -> dict:
+    if not inputs:
+        return {}
+    root = Path(os.path.commonpath([os.path.abspath(p) for p in inputs]))
+    if len(inputs) == 1:
+        root = root.parent
+    return {Path(os.path.abspath(p)).relative_to(root).as_posix(): h for p, h in sorted(inputs.items())}
 
 
 def _write_atomic(path: Path, text: str):
