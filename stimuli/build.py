@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import os
-import shutil
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .compose import level_label
 from .errors import InputError, toolkit_version
+from .outputs import OutputFolder, atomic_write
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
@@ -127,6 +128,14 @@ def _write_png(pixels, path):
     os.replace(tmp, path)
 
 
+def _holds(path: Path, pixels) -> bool:
+    """Whether ``path`` is a PNG that decodes to exactly ``pixels`` (RGB)."""
+    if not path.is_file():
+        return False
+    found = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return found is not None and found.shape == pixels.shape and np.array_equal(found[..., ::-1], pixels)
+
+
 def _build_image(task: _Task):
     """Worker: every stimulus of one image, written to disk; returns its manifest rows and
     notes on what was adapted (maps resized to their image)."""
@@ -154,7 +163,8 @@ def _build_image(task: _Task):
         if rel not in written:  # the intact image is shared by the sources' `full` rows
             target = task.out_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_png(s.pixels, target)
+            if not _holds(target, s.pixels):  # a resumed build keeps what is already right
+                _write_png(s.pixels, target)
             written.add(rel)
         rows.append({
             "stimulus_id": stimulus_id, "file": rel, "image_id": task.image_id, "category": task.category,
@@ -175,28 +185,41 @@ class BuildResult:
     n_stimuli: int
 
 
-def _prepare_out_dir(out_dir: Path, fingerprint: dict, overwrite: bool):
-    if out_dir.exists() and any(out_dir.iterdir()):
-        meta = out_dir / STIMSET
-        if not meta.exists():
-            raise InputError("output folder is not empty and holds no stimulus set; choose an empty "
-                             "or new folder", out_dir)
-        try:
-            old = json.loads(meta.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        same = {k: old.get(k) for k in fingerprint} == fingerprint
-        if not same and not overwrite:
+COMMAND = "reveal stimuli build"
+
+
+def _prepare_out_dir(out_dir: Path, fingerprint: dict, overwrite: bool, files) -> OutputFolder:
+    """The build's owned output folder (see :class:`reveal.stimuli.outputs.OutputFolder`).
+
+    The same set (same fingerprint) is rebuilt in place, and an interrupted build resumes:
+    PNGs already on disk are kept where they decode to the recomputed pixels. A different
+    set needs ``overwrite``, which removes only the files the earlier build recorded.
+    """
+    fingerprint = json.loads(json.dumps(fingerprint))  # as the record stores it
+    prev = OutputFolder.previous_record(out_dir)
+    same = (prev is not None and prev["command"] == COMMAND
+            and prev["meta"].get("fingerprint") == fingerprint)
+    if same:
+        folder = OutputFolder(out_dir, COMMAND, resume=True)
+        if not (out_dir / MANIFEST).exists():
+            log.warning("%s holds an interrupted build of this set: resuming (PNGs already written are "
+                        "verified and kept)", out_dir)
+    else:
+        if prev is not None and prev["command"] == COMMAND and not overwrite:
             raise InputError("output folder already holds a different stimulus set (other parameters or "
                              "inputs); use --overwrite to replace it", out_dir)
-        # Drop the old manifest before writing anything, so that no manifest claims files
-        # of a half-replaced set; with --overwrite, the old set's files go too.
-        for name in (MANIFEST, STIMSET):
-            (out_dir / name).unlink(missing_ok=True)
-        if not same:
-            for child in out_dir.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+        folder = OutputFolder(out_dir, COMMAND, overwrite=overwrite)
+    # No manifest may claim files of a half-written set: it is written last, again.
+    for name in (MANIFEST, STIMSET):
+        (out_dir / name).unlink(missing_ok=True)
+    folder.declare([*files, MANIFEST, STIMSET], meta={"fingerprint": fingerprint})
+    return folder
+
+
+def _stimulus_files(image_ids, sources, n_levels):
+    """Every PNG a build writes (names are fixed by image, source and level index)."""
+    return [f"full/{i}.png" for i in image_ids] + [
+        f"{s}/{i}_L{k:02d}.png" for i in image_ids for s in sources for k in range(n_levels)]
 
 
 def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(), *,
@@ -262,7 +285,8 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         inputs[str(cat_path)] = _sha256(cat_path)
     fingerprint = {"parameters": params.to_dict(), "sources": list(sources),
                    "images": sorted(categories), "input_hashes": sorted(inputs.values())}
-    _prepare_out_dir(out_dir, fingerprint, overwrite)
+    folder = _prepare_out_dir(out_dir, fingerprint, overwrite,
+                              _stimulus_files(sorted(categories), list(sources), len(params.levels)))
 
     tasks = [_Task(i, categories[i], image_files[i], tuple(s.refs[i] for s in sources.values()), out_dir, params)
              for i in sorted(categories)]
@@ -303,6 +327,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     }
     _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
     _write_manifest(out_dir / MANIFEST, rows)
+    folder.close()
     return BuildResult(out_dir, out_dir / MANIFEST, len(tasks), len(rows))
 
 
@@ -316,18 +341,15 @@ def _relative_keys(inputs: dict) -> dict:
 
 
 def _write_atomic(path: Path, text: str):
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def _write_manifest(path: Path, rows):
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue())
 
 
 def read_manifest(stimset_dir):

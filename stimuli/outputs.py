@@ -90,6 +90,7 @@ class OutputFolder:
         self.root = Path(root)
         self.command = command
         self.files: set[str] = set()
+        self.meta: dict = {}
         if self.root.exists() and not self.root.is_dir():
             raise InputError("the output folder is a file, not a folder", self.root)
         try:
@@ -110,11 +111,19 @@ class OutputFolder:
                              f"choose another folder", self.root)
         if resume:
             self.files = set(self.previous["files"])
+            self.meta = dict(self.previous["meta"])
         elif overwrite:
             self.remove_previous()
         else:
             raise InputError(f"the output folder already holds the outputs of an earlier "
                              f"{command!r}; use --overwrite to replace them", self.root)
+
+    @staticmethod
+    def previous_record(root):
+        """The record an earlier run left in ``root`` (``{"command", "files", "meta"}``), or None."""
+        folder = OutputFolder.__new__(OutputFolder)
+        folder.root = Path(root)
+        return folder._read_record() if folder.root.is_dir() else None
 
     def _read_record(self):
         path = self.root / RECORD
@@ -124,10 +133,11 @@ class OutputFolder:
             rec = json.loads(path.read_text(encoding="utf-8"))
             files = [str(f) for f in rec["files"]]
             command = str(rec["command"])
+            meta = dict(rec.get("meta", {}))
         except (OSError, ValueError, KeyError, TypeError):
             raise InputError("the toolkit's record of this folder is unreadable; remove the folder's "
                              "files yourself or choose another folder", path) from None
-        return {"command": command, "files": files}
+        return {"command": command, "files": files, "meta": meta}
 
     def remove_previous(self):
         """Delete the files the earlier run recorded (and only those), then empty folders it made."""
@@ -145,14 +155,24 @@ class OutputFolder:
         self.files = set()
         self._save_record()
 
-    def path(self, rel) -> Path:
+    def declare(self, rels, meta=None):
+        """Record files about to be written (by this process or by workers) and what run they
+        belong to, before any is written: a crash never leaves a file the record lacks."""
+        for rel in rels:
+            self.path(rel, make_parent=False)
+        if meta is not None:
+            self.meta = dict(meta)
+        self._save_record()
+
+    def path(self, rel, make_parent: bool = True) -> Path:
         """Where to write ``rel`` (POSIX, relative); recorded as this folder's output."""
         rel = Path(rel).as_posix()
         if rel.startswith("/") or ".." in rel.split("/"):
             raise ValueError(f"output name {rel!r} must stay inside the folder")
         self.files.add(rel)
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if make_parent:
+            target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
     def write(self, rel, data) -> Path:
@@ -163,7 +183,7 @@ class OutputFolder:
 
     def _save_record(self):
         atomic_write(self.root / RECORD, json.dumps(
-            {"command": self.command, "files": sorted(self.files)}, indent=1) + "\n")
+            {"command": self.command, "files": sorted(self.files), "meta": self.meta}, indent=1) + "\n")
 
     def close(self):
         """Write the final record."""
