@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -28,20 +27,13 @@ from .errors import InputError, toolkit_version
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
+from .stimset import CATEGORIES, MANIFEST, STIMSET, read_meta, write_stimulus_set_files
 from .stimulus import RevealParams, check_map, image_stimuli
 
-__all__ = [
-    "CATEGORIES", "MANIFEST_COLUMNS", "read_categories", "build_stimulus_set", "read_manifest",
-    "BuildResult",
-]
+__all__ = ["read_categories", "build_stimulus_set", "BuildResult"]
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("animal", "nonanimal")
-MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index",
-                    "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
-MANIFEST = "manifest.csv"
-STIMSET = "stimset.json"
 
 
 def _sha256(path):
@@ -178,8 +170,8 @@ def _prepare_out_dir(out_dir: Path, fingerprint: dict, overwrite: bool):
             raise InputError("output folder is not empty and holds no stimulus set; choose an empty "
                              "or new folder", out_dir)
         try:
-            old = json.loads(meta.read_text())
-        except (OSError, json.JSONDecodeError):
+            old = read_meta(out_dir)
+        except InputError:  # a broken stimset.json: a different set
             old = {}
         same = {k: old.get(k) for k in fingerprint} == fingerprint
         if not same and not overwrite:
@@ -295,35 +287,6 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         "n_stimuli": len(rows),
         "notes": notes,
     }
-    _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
-    _write_manifest(out_dir / MANIFEST, rows)
+    write_stimulus_set_files(out_dir, rows, meta)
     return BuildResult(out_dir, out_dir / MANIFEST, len(tasks), len(rows))
 
-
-def _write_atomic(path: Path, text: str):
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _write_manifest(path: Path, rows):
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def read_manifest(stimset_dir):
-    """Read a stimulus set's manifest as a list of dicts, checking that its files exist."""
-    stimset_dir = Path(stimset_dir)
-    path = stimset_dir / MANIFEST
-    if not path.exists():
-        raise InputError("no manifest.csv: not a stimulus set (or an interrupted build)", stimset_dir)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    for row_no, row in enumerate(rows, start=1):
-        if not (stimset_dir / row["file"]).exists():
-            raise InputError(f"stimulus file {row['file']} is missing", path, row_no)
-    return rows
