@@ -234,3 +234,10 @@ def test_not_a_set(tmp_path):
         read_stimulus_set(tmp_path / "nowhere")
     with pytest.raises(InputError, match="not a stimulus set"):
         read_stimulus_set(tmp_path)
+
+
+def test_one_category_per_image(good):
+    set_field(good, 14, "category", "animal")  # car01 is a nonanimal on its other rows
+    with pytest.raises(InputError, match="image 'car01' has more than one category") as err:
+        read_stimulus_set(good)
+    assert err.value.row == 14
