@@ -48,7 +48,8 @@ from ..stimuli.stimset import CATEGORIES, N_CONDITIONS, StimulusSet
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "list_index", "assignment", "latin_square_conditions",
+    "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "list_index", "assignment",
+    "latin_square_conditions",
     "split_blocks", "fixation_durations", "frames", "test_trials", "training_trials",
     "participant_design", "write_conditions", "CONDITION_COLUMNS",
 ]
