@@ -10,10 +10,9 @@ import math
 
 import numpy as np
 
-__all__ = ["FULL", "normalize_level", "level_value", "sort_levels", "is_full"]
+from ..stimuli.stimset import FULL, level_label
 
-#: The intact-image condition.
-FULL = "full"
+__all__ = ["FULL", "normalize_level", "level_value", "sort_levels", "is_full"]
 
 
 def normalize_level(value) -> str:
@@ -42,7 +41,7 @@ def normalize_level(value) -> str:
         number = float(value)
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"level must be a positive number or 'full', got {value!r}")
-    return f"{number:.3g}"
+    return level_label(number)
 
 
 def is_full(level: str) -> bool:

@@ -30,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
+from ..stimuli.stimset import read_stimulus_set
 
 from . import trialdata
 from .levels import normalize_level, sort_levels
 
 __all__ = [
-    "TIDY_COLUMNS", "ReadResult", "read_trials", "read_trial_file", "read_manifest",
+    "TIDY_COLUMNS", "ReadResult", "read_trials", "read_trial_file",
     "expand_paths", "detect_layout",
 ]
 
@@ -43,7 +44,8 @@ __all__ = [
 TIDY_COLUMNS = list(trialdata.TIDY_COLUMNS)
 EXTRA_COLUMNS = list(trialdata.EXTRA_COLUMNS)
 OBSERVER_KINDS = trialdata.OBSERVER_KINDS
-MANIFEST_COLUMNS = ("image_id", "category", "map_source", "level")
+#: Columns a trial file may lack and take from the stimulus set's manifest.
+_FROM_MANIFEST = ("image_id", "category", "map_source", "level")
 
 # Spellings of "missing" in the two experiment runtimes: PsychoPy writes None/[]/"" and
 # PsychoJS writes undefined/null/"".
@@ -130,23 +132,12 @@ def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> s
     return None
 
 
-def read_manifest(stimuli_dir) -> pd.DataFrame:
-    """The stimulus set's ``manifest.csv`` with canonical level spellings, indexed by stimulus_id."""
-    path = Path(stimuli_dir) / "manifest.csv"
-    if not path.is_file():
-        raise InputError("no manifest.csv in the stimulus folder", path=stimuli_dir)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    missing = {"stimulus_id", *MANIFEST_COLUMNS} - set(table.columns)
-    if missing:
-        raise InputError(f"manifest lacks columns {sorted(missing)}", path=path)
-    rows = np.arange(1, len(table) + 1)
-    table["level"] = _normalize_levels(table["level"], path, rows)
+def _manifest_table(stimuli_dir) -> pd.DataFrame:
+    """The stimulus set's manifest (read and checked by :func:`stimuli.stimset.read_stimulus_set`;
+    the PNGs need not be there) indexed by stimulus_id, with ``image_frac`` as float."""
+    table = read_stimulus_set(stimuli_dir, check_files=False).manifest.copy()
     if "image_frac" in table:
-        table["image_frac"] = _to_float(table["image_frac"], "image_frac", path, rows)
-    dup = table["stimulus_id"].duplicated()
-    if dup.any():
-        i = int(dup.to_numpy().nonzero()[0][0])
-        raise InputError(f"stimulus_id {table['stimulus_id'].iloc[i]!r} appears twice", path=path, row=i + 1)
+        table["image_frac"] = table["image_frac"].astype(float)  # checked numeric by the reader
     return table.set_index("stimulus_id")
 
 
@@ -160,7 +151,7 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     path : path-like
         A PsychoPy, PsychoJS or tidy/model CSV.
     manifest : pandas.DataFrame, optional
-        From :func:`read_manifest`; fills columns the file lacks and checks stimulus ids
+        The set's manifest indexed by ``stimulus_id`` (as :func:`read_trials` passes it); fills columns the file lacks and checks stimulus ids
         and levels against the stimulus set.
 
     Returns
@@ -297,7 +288,7 @@ def _report_short_session(out: pd.DataFrame, manifest, path, dropped: list) -> N
 
 
 def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:
-    missing = [c for c in MANIFEST_COLUMNS if c not in out.columns]
+    missing = [c for c in _FROM_MANIFEST if c not in out.columns]
     if manifest is None:
         if missing:
             raise InputError(f"the file lacks columns {missing}; give the stimulus set (--stimuli DIR) "
@@ -433,7 +424,7 @@ def read_trials(paths, stimuli=None) -> ReadResult:
 
     An observer found in two different groups is an error (the design is between-subjects).
     """
-    manifest = None if stimuli is None else read_manifest(stimuli)
+    manifest = None if stimuli is None else _manifest_table(stimuli)
     files = expand_paths(paths)
     tables, file_rows, dropped, duplicates = [], [], [], []
     hashes: dict[str, Path] = {}

@@ -53,6 +53,7 @@ from string import Template
 
 from ..analysis.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
 from ..stimuli.errors import InputError
+from ..stimuli.stimset import read_stimulus_set
 
 from . import design as dsg
 
@@ -366,7 +367,8 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     if not name.isidentifier():
         raise InputError(f"experiment name {name!r} must be a valid identifier "
                          f"(letters, digits, underscore)")
-    stimset = dsg.load_stimulus_set(stimuli_dir, allow_unbalanced=allow_unbalanced)
+    stimset = read_stimulus_set(stimuli_dir, check_sizes=True)
+    dsg.check_design(stimset, allow_unbalanced=allow_unbalanced)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -374,9 +376,9 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     stim_out = out / "stimuli"
     used = sorted(set(stimset.manifest["file"]))
     for rel in used:
-        dst = stim_out / rel
+        dst = stim_out / rel  # rel is checked relative, without '..' (stimuli.stimset)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(stimset.root / rel, dst)
+        shutil.copy2(stimset.resolve(rel), dst)
     for meta in ("manifest.csv", "stimset.json"):
         if (stimset.root / meta).is_file():
             shutil.copy2(stimset.root / meta, stim_out / meta)

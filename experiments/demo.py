@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
+from ..stimuli.stimset import read_stimulus_set
 from ..stimuli.seeding import derive_rng
 
 __all__ = ["DemoResult", "run_demo", "register"]
@@ -119,7 +120,8 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     t = time.perf_counter()
     _step(4, f"{n_observers} simulated participants (labelled observer_kind=simulated)")
     p_animal = dict(zip(predictions["stimulus_id"], predictions["p_animal"].astype(float)))
-    stimset = dsg.load_stimulus_set(stim_dir)
+    stimset = read_stimulus_set(stim_dir)
+    dsg.check_design(stimset)
     data_dir = out / "data"
     for i in range(n_observers):
         simulate_participant(stimset, i, p_animal, data_dir, derive_rng(seed, "simulated observer", i))

@@ -32,7 +32,6 @@ list index), so the same set and participant give the same trials on every machi
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import tempfile
@@ -44,28 +43,23 @@ import pandas as pd
 
 from ..stimuli.errors import InputError
 from ..stimuli.seeding import derive_rng
+from ..stimuli.stimset import CATEGORIES, N_CONDITIONS, StimulusSet
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "N_CONDITIONS", "KEYS", "CATEGORIES", "StimulusSet", "Assignment", "ParticipantDesign",
-    "load_stimulus_set", "n_lists", "participant_list", "list_index", "assignment", "latin_square_conditions",
+    "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "participant_list", "list_index",
+    "assignment", "latin_square_conditions",
     "split_blocks", "fixation_durations", "frames", "test_trials", "training_trials",
     "participant_design", "write_conditions", "CONDITION_COLUMNS",
 ]
 
-#: Conditions of the Latin square: 11 reveal levels + the intact image (``level_index``).
-N_CONDITIONS = 12
 #: Response keys; their meaning is counterbalanced over participants.
 KEYS = ("s", "l")
-CATEGORIES = ("animal", "nonanimal")
 #: Trial timing of the paradigm (seconds); converted to frames at run time.
 FIXATION_RANGE_S = (1.1, 1.6)
 STIMULUS_S = 0.400
 DEADLINE_S = 0.550
-
-REQUIRED_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level",
-                    "level_index")
 
 #: Columns of the per-trial conditions files, in order.
 #: ``level`` is not among them: the experiment looks it up from ``level_index``
@@ -76,36 +70,6 @@ CONDITION_COLUMNS = ("phase", "block", "trial", "stimulus_id", "image_id", "cate
                      "map_source", "level_index", "image_file", "fixation_s", "correct_key")
 #: Text columns of the conditions files, which must not look like numbers (see above).
 _TEXT_COLUMNS = ("stimulus_id", "image_id", "map_source")
-
-
-@dataclass(frozen=True)
-class StimulusSet:
-    """A checked stimulus set.
-
-    Attributes
-    ----------
-    root : Path
-        The set folder.
-    manifest : pandas.DataFrame
-        ``manifest.csv`` as strings (levels keep their written form, e.g. ``"1.58"``).
-    seed : int
-        The set's base seed (``stimset.json`` ``parameters.seed``), 0 when absent.
-    sources : tuple of str
-        Map sources, sorted.
-    levels : tuple of str
-        ``level`` as the manifest writes it, by ``level_index`` 0..11.
-    images : pandas.DataFrame
-        One row per image (``image_id``, ``category``) in Latin-square order: animals
-        first, then non-animals, each sorted by ``image_id``.  Keeping each category
-        contiguous spreads both categories over all 12 conditions for every participant.
-    """
-
-    root: Path
-    manifest: pd.DataFrame
-    seed: int
-    sources: tuple
-    levels: tuple
-    images: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -130,91 +94,36 @@ class ParticipantDesign:
     notes: list = field(default_factory=list)
 
 
-def _read_seed(root: Path) -> int:
-    path = root / "stimset.json"
-    if not path.is_file():
-        return 0
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err})", path=path) from None
-    params = meta.get("parameters", {}) if isinstance(meta, dict) else {}
-    seed = params.get("seed", meta.get("seed", 0) if isinstance(meta, dict) else 0)
-    try:
-        return int(seed)
-    except (TypeError, ValueError):
-        raise InputError(f"seed {seed!r} is not an integer", path=path) from None
-
-
-def load_stimulus_set(root, allow_unbalanced: bool = False) -> StimulusSet:
-    """Read and check a stimulus set folder.
+def check_design(stimset: StimulusSet, allow_unbalanced: bool = False) -> None:
+    """Check that a stimulus set can run this design (reading and checking the set itself
+    is :func:`stimuli.stimset.read_stimulus_set`'s job).
 
     Parameters
     ----------
-    root : str or Path
-        Folder holding ``manifest.csv`` (and ``stimset.json``, PNGs).
+    stimset : StimulusSet
+        From :func:`stimuli.stimset.read_stimulus_set`.
     allow_unbalanced : bool
         Unequal numbers of animal and non-animal images are refused unless this is
         set, in which case a warning is logged.
 
-    Returns
-    -------
-    StimulusSet
-
     Raises
     ------
     InputError
-        Missing columns, levels, categories or PNGs, unknown categories, duplicate
-        rows, or unbalanced categories.
+        An (image, map source) pair lacking one of the 12 conditions, a category with
+        no images, or unbalanced categories.
     """
-    root = Path(root)
-    path = root / "manifest.csv"
-    if not path.is_file():
-        raise InputError("no manifest.csv in the stimulus set folder", path=root)
-    man = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in REQUIRED_COLUMNS if c not in man.columns]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path=path, row=0)
-    if man.empty:
-        raise InputError("the manifest has no rows", path=path)
-    for i, row in enumerate(man.itertuples(index=False), start=1):
-        if row.category not in CATEGORIES:
-            raise InputError(f"category {row.category!r} is not one of {', '.join(CATEGORIES)}",
-                             path=path, row=i)
-        if row.level_index not in {str(k) for k in range(N_CONDITIONS)}:
-            raise InputError(f"level_index {row.level_index!r} is not an integer 0..11",
-                             path=path, row=i)
-        if not row.map_source:
-            raise InputError("empty map_source", path=path, row=i)
-        if not (root / row.file).is_file():
-            raise InputError(f"missing PNG {row.file!r}", path=path, row=i)
-    man["level_index"] = man["level_index"].astype(int)
-    dup = man.duplicated(["image_id", "map_source", "level_index"])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0]) + 1
-        raise InputError("duplicate (image_id, map_source, level_index)", path=path, row=i)
-    cats = man.groupby("image_id")["category"].nunique()
-    if (cats > 1).any():
-        raise InputError(f"image {cats[cats > 1].index[0]!r} has more than one category", path=path)
-    sources = tuple(sorted(man["map_source"].unique()))
-    images = man.drop_duplicates("image_id")[["image_id", "category"]]
-    for source in sources:
-        sub = man[man["map_source"] == source]
-        for image_id in images["image_id"]:
-            have = set(sub.loc[sub["image_id"] == image_id, "level_index"])
-            lacking = sorted(set(range(N_CONDITIONS)) - have)
+    man, path = stimset.manifest, stimset.manifest_path
+    have = man.groupby(["map_source", "image_id"])["level_index"].agg(set)
+    everything = {str(k) for k in range(N_CONDITIONS)}
+    for source in stimset.sources:
+        for image_id in stimset.images["image_id"]:
+            lacking = sorted(everything - have.get((source, image_id), set()), key=int)
             if lacking:
                 raise InputError(
                     f"image {image_id!r}, map source {source!r} lacks level_index "
-                    f"{', '.join(map(str, lacking))} (every image needs all 12 conditions "
+                    f"{', '.join(lacking)} (every image needs all 12 conditions "
                     f"in every source)", path=path)
-    by_index = man.groupby("level_index")["level"].unique()
-    for k, written in by_index.items():
-        if len(written) > 1:
-            raise InputError(f"level_index {k} has more than one level: {', '.join(written)}",
-                             path=path)
-    levels = tuple(str(by_index[k][0]) for k in range(N_CONDITIONS))
-    counts = images["category"].value_counts()
+    counts = stimset.images["category"].value_counts()
     for cat in CATEGORIES:
         if cat not in counts:
             raise InputError(f"the set has no {cat} images (both categories are needed)", path=path)
@@ -225,10 +134,6 @@ def load_stimulus_set(root, allow_unbalanced: bool = False) -> StimulusSet:
             raise InputError(msg + " (pass allow_unbalanced / --allow-unbalanced to go on)",
                              path=path)
         log.warning("%s: %s", path, msg)
-    images = (images.assign(_cat=images["category"].map({"animal": 0, "nonanimal": 1}))
-              .sort_values(["_cat", "image_id"]).drop(columns="_cat").reset_index(drop=True))
-    return StimulusSet(root=root, manifest=man, seed=_read_seed(root), sources=sources,
-                       levels=levels, images=images)
 
 
 def n_lists(n_sources: int) -> int:
@@ -398,7 +303,7 @@ def frames(duration_s, refresh_hz: float):
 def _rows_for(stimset: StimulusSet, source: str, image_ids, level_indices) -> pd.DataFrame:
     man = stimset.manifest
     sub = man[man["map_source"] == source].set_index(["image_id", "level_index"])
-    keys = list(zip(image_ids, (int(k) for k in level_indices)))
+    keys = list(zip(image_ids, (str(int(k)) for k in level_indices)))  # the manifest holds str
     return sub.loc[keys].reset_index()
 
 

@@ -1,78 +1,14 @@
-"""A stimulus set as a torch Dataset: the manifest read and checked, PNGs decoded in workers."""
+"""A stimulus set's images as a torch Dataset, decoded in workers (the set itself is read and
+checked by :func:`stimuli.stimset.read_stimulus_set`)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
-import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from ..stimuli.errors import InputError
-
-__all__ = ["MANIFEST_COLUMNS", "read_manifest", "stimset_fingerprint", "StimulusImages", "decode_rgb"]
-
-#: Manifest columns the model observers need (docs/conventions.md lists the full set).
-MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level")
-CATEGORIES = ("animal", "nonanimal")
-
-
-def read_manifest(stimset_dir, check_files=True):
-    """The ``manifest.csv`` of a stimulus set, checked, as strings exactly as written.
-
-    Parameters
-    ----------
-    stimset_dir : str or os.PathLike
-        The stimulus-set folder.
-    check_files : bool
-        Check that every ``file`` exists (a missing one is an InputError naming its row).
-
-    Returns
-    -------
-    pandas.DataFrame
-        All manifest columns as ``str`` (``level`` stays ``"1.58"`` or ``"full"``).
-    """
-    root = Path(stimset_dir)
-    if not root.is_dir():
-        raise InputError("stimulus set folder not found", path=root)
-    path = root / "manifest.csv"
-    if not path.is_file():
-        raise InputError("no manifest.csv here: not a stimulus set folder", path=root)
-    try:
-        # dtype=str, no NA parsing: ids and levels are labels, kept byte for byte.
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read manifest: {err}", path=path) from None
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path=path, row=0)
-    if df.empty:
-        raise InputError("manifest lists no stimuli", path=path)
-    dup = df["stimulus_id"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"duplicate stimulus_id {df['stimulus_id'].iat[i]!r}", path=path, row=i + 1)
-    bad = ~df["category"].isin(CATEGORIES)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"category {df['category'].iat[i]!r} is not animal or nonanimal", path=path, row=i + 1)
-    if check_files:
-        for i, rel in enumerate(df["file"]):
-            if not rel or not (root / rel).is_file():
-                raise InputError(f"stimulus file {rel!r} does not exist in {root}", path=path, row=i + 1)
-    return df
-
-
-def stimset_fingerprint(stimset_dir):
-    """Identity of a stimulus set: the first 16 hex digits of SHA-256 of its ``manifest.csv``.
-
-    Two sets built from the same images with different seeds share stimulus ids but not
-    manifests (the ``seed`` and ``revealed_px`` columns differ), so this tells them apart.
-    """
-    digest = hashlib.sha256((Path(stimset_dir) / "manifest.csv").read_bytes()).hexdigest()
-    return digest[:16]
+__all__ = ["StimulusImages", "decode_rgb"]
 
 
 def decode_rgb(path, size=None):
@@ -110,8 +46,9 @@ class StimulusImages(Dataset):
     ----------
     root : str or os.PathLike
         Stimulus-set folder.
-    files : sequence of str
-        Paths relative to ``root``.
+    files : sequence of str or Path
+        Paths relative to ``root``, or absolute (as :meth:`stimuli.stimset.StimulusSet.resolve`
+        gives them).
     size : (int, int), optional
         Common image size (H, W); default: that of the first file.
     """

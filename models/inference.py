@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..stimuli.errors import InputError
+from ..stimuli.stimset import read_stimulus_set
 
-from .dataset import StimulusImages, read_manifest, stimset_fingerprint
+from .dataset import StimulusImages
 from .readout import N_CLASSES, THRESHOLD, animal_evidence, decide, format_top5, imagenet_categories
 from .registry import DEFAULT_MODEL, Observer, load_observer, resolve_device
 
@@ -205,13 +206,14 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         by :func:`read_predictions`.
     """
     root = Path(stimuli)
-    manifest = read_manifest(root)
+    stimset = read_stimulus_set(root)
+    manifest = stimset.manifest
     if batch_size is not None and int(batch_size) < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
     if num_workers is not None and int(num_workers) < 0:
         raise InputError(f"number of workers must be at least 0, got {num_workers}")
     dev = resolve_device(device)
-    fingerprint = stimset_fingerprint(root)
+    fingerprint = stimset.fingerprint
     old = None
     if out is not None:  # checked before loading a network: a wrong --out fails fast
         out = Path(out)
@@ -247,7 +249,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
     use_cuda = dev.type == "cuda"
     collected = []
     if files:
-        dataset = StimulusImages(root, files)
+        dataset = StimulusImages(root, [stimset.resolve(f, int(g[0]) + 1) for f, g in zip(files, groups)])
         loader = DataLoader(dataset, batch_size=bs, shuffle=False, num_workers=nw, pin_memory=use_cuda,
                             prefetch_factor=4 if nw else None,
                             timeout=300 if nw else 0)  # a hung worker becomes an error, not a hang
@@ -264,7 +266,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
                     if not bool(ok.all()):
                         j = int(idx[~ok][0])
                         raise InputError(f"cannot decode stimulus image {files[j]!r}",
-                                         path=root / "manifest.csv", row=int(groups[j][0]) + 1)
+                                         path=stimset.manifest_path, row=int(groups[j][0]) + 1)
                     # (N, H, W, 3) → (N, 3, H, W) is a view, already channels-last.
                     x = observer.preprocess(images.to(dev, non_blocking=True).permute(0, 3, 1, 2))
                     # Mixed precision on CUDA only: this CPU kind (AVX2, no AVX-512/AMX) has no

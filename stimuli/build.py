@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -25,24 +24,17 @@ from tqdm.auto import tqdm
 
 from .compose import level_label
 from .errors import InputError, toolkit_version
-from .outputs import OutputFolder, atomic_write
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
+from .outputs import OutputFolder
+from .stimset import CATEGORIES, MANIFEST, STIMSET, write_stimulus_set_files
 from .stimulus import RevealParams, check_map, image_stimuli
 
-__all__ = [
-    "CATEGORIES", "MANIFEST_COLUMNS", "read_categories", "build_stimulus_set", "read_manifest",
-    "BuildResult",
-]
+__all__ = ["read_categories", "build_stimulus_set", "BuildResult"]
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("animal", "nonanimal")
-MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index",
-                    "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
-MANIFEST = "manifest.csv"
-STIMSET = "stimset.json"
 
 
 def _sha256(path):
@@ -224,7 +216,7 @@ def _stimulus_files(image_ids, sources, n_levels):
 
 def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(), *,
                        executor: Executor | None = None, overwrite=False, progress=True):
-    """Build a stimulus set (DESIGN.md "Stimulus set") on disk.
+    """Build a stimulus set (docs/conventions.md, "Stimulus set") on disk.
 
     Parameters
     ----------
@@ -325,8 +317,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         "n_stimuli": len(rows),
         "notes": notes,
     }
-    _write_atomic(out_dir / STIMSET, json.dumps(meta, indent=2) + "\n")
-    _write_manifest(out_dir / MANIFEST, rows)
+    write_stimulus_set_files(out_dir, rows, meta)
     folder.close()
     return BuildResult(out_dir, out_dir / MANIFEST, len(tasks), len(rows))
 
@@ -338,29 +329,3 @@ def _relative_keys(inputs: dict) -> dict:
     if len(inputs) == 1:
         root = root.parent
     return {Path(os.path.abspath(p)).relative_to(root).as_posix(): h for p, h in sorted(inputs.items())}
-
-
-def _write_atomic(path: Path, text: str):
-    atomic_write(path, text)
-
-
-def _write_manifest(path: Path, rows):
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(path, buf.getvalue())
-
-
-def read_manifest(stimset_dir):
-    """Read a stimulus set's manifest as a list of dicts, checking that its files exist."""
-    stimset_dir = Path(stimset_dir)
-    path = stimset_dir / MANIFEST
-    if not path.exists():
-        raise InputError("no manifest.csv: not a stimulus set (or an interrupted build)", stimset_dir)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    for row_no, row in enumerate(rows, start=1):
-        if not (stimset_dir / row["file"]).exists():
-            raise InputError(f"stimulus file {row['file']} is missing", path, row_no)
-    return rows

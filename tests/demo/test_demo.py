@@ -8,7 +8,7 @@ import pytest
 
 from reveal.experiments.cli import main
 from reveal.experiments.demo import run_demo
-from reveal.stimuli import read_manifest
+from reveal.stimuli import read_stimulus_set
 from reveal.stimuli.errors import InputError
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
@@ -28,7 +28,7 @@ def demo(tmp_path_factory):
 
 
 def test_every_stimulus_exists(demo):
-    rows = read_manifest(demo.stimuli)  # raises if a file is missing
+    rows = read_stimulus_set(demo.stimuli, check_sizes=True).manifest.to_dict("records")  # raises if a file is missing
     assert len(rows) == 4 * 2 * 12
     assert {r["map_source"] for r in rows} == {"spectral_residual", "fine_grained"}
 

@@ -9,11 +9,19 @@ import pytest
 
 from reveal.experiments import design as dsg
 from reveal.stimuli.errors import InputError
+from reveal.stimuli.stimset import read_stimulus_set
+
+
+def _load(root, allow_unbalanced=False):
+    """Read a set and check it can run the design, as ``experiment build`` does."""
+    s = read_stimulus_set(root)
+    dsg.check_design(s, allow_unbalanced=allow_unbalanced)
+    return s
 
 
 @pytest.fixture(scope="module")
 def stimset(stimset_dir):
-    return dsg.load_stimulus_set(stimset_dir)
+    return _load(stimset_dir)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +29,7 @@ def paper_set(make_stimulus_set, tmp_path_factory):
     """The paper's size: 80 images (40 animal, 40 non-animal), one source."""
     root = make_stimulus_set(tmp_path_factory.mktemp("paper") / "set", n_images=80,
                              sources=("clickme",), size=4)
-    return dsg.load_stimulus_set(root)
+    return _load(root)
 
 
 def test_paper_design_has_5_blocks_of_16_balanced(paper_set):
@@ -115,7 +123,7 @@ def test_split_blocks(n_trials, n_blocks, sizes):
 
 
 def test_small_set_fewer_blocks_said_clearly(make_stimulus_set, tmp_path):
-    s = dsg.load_stimulus_set(make_stimulus_set(tmp_path / "s", n_images=4, size=4))
+    s = _load(make_stimulus_set(tmp_path / "s", n_images=4, size=4))
     d = dsg.participant_design(s, 0)
     assert d.test["block"].tolist() == [1, 2, 3, 4]
     assert any("4 test trials < 5 blocks" in n for n in d.notes)
@@ -162,40 +170,40 @@ def set_copy(stimset_dir, tmp_path):
 def test_missing_level_is_refused(set_copy):
     _edit_manifest(set_copy, lambda df: df[~((df.image_id == "img03") & (df.level_index == "4"))])
     with pytest.raises(InputError, match="img03.*lacks level_index 4") as e:
-        dsg.load_stimulus_set(set_copy)
+        _load(set_copy)
     assert e.value.path.endswith("manifest.csv")
 
 
 def test_missing_category_and_unbalanced(make_stimulus_set, tmp_path):
     only_animals = make_stimulus_set(tmp_path / "a", n_images=2, n_animal=2, size=4)
     with pytest.raises(InputError, match="no nonanimal images"):
-        dsg.load_stimulus_set(only_animals)
+        _load(only_animals)
     unbalanced = make_stimulus_set(tmp_path / "u", n_images=3, n_animal=2, size=4)
     with pytest.raises(InputError, match="unbalanced categories: 2 animal vs 1"):
-        dsg.load_stimulus_set(unbalanced)
-    assert len(dsg.load_stimulus_set(unbalanced, allow_unbalanced=True).images) == 3
+        _load(unbalanced)
+    assert len(_load(unbalanced, allow_unbalanced=True).images) == 3
 
 
 def test_missing_png_and_bad_category_name_the_row(set_copy):
     (set_copy / "png" / "img00_clickme_03.png").unlink()
     with pytest.raises(InputError, match="missing PNG") as e:
-        dsg.load_stimulus_set(set_copy)
+        _load(set_copy)
     assert e.value.row == 4
     _edit_manifest(set_copy, lambda df: df.assign(category=df.category.where(df.index != 1, "cat")))
     with pytest.raises(InputError, match="category 'cat'") as e:
-        dsg.load_stimulus_set(set_copy)
+        _load(set_copy)
     assert e.value.row == 2
 
 
 def test_missing_column(set_copy):
     _edit_manifest(set_copy, lambda df: df.drop(columns=["level_index"]))
     with pytest.raises(InputError, match="missing column.*level_index"):
-        dsg.load_stimulus_set(set_copy)
+        _load(set_copy)
 
 
 def test_number_like_ids_refused_for_psychopy(make_stimulus_set, tmp_path):
     root = make_stimulus_set(tmp_path / "n", n_images=2, size=4)
     _edit_manifest(root, lambda df: df.assign(image_id=df.image_id.str.replace("img", "")))
-    s = dsg.load_stimulus_set(root)
+    s = _load(root)
     with pytest.raises(InputError, match="looks like a number"):
         dsg.write_conditions(dsg.participant_design(s, 0), tmp_path / "c")

@@ -16,6 +16,7 @@ import pytest
 from reveal.experiments import design as dsg
 from reveal.experiments.builder import DATA_COLUMNS
 from reveal.experiments.run import NoDisplayError, run_experiment
+from reveal.stimuli.stimset import read_stimulus_set
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ def _trials(path):
 
 
 def _expected(stimset_dir, participant, n_training=2, per_block=2, n_blocks=2):
-    s = dsg.load_stimulus_set(stimset_dir)
+    s = read_stimulus_set(stimset_dir)
     d = dsg.participant_design(s, participant)
     test = d.test.groupby("block").head(per_block)
     test = test[test["block"] <= n_blocks]
@@ -58,7 +59,7 @@ def test_short_session_data_file(built, stimset_dir, key_driver, xvfb, monkeypat
     assert df["block"].tolist() == [0, 0, 1, 1, 2, 2]
     assert (df["participant"].astype(str) == "7").all() and (df["group"] == "clickme").all()
     assert (df["key_animal"] == "l").all() and (df["key_nonanimal"] == "s").all()
-    levels = dsg.load_stimulus_set(stimset_dir).levels
+    levels = read_stimulus_set(stimset_dir).levels
     assert df["level"].tolist() == [levels[k] for k in exp["level_index"]]
     # responses coded from the known key
     assert (df["resp_key"] == "s").all() and (df["response"] == "nonanimal").all()
@@ -158,7 +159,7 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
         assert main(["experiment", "run", "--experiment", str(exp_dir), "--participant", "P05",
                      "--windowed", "--emulate-refresh", "60"]) == 0
     df = _trials(_data_file(exp_dir, "P05"))
-    s = dsg.load_stimulus_set(tmp_path / "sample")
+    s = read_stimulus_set(tmp_path / "sample")
     d = dsg.participant_design(s, 5)  # "P05" -> index 5
     assert df["stimulus_id"].tolist() == d.training["stimulus_id"].tolist() + d.test["stimulus_id"].tolist()
     assert df["block"].tolist() == [0] * 8 + [1, 2, 3, 4]

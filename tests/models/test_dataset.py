@@ -3,19 +3,24 @@ import shutil
 import pytest
 import torch
 
-from reveal.models.dataset import StimulusImages, read_manifest, stimset_fingerprint
+from reveal.models.dataset import StimulusImages
+from reveal.stimuli.stimset import read_stimulus_set
 from reveal.stimuli.errors import InputError
 
 
+def _manifest(root):
+    return read_stimulus_set(root).manifest
+
+
 def test_manifest_is_read_as_written(tiny_set):
-    df = read_manifest(tiny_set)
+    df = _manifest(tiny_set)
     assert len(df) == 12
     assert set(df["level"]) == {"1", "full"}
     assert df["file"].nunique() == 9  # the two sources share the intact image
 
 
 def test_images_decode_to_uint8_rgb(tiny_set):
-    df = read_manifest(tiny_set)
+    df = _manifest(tiny_set)
     ds = StimulusImages(tiny_set, df["file"].unique())
     i, img, ok = ds[0]
     assert i == 0 and ok
@@ -31,10 +36,10 @@ def _copy(tiny_set, tmp_path):
 
 def test_missing_stimulus_file_names_the_row(tiny_set, tmp_path):
     dst = _copy(tiny_set, tmp_path)
-    df = read_manifest(dst)
+    df = _manifest(dst)
     (dst / df["file"].iat[2]).unlink()
     with pytest.raises(InputError) as err:
-        read_manifest(dst)
+        _manifest(dst)
     assert err.value.row == 3 and err.value.path == str(dst / "manifest.csv")
     assert df["file"].iat[2] in str(err.value)
 
@@ -44,23 +49,23 @@ def test_bad_manifests(tiny_set, tmp_path):
     text = (dst / "manifest.csv").read_text()
     (dst / "manifest.csv").write_text(text.replace(",nonanimal,", ",vehicle,", 1))
     with pytest.raises(InputError, match="vehicle"):
-        read_manifest(dst)
+        _manifest(dst)
     (dst / "manifest.csv").write_text(text.replace("map_source", "source"))
     with pytest.raises(InputError, match="map_source") as err:
-        read_manifest(dst)
+        _manifest(dst)
     assert err.value.row == 0
     lines = text.splitlines()
     (dst / "manifest.csv").write_text("\n".join(lines + [lines[1]]) + "\n")
     with pytest.raises(InputError, match="duplicate") as err:
-        read_manifest(dst)
+        _manifest(dst)
     assert err.value.row == len(lines)
     with pytest.raises(InputError, match="not a stimulus set"):
-        read_manifest(tmp_path)
+        _manifest(tmp_path)
 
 
 def test_undecodable_png_is_flagged(tiny_set, tmp_path):
     dst = _copy(tiny_set, tmp_path)
-    df = read_manifest(dst)
+    df = _manifest(dst)
     (dst / df["file"].iat[0]).write_bytes(b"\x89PNG\r\n\x1a\n broken")
     ds = StimulusImages(dst, df["file"], size=(256, 256))
     _, img, ok = ds[0]
@@ -69,10 +74,10 @@ def test_undecodable_png_is_flagged(tiny_set, tmp_path):
 
 def test_fingerprint_tells_sets_apart(tiny_set, tmp_path):
     dst = _copy(tiny_set, tmp_path)
-    assert stimset_fingerprint(dst) == stimset_fingerprint(tiny_set)
+    assert read_stimulus_set(dst).fingerprint == read_stimulus_set(tiny_set).fingerprint
     text = (dst / "manifest.csv").read_text()
     (dst / "manifest.csv").write_text(text.replace(",7\n", ",8\n"))  # same stimuli, another seed
-    assert stimset_fingerprint(dst) != stimset_fingerprint(tiny_set)
+    assert read_stimulus_set(dst).fingerprint != read_stimulus_set(tiny_set).fingerprint
 
 
 def test_images_of_another_size_are_resized_to_the_set_size(tmp_path):

@@ -13,12 +13,15 @@ from torch import nn
 
 from reveal.experiments.cli import main
 from reveal.models import OUTPUT_COLUMNS, Observer, predict, read_predictions
-from reveal.models.dataset import read_manifest, stimset_fingerprint
+from reveal.stimuli.stimset import read_stimulus_set
 from reveal.models.readout import decide, parse_top5
 from reveal.stimuli.errors import InputError
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
+
+def _manifest(root):
+    return read_stimulus_set(root).manifest
 
 TRIAL_COLUMNS = ["observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id", "image_id",
                  "category", "map_source", "level", "response", "correct", "rt_s", "timed_out"]  # conventions.md
@@ -31,7 +34,7 @@ def test_cli_writes_one_trial_row_per_stimulus(tiny_set, tmp_path, capsys):
     assert "12 stimuli" in capsys.readouterr().out
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(raw.columns) == TRIAL_COLUMNS + ["p_animal", "top5", "stimset"] == list(OUTPUT_COLUMNS)
-    manifest = read_manifest(tiny_set)
+    manifest = _manifest(tiny_set)
     assert raw["stimulus_id"].tolist() == manifest["stimulus_id"].tolist()  # manifest order, no duplicates
     assert (raw["trial"] == [str(i) for i in range(1, 13)]).all()
     assert (raw["observer"] == "efficientnet_lite0").all() and (raw["observer_kind"] == "model").all()
@@ -40,7 +43,7 @@ def test_cli_writes_one_trial_row_per_stimulus(tiny_set, tmp_path, capsys):
         assert (raw[col] == manifest[col]).all()
     assert (raw[["session", "block", "timed_out"]] == ["1", "1", "0"]).all().all()
     assert (raw["rt_s"] == "").all()
-    assert (raw["stimset"] == stimset_fingerprint(tiny_set)).all()
+    assert (raw["stimset"] == read_stimulus_set(tiny_set).fingerprint).all()
     df = read_predictions(out)
     assert df["response"].tolist() == decide(df["p_animal"]).tolist()
     assert df["correct"].tolist() == (df["response"] == df["category"]).astype(int).tolist()
@@ -120,7 +123,7 @@ def test_resume_after_the_process_is_killed(tiny_set, tmp_path, device):
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(raw) == 12 and raw["stimulus_id"].is_unique
     assert raw["trial"].astype(int).tolist() == list(range(1, 13))
-    assert df["stimulus_id"].tolist() == read_manifest(tiny_set)["stimulus_id"].tolist()
+    assert df["stimulus_id"].tolist() == _manifest(tiny_set)["stimulus_id"].tolist()
 
 
 def test_output_of_another_stimulus_set_is_refused(tiny_set, sample_set, sample_predictions, tmp_path):
@@ -183,7 +186,7 @@ def test_undecodable_stimulus_names_file_and_row(tiny_set, tmp_path):
     (broken / "srcA" / "rocket_L00.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="rocket_L00.png") as err:
         predict(broken, out=tmp_path / "x.csv", device="cpu", num_workers=1, progress=False)
-    rows = read_manifest(broken)
+    rows = _manifest(broken)
     assert rows["file"].iat[err.value.row - 1] == "srcA/rocket_L00.png"
 
 

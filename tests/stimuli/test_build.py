@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from reveal.experiments.cli import main
-from reveal.stimuli import RevealParams, build_stimulus_set, read_manifest
-from reveal.stimuli.build import MANIFEST_COLUMNS
+from reveal.stimuli import MANIFEST_COLUMNS, RevealParams, build_stimulus_set, read_stimulus_set
 from reveal.stimuli.errors import InputError
 
 P = RevealParams(size=64, seed=11)
@@ -22,7 +21,7 @@ def _files(folder):
 def test_build_writes_the_manifest_contract(inputs, tmp_path):
     out = tmp_path / "set"
     result = build_stimulus_set(inputs["images"], inputs["maps"], inputs["categories"], out, P, progress=False)
-    rows = read_manifest(out)  # also checks that every file exists
+    rows = read_stimulus_set(out, check_sizes=True).manifest.to_dict("records")  # checks every file
     assert result.n_stimuli == len(rows) == 4 * 2 * 12
     assert tuple(rows[0]) == MANIFEST_COLUMNS
     for image_id in ("chelsea", "astronaut", "coffee", "rocket"):
@@ -73,7 +72,7 @@ def test_cli_end_to_end_and_refuses_a_different_set(inputs, tmp_path, capsys):
             "--maps", f"b={inputs['maps']['b']}", "--categories", str(inputs["categories"]), "--out", str(out),
             "--size", "48", "--no-progress"]
     assert main(args) == 0
-    assert len(read_manifest(out)) == 96
+    assert len(read_stimulus_set(out).manifest) == 96
     assert main(args) == 0  # same inputs, same parameters: rebuilding is fine
     assert main(args + ["--seed", "5"]) == 2
     assert "different stimulus set" in capsys.readouterr().err
@@ -172,7 +171,7 @@ def test_same_aspect_maps_of_another_size_are_resized(inputs, tmp_path):
 def test_sample_set_builds_from_the_cli(tmp_path):
     out = tmp_path / "sample"
     assert main(["stimuli", "build", "--sample", "--out", str(out), "--no-progress"]) == 0
-    rows = read_manifest(out)
+    rows = read_stimulus_set(out).manifest.to_dict("records")
     assert len(rows) == 4 * 2 * 12
     assert {r["category"] for r in rows} == {"animal", "nonanimal"}
     assert {r["map_source"] for r in rows} == {"spectral_residual", "fine_grained"}
