@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
-from ..stimuli.seeding import derive_rng
+from ..stimuli.seeding import as_generator, derive_rng
 from ..stimuli.stimset import CATEGORIES, N_CONDITIONS, StimulusSet
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "participant_list", "list_index",
     "assignment", "latin_square_conditions",
-    "split_blocks", "fixation_durations", "frames", "test_trials", "training_trials",
+    "split_blocks", "fixation_durations", "frames", "block_trials", "training_trials",
     "participant_design", "write_conditions", "CONDITION_COLUMNS",
 ]
 
@@ -279,15 +279,21 @@ def split_blocks(n_trials: int, n_blocks: int = 5) -> np.ndarray:
     return out
 
 
-def fixation_durations(rng: np.random.Generator, n: int,
+def fixation_durations(n: int, rng=None,
                        low: float = FIXATION_RANGE_S[0], high: float = FIXATION_RANGE_S[1]) -> np.ndarray:
     """Fixation durations in seconds, uniform in [low, high], rounded to 1 ms.
 
     Returns
     -------
     ndarray of float, shape (n,)
+
+    Examples
+    --------
+    >>> d = fixation_durations(4, rng=0)
+    >>> bool(((d >= 1.1) & (d <= 1.6)).all()), d.shape
+    (True, (4,))
     """
-    return np.round(rng.uniform(low, high, size=int(n)), 3)
+    return np.round(as_generator(rng).uniform(low, high, size=int(n)), 3)
 
 
 def frames(duration_s, refresh_hz: float):
@@ -326,8 +332,8 @@ def _frame_for(rows: pd.DataFrame, phase: str, blocks, fixation_s, a: Assignment
     return out[list(CONDITION_COLUMNS)]
 
 
-def test_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generator,
-                n_blocks: int = 5) -> pd.DataFrame:
+def block_trials(stimset: StimulusSet, a: Assignment, rng=None,
+                 n_blocks: int = 5) -> pd.DataFrame:
     """The test trials of one participant, in presentation order.
 
     Returns
@@ -336,15 +342,16 @@ def test_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generator,
         One row per image (``CONDITION_COLUMNS``); ``trial`` counts 1..n over the
         session, ``block`` 1..n_blocks.
     """
+    rng = as_generator(rng)
     images = stimset.images
     cond = latin_square_conditions(len(images), a.latin_row)
     order = rng.permutation(len(images))
     rows = _rows_for(stimset, a.group, images["image_id"].to_numpy()[order], cond[order])
     blocks = split_blocks(len(rows), n_blocks)
-    return _frame_for(rows, "test", blocks, fixation_durations(rng, len(rows)), a)
+    return _frame_for(rows, "test", blocks, fixation_durations(len(rows), rng), a)
 
 
-def training_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generator,
+def training_trials(stimset: StimulusSet, a: Assignment, rng=None,
                     n_trials: int = 8) -> pd.DataFrame:
     """Training trials: intact images, half of each category, in random order.
 
@@ -353,6 +360,7 @@ def training_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generato
     nothing about the levels tested later.  Images are drawn without replacement
     within each category while they last (the bundled sample has only a few).
     """
+    rng = as_generator(rng)
     n_trials = int(n_trials)
     if n_trials <= 0:
         return _frame_for(_rows_for(stimset, a.group, [], []), "training", [], [], a)
@@ -366,7 +374,7 @@ def training_trials(stimset: StimulusSet, a: Assignment, rng: np.random.Generato
     ids = ids[rng.permutation(len(ids))]
     rows = _rows_for(stimset, a.group, ids, [N_CONDITIONS - 1] * len(ids))
     return _frame_for(rows, "training", np.zeros(len(rows), int),
-                      fixation_durations(rng, len(rows)), a)
+                      fixation_durations(len(rows), rng), a)
 
 
 def participant_design(stimset: StimulusSet, participant: int, group: str | None = None,
@@ -397,7 +405,7 @@ def participant_design(stimset: StimulusSet, participant: int, group: str | None
         notes.append(f"{n_images} images is not a multiple of 12: conditions are shown "
                      f"{n_images // N_CONDITIONS} or {n_images // N_CONDITIONS + 1} times")
     training = training_trials(stimset, a, rng, n_training)
-    test = test_trials(stimset, a, rng, n_blocks)
+    test = block_trials(stimset, a, rng, n_blocks)
     return ParticipantDesign(assignment=a, training=training, test=test, notes=notes)
 
 
