@@ -136,31 +136,11 @@ def model_csv(trials: pd.DataFrame, rng, name="toynet", noise=0.15) -> pd.DataFr
         "timed_out": 0, "p_animal": p_animal, "top5": "tench|goldfish|jay|magpie|robin"})
 
 
-@pytest.fixture(name="manifest_for", scope="session")
-def _manifest_for_fixture():
-    return manifest_for
+def _writer_fixture(fn):
+    # the writers are handed to tests as fixtures (no helper module on sys.path)
+    return pytest.fixture(name=fn.__name__, scope="session")(lambda: fn)
 
 
-@pytest.fixture(name="experiment_csv_text", scope="session")
-def _experiment_csv_text_fixture():
-    return experiment_csv_text
-
-
-@pytest.fixture(name="write_lab_csv", scope="session")
-def _write_lab_csv_fixture():
-    return write_lab_csv
-
-
-@pytest.fixture(name="write_pavlovia_csv", scope="session")
-def _write_pavlovia_csv_fixture():
-    return write_pavlovia_csv
-
-
-@pytest.fixture(name="write_experiment_folder", scope="session")
-def _write_experiment_folder_fixture():
-    return write_experiment_folder
-
-
-@pytest.fixture(name="model_csv", scope="session")
-def _model_csv_fixture():
-    return model_csv
+for _fn in (manifest_for, experiment_csv_text, write_lab_csv, write_pavlovia_csv, write_experiment_folder,
+            model_csv):
+    globals()[f"_{_fn.__name__}_fixture"] = _writer_fixture(_fn)
