@@ -23,8 +23,9 @@ the MIT code:
   divides by the sum and uses MATLAB's ``eps`` (2.2e-16) as the regulariser:
   ``sum(Q * log(eps + Q / (P + eps)))`` with ``P`` the map and ``Q`` the reference.
   AUC-Judd sweeps thresholds at the map's values at the fixated pixels; shuffled AUC
-  sweeps thresholds ``0:step:max`` (step 0.1, MATLAB's colon: :func:`matlab_colon`) of the min–max normalised map against as
-  many negatives as fixations drawn from other images' fixations, averaged over 100 draws.
+  sweeps thresholds ``0:step:max`` (step 0.1; MATLAB's colon operator, value for value:
+  :func:`matlab_colon`) of the min–max normalised map against as many negatives as
+  fixations drawn from other images' fixations, averaged over 100 draws.
 
 Edge cases (each tested):
 

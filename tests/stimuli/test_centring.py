@@ -94,3 +94,26 @@ def test_one_percent_patch_sits_at_fixation_on_the_sample():
     # the whole-extent shift (the option) leaves the 1 % patch away from fixation
     full = _one_percent_offsets(centring="full_extent")
     assert max(d for d, _ in full.values()) > 5
+
+
+def test_cli_records_the_centring_and_fills_shifts_per_stimulus(inputs, tmp_path):
+    import csv
+    import json
+
+    from reveal.experiments.cli import main
+
+    base = ["stimuli", "build", "--images", str(inputs["images"]), "--maps", f"a={inputs['maps']['a']}",
+            "--categories", str(inputs["categories"]), "--size", "48", "--no-progress"]
+    shifts = {}
+    for mode in ("per_level", "full_extent"):
+        out = tmp_path / mode
+        assert main(base + ["--out", str(out), "--centring", mode]) == 0
+        assert json.loads((out / "stimset.json").read_text())["parameters"]["centring"] == mode
+        with open(out / "manifest.csv", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["level"] != "full"]
+        per_image = {}
+        for r in rows:
+            per_image.setdefault(r["image_id"], set()).add((int(r["shift_y"]), int(r["shift_x"])))
+        shifts[mode] = per_image
+    assert all(len(s) == 1 for s in shifts["full_extent"].values())  # one shift for every level
+    assert any(len(s) > 1 for s in shifts["per_level"].values())  # a shift per level
