@@ -22,7 +22,7 @@ from ..errors import InputError
 
 __all__ = [
     "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",
-    "disk_kernel", "count_map", "blur_click_map", "clicks_to_map",
+    "disk_kernel", "count_map", "disk_sums", "blur_click_map", "clicks_to_map",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def count_map(points, shape):
     return counts
 
 
-def _disk_sum(values, diameter, passes):
+def disk_sums(values, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
     """Sum of ``values`` over a flat disk around every pixel, ``passes`` times (zero outside).
 
     Integer-valued input gives exactly the integer result. OpenCV filters a 21×21 kernel
@@ -138,7 +138,7 @@ def blur_click_map(counts, diameter=DISK_DIAMETER, passes=BLUR_PASSES, divisor=1
     c = np.asarray(counts, dtype=np.float64)
     area = float((disk_kernel(diameter) > 0).sum())
     if np.array_equal(c, np.rint(c)):
-        return _disk_sum(c, diameter, passes) / (divisor * area ** passes)
+        return disk_sums(c, diameter, passes) / (divisor * area ** passes)
     out = c / divisor
     kernel = disk_kernel(diameter)
     for _ in range(passes):
