@@ -42,6 +42,14 @@ _VAR_TOL = 1e-12  # variances below this are zero (sums of squares of accuracies
 # tolerance would break such ties at random and make p too small. Distinct t values of
 # real data differ by far more than 1e-9 relative.
 _CMP_EPS = 1e-9
+# A relative tolerance alone fails at an observed effect of exactly zero: the observed
+# statistic then comes out as ±1e-16…1e-14 (round-off of a difference of equal sums) and so
+# do the many resamples that are also exactly zero, so ``|null| >= |observed|`` splits
+# them at random and a two-sided p that must be 1 came out 0.88–0.99. Hence an absolute
+# floor, in units of the statistic's scale (1 for t; the data's largest |value| for a
+# mean difference): round-off is < 1e-12 of it, and the smallest real non-zero effect —
+# one trial of one observer, 1/(trials·n) of the scale — is > 1e-6 of it.
+_CMP_ABS = 1e-9
 
 
 @dataclasses.dataclass
@@ -65,6 +73,9 @@ class PermutationTestResult:
     alternative : str
     n_resamples : int
     statistic_name : str
+    tie_scale : float
+        Scale of the statistic for the absolute tie tolerance (1 for t, the data's largest
+        |value| for a mean difference), kept so that :func:`with_alternative` uses the same.
     """
 
     statistic: np.ndarray
@@ -76,6 +87,7 @@ class PermutationTestResult:
     alternative: str
     n_resamples: int
     statistic_name: str
+    tie_scale: float = 1.0
 
 
 def _check(alternative, n_resamples):
@@ -91,11 +103,12 @@ def _extremeness(stat: np.ndarray, alternative: str) -> np.ndarray:
     return np.where(np.isnan(e), -np.inf, e)
 
 
-def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, alternative: str):
+def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, alternative: str, scale=1.0):
+    """Per-level and family-wise p-values; ``scale`` sets the absolute tie floor (see ``_CMP_ABS``)."""
     e_null = _extremeness(null, alternative)
     e_null[:, ~defined] = -np.inf
     e_obs = _extremeness(observed, alternative)
-    gamma = np.where(np.isfinite(e_obs), np.abs(e_obs) * _CMP_EPS, 0.0)
+    gamma = np.where(np.isfinite(e_obs), np.maximum(np.abs(e_obs) * _CMP_EPS, _CMP_ABS * scale), 0.0)
     threshold = e_obs - gamma
     count = (e_null >= threshold).sum(axis=0)
     max_null = e_null.max(axis=1) if e_null.shape[1] else np.full(len(e_null), -np.inf)
@@ -197,9 +210,18 @@ def permutation_group_test(data, groups, *, rng, n_resamples=10_000, statistic="
 
     null = _null_distribution(stats_for, lambda b: rng.permuted(np.broadcast_to(is_a, (b, is_a.size)), axis=1),
                               int(n_resamples), x.shape[1], batch_size, progress, "randomization test")
-    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative)
+    scale = _scale(statistic, xf)
+    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative, scale)
     return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, int(n_resamples),
-                                 statistic)
+                                 statistic, scale)
+
+
+def _scale(statistic, values):
+    """Scale of a statistic for the absolute tie floor: 1 for t, the data's largest |value| otherwise."""
+    if statistic in ("welch_t", "t"):
+        return 1.0
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    return top if top > 0 else 1.0
 
 
 def _null_distribution(stats_for, draw, n_resamples, n_levels, batch_size, progress, what):
@@ -271,9 +293,10 @@ def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alter
     observed = np.where(defined, observed, np.nan)
     null = _null_distribution(stats_for, lambda b: rng.integers(0, 2, size=(b, d.shape[0])) * 2.0 - 1.0,
                               int(n_resamples), d.shape[1], batch_size, progress, "sign-flip test")
-    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative)
+    scale = _scale(statistic, df)
+    p, p_fwer, max_null = _pvalues(null, observed, defined, alternative, scale)
     return PermutationTestResult(observed, p, p_fwer, null, max_null, defined, alternative, int(n_resamples),
-                                 statistic)
+                                 statistic, scale)
 
 
 def hedges_g(a, b, axis=0):
@@ -339,5 +362,6 @@ def bootstrap_group_effects(a, b, *, rng, n_resamples=10_000, confidence=0.95, m
 def with_alternative(result: PermutationTestResult, alternative: str) -> PermutationTestResult:
     """The same test read with another alternative, from the same resamples (no new draws)."""
     _check(alternative, result.n_resamples)
-    p, p_fwer, max_null = _pvalues(result.null_distribution, result.statistic, result.defined, alternative)
+    p, p_fwer, max_null = _pvalues(result.null_distribution, result.statistic, result.defined, alternative,
+                                   result.tie_scale)
     return dataclasses.replace(result, pvalue=p, pvalue_fwer=p_fwer, max_null=max_null, alternative=alternative)

@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .build import build_stimulus_set
+from .compose import CENTRING_MODES
 from .errors import InputError
 from .sample import write_sample_inputs
 from .stimulus import RevealParams
@@ -41,6 +42,9 @@ def register(subparsers):
                    help="importance (0-1 after min-max) above which a pixel counts in the budget")
     b.add_argument("--connectivity", type=int, choices=(4, 8), default=4)
     b.add_argument("--no-centre", dest="centre", action="store_false", help="do not centre the region")
+    b.add_argument("--centring", choices=CENTRING_MODES, default="per_level",
+                   help="centre each level's region (per_level, default: the 1%% patch at fixation) or "
+                        "shift every level as the 100%% region is centred (full_extent)")
     b.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     b.add_argument("--overwrite", action="store_true", help="replace a different set in --out")
     b.add_argument("--no-progress", dest="progress", action="store_false")
@@ -49,7 +53,8 @@ def register(subparsers):
 
 def _build(args):
     params = RevealParams(size=args.size, fit=args.fit, seed=args.seed, threshold=args.threshold,
-                          connectivity=args.connectivity, centre=args.centre)
+                          connectivity=args.connectivity, centre=args.centre,
+                          centring=args.centring)
     with tempfile.TemporaryDirectory(prefix="reveal-sample-") as tmp:
         if args.sample:
             if args.images or args.maps or args.categories:

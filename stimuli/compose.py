@@ -4,9 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "LEVELS", "level_label", "important_pixels", "level_pixel_counts", "centring_shift",
-    "shift", "composite",
+    "LEVELS", "CENTRING_MODES", "level_label", "important_pixels", "level_pixel_counts", "centring_shift",
+    "level_shifts", "shift", "composite",
 ]
+
+#: How revealed regions are centred: each level's own region (default: the 1 % patch sits
+#: at fixation), or every level by the shift that centres the 100 % region.
+CENTRING_MODES = ("per_level", "full_extent")
 
 #: The 11 reveal levels: percent of the feature budget, log-spaced 1 %…100 %.
 LEVELS = np.logspace(0, 2, 11)
@@ -48,11 +52,14 @@ def centring_shift(region):
 
     The shift is clipped so that no pixel of ``region`` leaves the image: the revealed
     pixels are moved, never cut (the documented choice when full centring is impossible).
+    Unclipped, each coordinate of the moved centroid is within 0.5 px of the centre
+    ``((H − 1) / 2, (W − 1) / 2)``; clipped, the region touches the border on the side
+    away from the centre.
 
     Parameters
     ----------
     region : ndarray of bool, shape (H, W)
-        The 100 % region.
+        The revealed region (one level's, or the 100 % region).
 
     Returns
     -------
@@ -67,6 +74,32 @@ def centring_shift(region):
     dy = int(np.clip(dy, -rows.min(), h - 1 - rows.max()))
     dx = int(np.clip(dx, -cols.min(), w - 1 - cols.max()))
     return dy, dx
+
+
+def level_shifts(rank, counts, centring="per_level"):
+    """The centring shift of every level.
+
+    Parameters
+    ----------
+    rank : ndarray of int, shape (H, W)
+        Reveal order (:func:`stimuli.reveal.reveal_order`); level k reveals ``rank < counts[k]``.
+    counts : sequence of int
+        Pixels revealed per level, ascending; the last is the feature budget.
+    centring : {'per_level', 'full_extent'}
+        ``'per_level'``: each level's own region is centred (DESIGN.md: the 1 % patch at
+        fixation). ``'full_extent'``: every level gets the shift that centres the largest
+        level's region, so the levels differ only in what is revealed, not in where.
+
+    Returns
+    -------
+    list of (dy, dx)
+        One shift per level.
+    """
+    if centring not in CENTRING_MODES:
+        raise ValueError(f"centring must be one of {CENTRING_MODES}, got {centring!r}")
+    if centring == "full_extent":
+        return [centring_shift(rank < max(counts))] * len(counts)
+    return [centring_shift(rank < n) for n in counts]
 
 
 def shift(arr, dy, dx, fill=0):

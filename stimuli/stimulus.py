@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compose import LEVELS, centring_shift, composite, important_pixels, level_pixel_counts, shift
+from .compose import CENTRING_MODES, LEVELS, composite, important_pixels, level_pixel_counts, level_shifts, shift
 from .reveal import reveal_order
 from .scramble import phase_scramble
 from .seeding import derive_rng, derive_seed
@@ -39,7 +39,11 @@ class RevealParams:
     levels : tuple of float
         Percent of the feature budget at each level.
     centre : bool
-        Move the revealed region's centroid to the image centre.
+        Move the revealed region's centroid to the image centre (as far as the region
+        can move without leaving the image; see :func:`stimuli.compose.centring_shift`).
+    centring : {'per_level', 'full_extent'}
+        With ``centre``: centre every level's own region (default, so the 1 % patch is at
+        fixation), or shift every level by the shift that centres the 100 % region.
     """
 
     size: int = 256
@@ -52,6 +56,11 @@ class RevealParams:
     distance_weight: float = 0.25
     levels: tuple = field(default_factory=lambda: tuple(float(v) for v in LEVELS))
     centre: bool = True
+    centring: str = "per_level"
+
+    def __post_init__(self):
+        if self.centring not in CENTRING_MODES:
+            raise ValueError(f"centring must be one of {CENTRING_MODES}, got {self.centring!r}")
 
     def to_dict(self):
         d = dict(self.__dict__)
@@ -130,12 +139,10 @@ def image_stimuli(image_id, image, maps, params=RevealParams()):
         rank = reveal_order(maps[src], np.random.default_rng(seed), params.connectivity,
                             noise=params.noise, noise_scale=params.noise_scale,
                             distance_weight=params.distance_weight)
-        dy, dx = centring_shift(rank < budget) if params.centre else (0, 0)
-        moved_image = shift(image, dy, dx)
-        moved_rank = shift(rank, dy, dx, fill=rank.size)  # pixels from outside: never revealed
-        for k, (level, n) in enumerate(zip(params.levels, counts)):
-            mask = moved_rank < n
-            out.append(Stimulus(src, float(level), k, composite(moved_image, background, mask),
+        shifts = level_shifts(rank, counts, params.centring) if params.centre else [(0, 0)] * len(counts)
+        for k, (level, n, (dy, dx)) in enumerate(zip(params.levels, counts, shifts)):
+            mask = shift(rank, dy, dx, fill=rank.size) < n  # pixels from outside: never revealed
+            out.append(Stimulus(src, float(level), k, composite(shift(image, dy, dx), background, mask),
                                 int(n), budget, seed, (dy, dx)))
         out.append(Stimulus(src, "full", len(params.levels), image, image.shape[0] * image.shape[1],
                             budget, seed))

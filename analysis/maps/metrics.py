@@ -23,8 +23,9 @@ the MIT code:
   divides by the sum and uses MATLAB's ``eps`` (2.2e-16) as the regulariser:
   ``sum(Q * log(eps + Q / (P + eps)))`` with ``P`` the map and ``Q`` the reference.
   AUC-Judd sweeps thresholds at the map's values at the fixated pixels; shuffled AUC
-  sweeps thresholds ``0:step:max`` (step 0.1) of the min–max normalised map against as
-  many negatives as fixations drawn from other images' fixations, averaged over 100 draws.
+  sweeps thresholds ``0:step:max`` (step 0.1; MATLAB's colon operator, value for value:
+  :func:`matlab_colon`) of the min–max normalised map against as many negatives as
+  fixations drawn from other images' fixations, averaged over 100 draws.
 
 Edge cases (each tested):
 
@@ -55,7 +56,7 @@ from skimage.transform import resize
 
 __all__ = [
     "MATLAB_EPS", "resize_map", "fixation_mask", "spearman", "cc", "nss", "sim", "kld",
-    "auc_judd", "auc_shuffled", "MAP_METRICS", "FIXATION_METRICS",
+    "auc_judd", "auc_shuffled", "matlab_colon", "MAP_METRICS", "FIXATION_METRICS",
 ]
 
 #: MATLAB's ``eps``, the KLD regulariser of the MIT code.
@@ -137,10 +138,12 @@ def _pair(saliency, reference):
 
 
 def _standardise(m):
-    sd = m.std(ddof=1) if m.size > 1 else 0.0
-    if not sd > 0:
+    # Constancy is judged on the range, as in ``spearman``: the standard deviation of a
+    # constant map is ~1e-17 rather than 0 whenever its mean rounds (a 7×9 map of 0.1), and
+    # dividing by it gave NSS ≈ ±0.99 and CC ≈ 1e-17 where no variance means NaN.
+    if m.size < 2 or np.ptp(m) == 0:
         return None
-    return (m - m.mean()) / sd
+    return (m - m.mean()) / m.std(ddof=1)
 
 
 def spearman(saliency, reference):
@@ -253,6 +256,43 @@ def kld(saliency, reference):
     return float(np.sum(q * np.log(MATLAB_EPS + q / (p + MATLAB_EPS))))
 
 
+def matlab_colon(a, step, b):
+    """MATLAB's ``a:step:b``, value for value (``step > 0``).
+
+    Not ``a + step * arange(n)``: MATLAB decides the count with a tolerance of
+    ``2 eps max(|a|, |b|)``, snaps the last value onto ``b`` when it lands within it, and
+    builds the vector symmetrically — the first half as ``a + k step``, the second half
+    as ``b - k step``, the middle (even count) as ``(a + b) / 2``. So ``0:0.1:1`` holds
+    0.6 and 0.7 exactly where ``0.1 * arange`` holds 0.6000000000000001 and
+    0.7000000000000001, and ``0:0.1:0.3`` ends at 0.3: a normalised map value of exactly
+    0.7 passes MATLAB's threshold 0.7 and would fail ours. This follows MathWorks'
+    description of the colon operator (Moler's ``colonop.m``).
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    a, step, b = float(a), float(step), float(b)
+    if not step > 0:
+        raise ValueError("step must be positive")
+    if b < a:
+        return np.zeros(0)
+    tol = 2.0 * MATLAB_EPS * max(abs(a), abs(b))
+    n = int(np.round((b - a) / step))  # number of intervals
+    if a + n * step - b > tol:
+        n -= 1
+    last = a + n * step
+    if last - b > -tol:
+        last = b
+    out = np.empty(n + 1)
+    k = np.arange(n // 2 + 1)
+    out[k] = a + k * step
+    out[n - k] = last - k * step
+    if n % 2 == 0:
+        out[n // 2] = (a + last) / 2
+    return out
+
+
 def _roc_area(tp, fp):
     # trapezoids over the curve, closed with (0, 0) and (1, 1) as in the MIT code
     tp = np.concatenate([[0.0], tp, [1.0]])
@@ -344,8 +384,7 @@ def auc_shuffled(saliency, fixations, other_fixations, rng, shape=None, n_splits
     for i in range(n_splits):
         neg = s[rng.permutation(candidates)[:n_neg]]
         top = max(pos.max(), neg.max())
-        # MATLAB's 0:step:top; the small tolerance keeps a threshold that lands on top
-        thresholds = step * np.arange(int(np.floor(top / step + 1e-9)) + 1)[::-1]
+        thresholds = matlab_colon(0.0, step, top)[::-1]  # MIT: fliplr(0:stepSize:max(...))
         tp = (pos[None, :] >= thresholds[:, None]).mean(axis=1)
         fp = (neg[None, :] >= thresholds[:, None]).mean(axis=1)
         areas[i] = _roc_area(tp, fp)

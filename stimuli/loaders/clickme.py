@@ -17,12 +17,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from ..errors import InputError
 
 __all__ = [
     "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",
-    "disk_kernel", "count_map", "blur_click_map", "clicks_to_map",
+    "disk_kernel", "count_map", "disk_sums", "blur_click_map", "clicks_to_map",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,19 +90,60 @@ def count_map(points, shape):
     return counts
 
 
-def blur_click_map(counts, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
-    """Blur a (mean) count map with a normalised flat disk, ``passes`` times.
+def disk_sums(values, diameter=DISK_DIAMETER, passes=BLUR_PASSES):
+    """Sum of ``values`` over a flat disk around every pixel, ``passes`` times (zero outside).
+
+    Integer-valued input gives exactly the integer result. OpenCV filters a 21×21 kernel
+    through the DFT, whose round-off (~1e-12 here) would make values that are equal
+    in exact arithmetic differ in their last bits — ranks (Spearman) then order them at
+    random. The exact result is an integer, and the round-off is far below 0.5 as long
+    as the sums stay below 2**40 (a 21-disk applied twice multiplies by at most
+    349² ≈ 1.2e5: a million clicks on one pixel stay far below), so rounding each pass
+    to the nearest integer recovers it exactly. Above that bound (never for click
+    counts) a direct convolution is used, exact for integers below 2**53.
+    """
+    disk = (disk_kernel(diameter) > 0).astype(np.float64)  # 0/1: integer sums
+    area = disk.sum()
+    out = np.asarray(values, dtype=np.float64)
+    for _ in range(passes):
+        if out.max(initial=0.0) * area < 2.0 ** 40 and out.min(initial=0.0) * area > -(2.0 ** 40):
+            out = np.rint(cv2.filter2D(out, -1, disk, borderType=cv2.BORDER_CONSTANT))
+        else:
+            out = ndimage.correlate(out, disk, mode="constant", cval=0.0)
+    return out
+
+
+def blur_click_map(counts, diameter=DISK_DIAMETER, passes=BLUR_PASSES, divisor=1):
+    """Blur a count map with a normalised flat disk, ``passes`` times.
 
     Zero padding outside the image, so clicks near the border are not reflected back in.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (H, W)
+        Click counts (integers; e.g. summed over participants). Values that are not
+        integers are blurred by a direct convolution (no FFT), which is exact where no
+        click reaches but does not make every mathematically equal value equal.
+    diameter, passes : int
+    divisor : int or float
+        Divide the result by this too (the number of participants, to turn summed counts
+        into the mean map).
+
+    Returns
+    -------
+    ndarray of float64, shape (H, W)
+        For integer ``counts``: the exact integer disk sums divided once by
+        ``divisor · area**passes``, so values that are equal in exact arithmetic are equal
+        bit for bit (ties stay ties for ranking) and pixels no click reaches are exactly 0.
     """
-    out = np.asarray(counts, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    area = float((disk_kernel(diameter) > 0).sum())
+    if np.array_equal(c, np.rint(c)):
+        return disk_sums(c, diameter, passes) / (divisor * area ** passes)
+    out = c / divisor
     kernel = disk_kernel(diameter)
     for _ in range(passes):
-        out = cv2.filter2D(out, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    # OpenCV filters large kernels through the DFT, which leaves round-off of ~1e-20 (of
-    # either sign) where the exact result is 0; zero it, so that "non-zero" keeps meaning
-    # "within reach of a click" for the feature budget.
-    out[out < 1e-9 * max(out.max(), 1e-300)] = 0.0
+        out = ndimage.correlate(out, kernel, mode="constant", cval=0.0)
     return out
 
 
@@ -117,12 +159,14 @@ def clicks_to_map(points_per_participant, shape=CLICKME_SHAPE, diameter=DISK_DIA
     Returns
     -------
     importance : ndarray of float64, shape (H, W)
-        Mean over participants of their count maps, disk-blurred ``passes`` times.
+        Mean over participants of their count maps, disk-blurred ``passes`` times. The
+        counts are summed (integers), blurred exactly and divided once by the number of
+        participants and the kernel's normalisation, so equal values tie exactly.
     """
     if len(points_per_participant) == 0:
         raise ValueError("no participants")
-    mean = np.mean([count_map(p, shape) for p in points_per_participant], axis=0)
-    return blur_click_map(mean, diameter, passes)
+    total = np.sum([count_map(p, shape) for p in points_per_participant], axis=0)
+    return blur_click_map(total, diameter, passes, divisor=len(points_per_participant))
 
 
 @dataclass

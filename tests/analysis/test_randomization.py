@@ -163,3 +163,33 @@ def test_bad_arguments():
         permutation_group_test(x, ["a", "b", "c", "c"], rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="alternative"):
         permutation_group_test(x, ["a", "a", "b", "b"], rng=np.random.default_rng(0), alternative="both")
+
+
+@pytest.mark.parametrize("statistic", ["welch_t", "mean_difference"])
+def test_an_observed_effect_of_exactly_zero_has_two_sided_p_one(statistic):
+    # The second group holds the first group's accuracies reordered: the difference of means
+    # is exactly 0, but computing it leaves ±1e-16…1e-14, as it does for every resample that
+    # is also exactly 0. Those ties must all count as "as extreme": p = 1, not 0.88–0.99.
+    rng = np.random.default_rng(0)
+    a = rng.binomial(7, 0.7, size=(12, 3)) / 7
+    x = np.vstack([a, rng.permutation(a)])
+    g = np.array(["a"] * 12 + ["b"] * 12)
+    res = permutation_group_test(x, g, rng=np.random.default_rng(1), n_resamples=2000, statistic=statistic)
+    assert np.all(np.abs(res.statistic) < 1e-12)
+    np.testing.assert_array_equal(res.pvalue, 1.0)
+    np.testing.assert_array_equal(res.pvalue_fwer, 1.0)
+    # the same resamples read one-sided: a zero effect is never significant either way
+    for alt in ("greater", "less"):
+        assert (with_alternative(res, alt).pvalue > 0.3).all()
+
+
+def test_sign_flip_of_differences_summing_to_zero_has_p_one():
+    # each level's differences (k/7 steps) cancel exactly in exact arithmetic, the second
+    # half being the first negated and reordered; in floating point the mean comes out as
+    # ~1e-16, and so do the many flips that also cancel
+    rng = np.random.default_rng(0)
+    a = rng.integers(-7, 8, size=(10, 3)) / 7
+    d = np.vstack([a, -rng.permutation(a)])
+    res = sign_flip_test(d, rng=np.random.default_rng(3), n_resamples=2000)
+    assert np.all(np.abs(res.statistic) < 1e-12)
+    np.testing.assert_array_equal(res.pvalue, 1.0)

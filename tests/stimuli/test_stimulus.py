@@ -5,6 +5,8 @@ from skimage import data
 
 from reveal.stimuli.compose import LEVELS, centring_shift, level_label, level_pixel_counts, shift
 from reveal.stimuli.geometry import fit_image, fit_map
+from reveal.stimuli.scramble import phase_scramble
+from reveal.stimuli.seeding import derive_rng
 from reveal.stimuli.stimulus import RevealParams, image_stimuli
 
 
@@ -44,8 +46,11 @@ def test_exact_revealed_counts_equal_across_sources(chelsea_stimuli):
 
 
 def _background(stims, src):
-    # the smallest level shows almost only background
-    return [s for s in stims if s.map_source == src and s.level_index == 0][0].pixels
+    # The scramble the stimuli were composed on, drawn as image_stimuli draws it (seed 7).
+    # (The 1 % stimulus is no stand-in since each level is centred on its own: its patch
+    # sits at the centre, where larger levels may show background.)
+    image = [s for s in stims if s.map_source == src and s.level == "full"][0].pixels
+    return phase_scramble(image, derive_rng(7, "chelsea", "scramble"))
 
 
 def test_full_condition_is_the_intact_image(chelsea_stimuli):

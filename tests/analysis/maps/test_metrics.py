@@ -133,6 +133,40 @@ def test_constant_and_zero_maps():
     assert math.isnan(M.spearman(ref, const))
 
 
+def test_constant_maps_whose_std_rounds_above_zero_are_nan():
+    # The mean of 63 copies of 0.1 is not exactly 0.1, so std(ddof=1) is ~6e-17, not 0;
+    # dividing by it gave NSS = ±0.99 and CC ~ 1e-17 for a map that ranks nothing.
+    ref = np.arange(63.0).reshape(7, 9)
+    fix = np.array([[1, 2], [3, 4]])
+    for v in (0.1, 0.3, 1 / 3, 0.7):
+        m = np.full((7, 9), v)
+        assert m.std(ddof=1) > 0  # the premise: rounding defeats "std > 0"
+        assert math.isnan(M.nss(m, fix))
+        assert math.isnan(M.cc(m, ref)) and math.isnan(M.cc(ref, m))
+
+
+def test_matlab_colon_reproduces_matlabs_values():
+    # MATLAB builds a:d:b symmetrically from both ends and snaps the end onto b
+    np.testing.assert_array_equal(M.matlab_colon(0, 0.1, 1),
+                                  [0, 0.1, 0.2, 0.1 * 3, 0.4, 0.5, 1 - 0.4, 1 - 0.1 * 3, 0.8, 0.9, 1])
+    assert M.matlab_colon(0, 0.1, 1)[6] == 0.6 and M.matlab_colon(0, 0.1, 1)[7] == 0.7
+    assert M.matlab_colon(0, 0.1, 0.3)[-1] == 0.3  # 0.1 * 3 would be 0.30000000000000004
+    # no snap (0.35 is off the grid): the second half counts down from 0.1 * 3
+    assert M.matlab_colon(0, 0.1, 0.35).tolist() == [0, 0.1, 0.1 * 3 - 0.1, 0.1 * 3]
+    assert M.matlab_colon(0, 0.1, 0).tolist() == [0.0]
+
+
+def test_shuffled_auc_thresholds_are_matlabs_colon():
+    # Fixated pixels at 1.0 and exactly 0.7, other-image fixations at 0.65 and 0: at MATLAB's
+    # threshold 0.7 (exactly 0.7) both fixations are in and no negative: AUC 1. With
+    # 0.1 * 7 = 0.7000000000000001 the 0.7 pixel only entered together with the 0.65
+    # negative at 0.6000000000000001, giving 0.875.
+    sal = np.array([[1.0, 0.7], [0.65, 0.0]])
+    fix = np.array([[0, 0], [0, 1]])
+    other = np.array([[1, 0], [1, 1]])  # as many as the fixations: every split draws both
+    assert M.auc_shuffled(sal, fix, other, np.random.default_rng(0), n_splits=3) == 1.0
+
+
 def test_no_fixations_is_nan():
     sal = np.random.default_rng(1).random((8, 8))
     none = np.zeros((0, 2))

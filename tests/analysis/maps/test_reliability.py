@@ -99,14 +99,20 @@ def test_dask_executor_route(rng):
     pd.testing.assert_frame_equal(serial.per_image, remote.per_image)
 
 
-def test_participant_maps_are_the_loader_blur_with_exact_zeros(rng):
-    from reveal.stimuli.loaders.clickme import clicks_to_map
+def test_participant_maps_are_the_loader_blur_with_exact_zeros_and_ties(rng):
+    from reveal.stimuli.loaders.clickme import clicks_to_map, disk_kernel
 
     pts = [rng.integers(0, 64, (5, 2)) for _ in range(4)]
     maps = participant_maps(pts, (64, 64))
-    np.testing.assert_allclose(maps.mean(axis=0), clicks_to_map(pts, (64, 64)), atol=1e-15)
-    assert (maps >= 0).all()
-    assert (maps == 0).any()  # unclicked pixels tie at exactly 0 (the FFT blur leaves ±1e-19)
+    area = (disk_kernel() > 0).sum()
+    # the loader's map up to the normalisation (Spearman ignores the scale)
+    np.testing.assert_allclose(maps.mean(axis=0) / area ** 2, clicks_to_map(pts, (64, 64)), rtol=1e-14)
+    assert (maps >= 0).all() and (maps == np.rint(maps)).all()  # integer-exact
+    assert (maps == 0).any()  # unclicked pixels tie at exactly 0
+    # a half's mean ties exactly where the exact map does: as many distinct values
+    for half in ([0, 1], [1, 2, 3]):
+        assert len(np.unique(maps[half].mean(axis=0))) == len(np.unique(clicks_to_map([pts[i] for i in half],
+                                                                                      (64, 64))))
 
 
 def test_too_few_participants_raise(rng):
