@@ -28,6 +28,8 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from ..stimuli.seeding import as_generator
+
 __all__ = [
     "PermutationTestResult", "permutation_group_test", "sign_flip_test", "welch_t", "bootstrap_group_effects",
     "hedges_g", "with_alternative",
@@ -147,7 +149,7 @@ def _progress(total, enabled, desc):
     return tqdm(total=total, desc=desc, unit="resample", leave=False)
 
 
-def permutation_group_test(data, groups, *, rng, n_resamples=10_000, statistic="welch_t",
+def permutation_group_test(data, groups, *, rng=None, n_resamples=10_000, statistic="welch_t",
                            alternative="two-sided", order=None, batch_size=2_000, progress=False):
     """Randomization test between two groups of observers at every level.
 
@@ -159,7 +161,7 @@ def permutation_group_test(data, groups, *, rng, n_resamples=10_000, statistic="
         One value per observer and level (e.g. accuracy); NaN = missing cell.
     groups : array_like, shape (n_observers,)
         Group label of each observer; exactly two distinct labels.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Source of the permutations.
     n_resamples : int
         Number of random relabellings.
@@ -179,6 +181,7 @@ def permutation_group_test(data, groups, *, rng, n_resamples=10_000, statistic="
     -------
     PermutationTestResult
     """
+    rng = as_generator(rng)
     _check(alternative, n_resamples)
     if statistic not in ("welch_t", "mean_difference"):
         raise ValueError(f"unknown statistic {statistic!r}")
@@ -241,7 +244,7 @@ def _null_distribution(stats_for, draw, n_resamples, n_levels, batch_size, progr
     return null
 
 
-def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alternative="two-sided",
+def sign_flip_test(differences, *, rng=None, n_resamples=10_000, statistic="t", alternative="two-sided",
                    batch_size=2_000, progress=False):
     """Paired randomization test: flip the sign of each observer's differences.
 
@@ -253,7 +256,7 @@ def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alter
     ----------
     differences : array_like, shape (n_observers, n_levels)
         Paired differences; NaN = missing.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     n_resamples : int
     statistic : {"t", "mean"}
         One-sample t (default) or the mean difference.
@@ -265,6 +268,7 @@ def sign_flip_test(differences, *, rng, n_resamples=10_000, statistic="t", alter
     -------
     PermutationTestResult
     """
+    rng = as_generator(rng)
     _check(alternative, n_resamples)
     if statistic not in ("t", "mean"):
         raise ValueError(f"unknown statistic {statistic!r}")
@@ -318,7 +322,7 @@ def _mean_difference(a, b, axis=0):
         return np.nanmean(a, axis=axis) - np.nanmean(b, axis=axis)
 
 
-def bootstrap_group_effects(a, b, *, rng, n_resamples=10_000, confidence=0.95, method="BCa"):
+def bootstrap_group_effects(a, b, *, rng=None, n_resamples=10_000, confidence=0.95, method="BCa"):
     """Effect sizes between two groups at every level with bootstrap confidence intervals.
 
     Uses ``scipy.stats.bootstrap`` (observers resampled within each group, vectorised over
@@ -328,7 +332,7 @@ def bootstrap_group_effects(a, b, *, rng, n_resamples=10_000, confidence=0.95, m
     ----------
     a, b : array_like, shape (n_a, n_levels), (n_b, n_levels)
         Per-observer values (NaN = missing).
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     n_resamples : int
     confidence : float
     method : {"BCa", "percentile", "basic"}
@@ -340,6 +344,7 @@ def bootstrap_group_effects(a, b, *, rng, n_resamples=10_000, confidence=0.95, m
         data have no variance (ceiling) the difference CI collapses to the point estimate
         and g is NaN.
     """
+    rng = as_generator(rng)
     a, b = np.asarray(a, float), np.asarray(b, float)
     out = {}
     for name, func in (("difference", _mean_difference), ("g", hedges_g)):

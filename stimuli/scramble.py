@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .seeding import as_generator
+
 __all__ = ["phase_scramble", "random_phase_field"]
 
 
-def random_phase_field(shape, rng):
+def random_phase_field(shape, rng=None):
     """A random phase field with Hermitian symmetry, for an image of ``shape``.
 
     Taking the phase of the Fourier transform of real white noise gives a field that is
@@ -18,17 +20,18 @@ def random_phase_field(shape, rng):
     ----------
     shape : tuple of int
         (H, W) of the image.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
 
     Returns
     -------
     phase : ndarray of float64, shape (H, W)
     """
+    rng = as_generator(rng)
     noise = rng.random(shape)  # in [0, 1): positive mean, so the DC phase is exactly 0
     return np.angle(np.fft.fft2(noise))
 
 
-def phase_scramble(image, rng, *, clip=True):
+def phase_scramble(image, rng=None, *, clip=True):
     """Phase-scrambled version of an image: same amplitude spectrum, random phases.
 
     One random phase field is added to the phase spectrum of every channel, so the
@@ -40,7 +43,7 @@ def phase_scramble(image, rng, *, clip=True):
     image : ndarray, shape (H, W) or (H, W, C)
         Integer images are taken in their dtype's range (e.g. uint8 0…255); float images
         in [0, 1].
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
         Source of the phase field.
     clip : bool
         Clip the result to the valid range and cast it back to ``image.dtype``. With
@@ -58,6 +61,7 @@ def phase_scramble(image, rng, *, clip=True):
     one loses more (``coffee``: 11 % of pixels clipped, 18 %). Quantising back to an integer
     dtype adds rounding noise of at most half a grey level.
     """
+    rng = as_generator(rng)
     img = np.asarray(image)
     if img.ndim not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")

@@ -54,6 +54,8 @@ import numpy as np
 from scipy import stats
 from skimage.transform import resize
 
+from ...stimuli.seeding import as_generator
+
 __all__ = [
     "MATLAB_EPS", "resize_map", "fixation_mask", "spearman", "cc", "nss", "sim", "kld",
     "auc_judd", "auc_shuffled", "matlab_colon", "MAP_METRICS", "FIXATION_METRICS",
@@ -341,7 +343,7 @@ def auc_judd(saliency, fixations, shape=None, rng=None):
     return _roc_area(tp, fp)
 
 
-def auc_shuffled(saliency, fixations, other_fixations, rng, shape=None, n_splits=100, step=0.1):
+def auc_shuffled(saliency, fixations, other_fixations, rng=None, shape=None, n_splits=100, step=0.1):
     """Shuffled AUC (MIT ``AUC_shuffled``, after Borji): negatives from other images.
 
     The map is min–max normalised (a constant map becomes all zeros). For each of
@@ -356,7 +358,7 @@ def auc_shuffled(saliency, fixations, other_fixations, rng, shape=None, n_splits
     fixations, other_fixations : ndarray
         Fixation map (H, W) or 0-based (N, 2) [row, col] points; ``other_fixations`` is
         the union of other images' fixations on the same grid.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
     shape : tuple of int, optional
         Grid of point fixations; default ``saliency.shape``.
     n_splits : int
@@ -368,6 +370,7 @@ def auc_shuffled(saliency, fixations, other_fixations, rng, shape=None, n_splits
     float
         NaN without fixations or without other-image fixations.
     """
+    rng = as_generator(rng)
     sal = _as_map(saliency, "saliency")
     grid = _grid(fixations, shape, sal)
     mask = fixation_mask(fixations, grid)
