@@ -47,8 +47,7 @@ OUTPUT_COLUMNS = TRIAL_COLUMNS + EVIDENCE_COLUMNS
 
 def default_batch_size(device):
     """256 on CUDA; 4 on CPU, where the network is memory-bound and larger batches only
-    spill the caches (``predict`` with efficientnet_lite0 on a 2-core EPYC, median
-    stimuli/s at batch 1, 2, 4, 8, 16: 44, 66, 81, 63, 65)."""
+    spill the caches (measured with ``benchmarks/bench_predict.py``)."""
     return 256 if torch.device(device).type == "cuda" else 4
 
 
@@ -57,8 +56,8 @@ def default_workers(device):
 
     On CUDA all cores but one (up to 16): decoding is the CPU's whole job there. On the
     CPU a quarter of the cores, and none with 4 cores or fewer: there the network needs
-    every core, and a decoding process only takes time from its threads (2-core EPYC,
-    batch 4: 65–83 stimuli/s decoding in the main process, 57–60 with one worker).
+    every core, and a decoding process only takes time from its threads (measured with
+    ``benchmarks/bench_predict.py``).
     """
     cores = os.cpu_count() or 1
     if torch.device(device).type == "cuda":

@@ -142,8 +142,8 @@ def fold_batchnorm(module):
     (and, for EfficientNet, the rewrites of :func:`_lighten_efficientnet`).
 
     Exact up to rounding (the BN's affine map becomes the conv's weight and bias), and
-    it saves one memory-bound pass over every feature map (about 10–20 % of
-    efficientnet_lite0's time on this 2-core CPU, in noisy measurements). EfficientNet's convs are subclasses that ``torch.fx``'s
+    it saves one memory-bound pass over every feature map (a tenth or more of
+    efficientnet_lite0's time on a CPU). EfficientNet's convs are subclasses that ``torch.fx``'s
     fuser does not recognise, so its conv/BN pairs are named; other models go through
     ``torch.fx.experimental.optimization.fuse`` and stay unfolded if they cannot be traced.
     """
@@ -176,8 +176,8 @@ def _lighten_efficientnet(module):
     writes a padded copy of the feature map. Where the padding is symmetric (all stride-1
     layers) the convolution's own padding does the same. Where it is not (the five
     stride-2 layers: one more zero after than before), see :func:`_absorb_asymmetric_pad`.
-    Its ReLU6 runs in place. Together these took efficientnet_lite0 from about 21 to
-    8–10 ms per image on this 2-core CPU (batch 4).
+    Its ReLU6 runs in place. Together these more than halve efficientnet_lite0's CPU time
+    (``benchmarks/bench_predict.py`` measures it).
     """
     for sub in module.modules():
         pad = getattr(sub, "static_padding", None)
