@@ -10,7 +10,7 @@ import numpy as np
 
 from .compose import CENTRING_MODES, LEVELS, composite, important_pixels, level_pixel_counts, level_shifts, shift
 from .reveal import reveal_order
-from .scramble import phase_scramble
+from .scramble import SCRAMBLE_MODES, phase_scramble
 from .seeding import derive_rng, derive_seed
 
 __all__ = ["RevealParams", "Stimulus", "check_map", "image_stimuli"]
@@ -44,6 +44,11 @@ class RevealParams:
     centring : {'per_level', 'full_extent'}
         With ``centre``: centre every level's own region (default, so the 1 % patch is at
         fixation), or shift every level by the shift that centres the 100 % region.
+    scramble : {'periodic', 'plain'}
+        Background from the image's periodic component (no border plaid; default) or from
+        the image itself (see :mod:`stimuli.scramble`).
+    scramble_iterations : int
+        At most this many rounds of "clip to range, restore the spectrum" (0: clip once).
     """
 
     size: int = 256
@@ -57,10 +62,14 @@ class RevealParams:
     levels: tuple = field(default_factory=lambda: tuple(float(v) for v in LEVELS))
     centre: bool = True
     centring: str = "per_level"
+    scramble: str = "periodic"
+    scramble_iterations: int = 20
 
     def __post_init__(self):
         if self.centring not in CENTRING_MODES:
             raise ValueError(f"centring must be one of {CENTRING_MODES}, got {self.centring!r}")
+        if self.scramble not in SCRAMBLE_MODES:
+            raise ValueError(f"scramble must be one of {SCRAMBLE_MODES}, got {self.scramble!r}")
 
     def to_dict(self):
         d = dict(self.__dict__)
@@ -132,7 +141,8 @@ def image_stimuli(image_id, image, maps, params=RevealParams()):
         need = int(np.ceil(50 / min(params.levels)))
         raise ValueError(f"source {poorest!r} has only {budget} important pixel(s); the "
                          f"{min(params.levels):.3g} % level needs at least {need}")
-    background = phase_scramble(image, derive_rng(params.seed, image_id, "scramble"))
+    background = phase_scramble(image, derive_rng(params.seed, image_id, "scramble"), mode=params.scramble,
+                                iterations=params.scramble_iterations)
     out = []
     for src in maps:  # keep the caller's source order
         seed = derive_seed(params.seed, image_id, src)

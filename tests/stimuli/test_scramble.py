@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from reveal.stimuli.scramble import phase_scramble, random_phase_field
+from reveal.stimuli.geometry import fit_image
+from reveal.stimuli.scramble import periodic_spectrum, phase_scramble, phase_scramble_with_stats, random_phase_field
 
 
 def _amplitude(img):
@@ -11,11 +12,57 @@ def _amplitude(img):
 
 def test_amplitude_spectrum_per_channel_is_kept_exactly_without_clipping():
     image = data.chelsea().astype(np.float64) / 255
-    out = phase_scramble(image, np.random.default_rng(0), clip=False)
-    a, b = _amplitude(image), _amplitude(out)
-    assert np.allclose(a, b, rtol=1e-9, atol=1e-9 * a.max())
-    assert np.allclose(out.mean(axis=(0, 1)), image.mean(axis=(0, 1)))  # DC kept
-    assert not np.allclose(out, image)
+    for mode, target in (("plain", _amplitude(image)), ("periodic", np.abs(periodic_spectrum(image)))):
+        out = phase_scramble(image, np.random.default_rng(0), clip=False, mode=mode)
+        b = _amplitude(out)
+        assert np.allclose(target, b, rtol=1e-9, atol=1e-9 * target.max())
+        assert np.allclose(out.mean(axis=(0, 1)), image.mean(axis=(0, 1)))  # DC kept
+        assert not np.allclose(out, image)
+
+
+def test_periodic_component_keeps_the_image_but_not_its_border_jumps():
+    image = data.chelsea().astype(np.float64)
+    p = np.fft.ifft2(periodic_spectrum(image), axes=(0, 1)).real
+    assert np.allclose(p.mean(axis=(0, 1)), image.mean(axis=(0, 1)))
+    # the jump between opposite borders (what the DFT sees as an edge) shrinks
+    jump = lambda x: np.abs(x[0] - x[-1]).mean() + np.abs(x[:, 0] - x[:, -1]).mean()
+    step = lambda x: np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()
+    assert jump(p) < 0.1 * jump(image)  # chelsea: 113 -> 5 grey levels
+    assert jump(p) < step(p)  # the wrap-around is no rougher than any neighbour step
+    # only a harmonic (smooth) field was removed: the Laplacian is unchanged off the border
+    lap = lambda x: (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4 * x[1:-1, 1:-1])[1:-1, 1:-1]
+    np.testing.assert_allclose(lap(p), lap(image), atol=1e-9)
+
+
+def _axis_excess(x):
+    # Amplitude on the zero-frequency lines relative to the neighbouring lines: the border
+    # jumps of a periodic DFT pile energy exactly on the axes, which random phases render
+    # as a horizontal/vertical plaid; a seamless texture has a ratio near 1.
+    a = _amplitude(x)
+    return (a[0, 1:].sum() + a[1:, 0].sum()) / (a[1, 1:].sum() + a[1:, 1].sum())
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea"])
+def test_high_contrast_photos_keep_spectrum_and_mean_without_plaid(name):
+    image = fit_image(getattr(data, name)(), 256)
+    before, st0 = phase_scramble_with_stats(image, np.random.default_rng(0), mode="plain", iterations=0)
+    out, st = phase_scramble_with_stats(image, np.random.default_rng(0))
+    assert out.dtype == np.uint8 and out.shape == image.shape
+    assert st["spectrum_error"] < 0.03  # before: coffee 20 %, rocket 8 %
+    assert st["clipped_share"] <= st0["clipped_share"]
+    assert np.abs(out.mean(axis=(0, 1)) - image.mean(axis=(0, 1))).max() < 1.0  # before: coffee 6.7
+    assert _axis_excess(out) < _axis_excess(before)
+    # the reported error is the one of the returned pixels
+    target = np.abs(periodic_spectrum(image.astype(np.float64)))
+    assert st["spectrum_error"] == pytest.approx(np.abs(_amplitude(out) - target).sum() / target.sum())
+
+
+def test_plaid_is_gone_where_the_borders_jump():
+    # rocket: dark sky on top, bright ground below — a large jump across the wrap-around
+    image = fit_image(data.rocket(), 256)
+    before = phase_scramble(image, np.random.default_rng(1), mode="plain", iterations=0)
+    after = phase_scramble(image, np.random.default_rng(1))
+    assert _axis_excess(before) > 2.0 and _axis_excess(after) < 1.6
 
 
 def test_uint8_scramble_keeps_shape_dtype_range_mean_and_nearly_the_spectrum():
@@ -24,7 +71,7 @@ def test_uint8_scramble_keeps_shape_dtype_range_mean_and_nearly_the_spectrum():
     assert out.shape == image.shape and out.dtype == np.uint8
     # clipping at 0 and 255 moves the mean of a dark channel a little 
     assert np.abs(out.mean(axis=(0, 1)) - image.mean(axis=(0, 1))).max() < 3.0
-    a, b = _amplitude(image), _amplitude(out)
+    a, b = np.abs(periodic_spectrum(image.astype(np.float64))), _amplitude(out)
     rel = np.abs(a - b).sum() / a.sum()
     assert rel < 0.05  # only clipping and rounding change it
 
