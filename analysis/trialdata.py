@@ -11,16 +11,20 @@ columns live here once and everything else imports them:
   :mod:`reveal.analysis.readers`.
 
 Reading is :mod:`reveal.analysis.readers` (every layout into the tidy table); this module
-holds no I/O beyond the one atomic CSV writer, so producers (models, experiments) can import
-it without pulling in the analysis.
+reads only the model file, for ``reveal predict``'s resume, and imports nothing of the
+analysis, so producers (models, experiments) can import it without pulling it in.
 """
 from __future__ import annotations
 
-import os
+import csv
 from pathlib import Path
 
+import pandas as pd
+
+from ..stimuli.errors import InputError
+
 __all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS", "ANTICIPATION_S",
-           "RESPONSES", "EXPERIMENT_COLUMNS", "write_table"]
+           "RESPONSES", "EXPERIMENT_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
 
 #: The tidy trial form, in order.
 TIDY_COLUMNS = (
@@ -50,23 +54,66 @@ EXPERIMENT_COLUMNS = (
 ANTICIPATION_S = 0.100
 
 
-def write_table(table, path) -> Path:
-    """Write a trial table as CSV through a temporary name, so a reader never sees half a file.
+def model_header() -> str:
+    """The header line of a model's trial-data CSV (what ``reveal predict`` writes first)."""
+    return ",".join(MODEL_COLUMNS) + "\n"
+
+
+def read_model_rows(path):
+    """The rows of a model trial-data CSV, every value a string.
+
+    ``reveal predict`` uses it to resume a run and to finish its file; analyses read model
+    files with :func:`reveal.analysis.readers.read_trials` like any other observer's.
 
     Parameters
     ----------
-    table : pandas.DataFrame
     path : path-like
+        A CSV whose header is :data:`MODEL_COLUMNS`.
 
     Returns
     -------
-    Path
+    pandas.DataFrame
+        Columns :data:`MODEL_COLUMNS`, dtype ``str``.
+
+    Raises
+    ------
+    InputError
+        If the file is not UTF-8, has another header, or a row of another length.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as err:
+        raise InputError(f"is not a model trial-data file (not UTF-8 text: {err.reason} at byte {err.start})",
+                         path=path) from None
+    except csv.Error as err:
+        raise InputError(f"is not a model trial-data file ({err})", path=path) from None
+    if not rows or tuple(rows[0]) != MODEL_COLUMNS:
+        raise InputError("is not a model trial-data file (its header differs)", path=path, row=0)
+    for i, row in enumerate(rows[1:], start=1):
+        if len(row) != len(MODEL_COLUMNS):
+            raise InputError(f"has {len(row)} fields where a model trial row has {len(MODEL_COLUMNS)}",
+                             path=path, row=i)
+    return pd.DataFrame(rows[1:], columns=list(MODEL_COLUMNS), dtype=str)
+
+
+def typed_model_rows(table, path=None):
+    """``read_model_rows``'s table with its numbers typed (counts int, ``p_animal`` float).
+
+    Raises
+    ------
+    InputError
+        If a count or probability is not a number.
+    """
+    table = table.copy()
+    for column, kind in (("session", int), ("block", int), ("trial", int), ("correct", int),
+                         ("timed_out", int), ("p_animal", float)):
+        if column in table:
+            try:
+                table[column] = table[column].astype(kind)
+            except ValueError:
+                bad = int(pd.to_numeric(table[column], errors="coerce").isna().to_numpy().argmax())
+                raise InputError(f"column {column!r} holds {table[column].iat[bad]!r}, not a number",
+                                 path=path, row=bad + 1 if path is not None else None) from None
+    return table

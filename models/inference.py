@@ -10,7 +10,7 @@ file is fsynced every 2 s and at the end), so an interrupted run loses at most t
 in flight. A restarted run keeps
 the rows already there, cuts a half-written last line, skips their stimulus ids and
 refuses a file that belongs to another stimulus set or observer. When every stimulus is
-in, the file is rewritten in manifest order through a temporary file and ``os.replace``.
+in, the file is rewritten in manifest order through a temporary file and a rename.
 """
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..stimuli.errors import InputError
+from ..stimuli.outputs import atomic_write
 from ..stimuli.stimset import read_stimulus_set
+from ..analysis.trialdata import (EVIDENCE_COLUMNS, MODEL_COLUMNS, TIDY_COLUMNS, model_header, read_model_rows,
+                                  typed_model_rows)
 
 from .dataset import StimulusImages
 from .readout import N_CLASSES, THRESHOLD, animal_evidence, decide, format_top5, imagenet_categories
@@ -39,10 +42,9 @@ __all__ = ["TRIAL_COLUMNS", "EVIDENCE_COLUMNS", "OUTPUT_COLUMNS", "predict", "re
 
 log = logging.getLogger(__name__)
 
-TRIAL_COLUMNS = ("observer", "observer_kind", "group", "session", "block", "trial", "stimulus_id",
-                 "image_id", "category", "map_source", "level", "response", "correct", "rt_s", "timed_out")
-EVIDENCE_COLUMNS = ("p_animal", "top5", "stimset")
-OUTPUT_COLUMNS = TRIAL_COLUMNS + EVIDENCE_COLUMNS
+#: The columns, from the trial-data contract (:mod:`reveal.analysis.trialdata`).
+TRIAL_COLUMNS = TIDY_COLUMNS
+OUTPUT_COLUMNS = MODEL_COLUMNS
 
 
 def default_batch_size(device):
@@ -67,16 +69,7 @@ def default_workers(device):
 
 def read_predictions(path):
     """A model's trial-data CSV with typed columns (``trial``, ``correct`` int, ``p_animal`` float)."""
-    return _typed(pd.read_csv(path, dtype=str, keep_default_na=False))
-
-
-def _typed(df):
-    for col in ("session", "block", "trial", "correct", "timed_out"):
-        if col in df:
-            df[col] = df[col].astype(int)
-    if "p_animal" in df:
-        df["p_animal"] = df["p_animal"].astype(float)
-    return df
+    return typed_model_rows(read_model_rows(path), path)
 
 
 # --------------------------------------------------------------------------- the output file
@@ -96,18 +89,14 @@ def _existing_rows(out, manifest, fingerprint):
     file is model trial data of this stimulus set."""
     if not out.exists() or out.stat().st_size == 0:
         return None
-    header = _csv_text([OUTPUT_COLUMNS]).encode()
+    header = model_header().encode()
     with open(out, "rb") as fh:
         head = fh.read(len(header))
     if head != header:  # checked first: the tail repair below must never touch a foreign file
         raise InputError("exists and is not a model trial-data file (its header differs); choose another --out",
                          path=out, row=0)
     _repair_tail(out)
-    try:
-        old = pd.read_csv(out, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"exists and is not a model trial-data file ({err}); choose another --out",
-                         path=out) from None
+    old = read_model_rows(out)
     other = old["stimset"] != fingerprint
     if other.any():
         i = int(np.flatnonzero(other.to_numpy())[0])
@@ -129,15 +118,6 @@ def _check_observer(old, out, observer):
                          "choose another --out (or --name)", path=out, row=i + 1)
 
 
-def _atomic_write_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _csv_text(rows):
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -146,7 +126,7 @@ def _csv_text(rows):
 
 def _finalise(out, manifest):
     """Check one row per stimulus; rewrite in manifest order (atomically) if needed."""
-    raw = pd.read_csv(out, dtype=str, keep_default_na=False)
+    raw = read_model_rows(out)
     df = raw.drop_duplicates("stimulus_id", keep="first")
     lacking = set(manifest["stimulus_id"]) - set(df["stimulus_id"])
     if lacking:  # cannot happen unless the file was edited during the run
@@ -154,7 +134,7 @@ def _finalise(out, manifest):
     order = df["trial"].astype(int).to_numpy()
     if len(df) != len(raw) or np.any(np.diff(order) < 0):
         df = df.iloc[np.argsort(order, kind="stable")]
-        _atomic_write_text(out, df.to_csv(index=False, lineterminator="\n"))
+        atomic_write(out, df.to_csv(index=False, lineterminator="\n"))
     return df
 
 
@@ -235,7 +215,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         if done:
             log.info("%s: resuming, %d of %d stimuli already there", out, len(done), len(manifest))
     elif out is not None:
-        _atomic_write_text(out, _csv_text([OUTPUT_COLUMNS]))
+        atomic_write(out, model_header())
     pending = np.flatnonzero(~manifest["stimulus_id"].isin(done).to_numpy())
 
     # Stimuli sharing a PNG (the `full` rows of one image) are classified once.
@@ -298,6 +278,6 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
                 fh.close()
 
     if out is not None:
-        return _typed(_finalise(out, manifest).reset_index(drop=True))
-    df = _typed(pd.DataFrame(collected, columns=list(OUTPUT_COLUMNS)).astype(str))
+        return typed_model_rows(_finalise(out, manifest).reset_index(drop=True), out)
+    df = typed_model_rows(pd.DataFrame(collected, columns=list(OUTPUT_COLUMNS)).astype(str))
     return df.sort_values("trial", kind="stable").reset_index(drop=True)

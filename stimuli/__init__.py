@@ -13,7 +13,8 @@ The pieces, each a module of its own:
 - :mod:`stimuli.loaders` — ClickMe, SALICON and plain map files;
 - :mod:`stimuli.sample` — the bundled sample.
 """
-from .build import BuildResult, build_stimulus_set, read_categories
+from .build import BuildResult, build_stimulus_set
+from .categories import read_categories
 from .compose import LEVELS, composite, level_pixel_counts
 from .reveal import reveal_mask, reveal_order
 from .scramble import phase_scramble

@@ -9,7 +9,6 @@ leaves a manifest that claims files which are not there.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -22,16 +21,17 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from .categories import read_categories
 from .compose import level_label
 from .errors import InputError, toolkit_version
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
 from .outputs import OutputFolder
-from .stimset import CATEGORIES, MANIFEST, STIMSET, write_stimulus_set_files
+from .stimset import MANIFEST, STIMSET, write_stimulus_set_files
 from .stimulus import RevealParams, check_map, image_stimuli
 
-__all__ = ["read_categories", "build_stimulus_set", "BuildResult"]
+__all__ = ["build_stimulus_set", "BuildResult"]
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +43,6 @@ def _sha256(path):
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def read_categories(path):
-    """``image_id -> category`` from a CSV with columns ``image_id, category``."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not {"image_id", "category"} <= set(reader.fieldnames or []):
-                raise InputError(f"needs columns image_id,category (found {reader.fieldnames})", path)
-            out = {}
-            for row_no, row in enumerate(reader, start=1):
-                image_id, cat = (row["image_id"] or "").strip(), (row["category"] or "").strip().lower()
-                if not image_id:
-                    raise InputError("empty image_id", path, row_no)
-                if cat not in CATEGORIES:
-                    raise InputError(f"unknown category {row['category']!r} for {image_id!r} "
-                                     f"(allowed: {', '.join(CATEGORIES)})", path, row_no)
-                if image_id in out:
-                    raise InputError(f"image {image_id!r} listed twice", path, row_no)
-                out[image_id] = cat
-    except FileNotFoundError:
-        raise InputError("categories file not found", path) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start}): save the categories as UTF-8 CSV", path) from None
-    except csv.Error as err:
-        raise InputError(f"not a readable CSV ({err})", path) from None
-    if not out:
-        raise InputError("categories file lists no image", path)
-    return out
 
 
 @dataclass(frozen=True)

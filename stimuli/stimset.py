@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from .categories import CATEGORIES
 from .compose import LEVELS, level_label
 from .errors import InputError
 from .outputs import atomic_write
@@ -52,7 +53,6 @@ MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source",
                     "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
 #: Columns a manifest must have to be read (the others are checked when present).
 REQUIRED_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index")
-CATEGORIES = ("animal", "nonanimal")
 #: The intact-image condition and its ``level_index``.
 FULL = "full"
 FULL_INDEX = 11

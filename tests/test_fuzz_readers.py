@@ -23,7 +23,7 @@ PAYLOAD = st.builds(lambda head, parts, tail: head + b"".join(parts) + tail,
 
 def _reader(name):
     if name == "categories":
-        from reveal.stimuli.build import read_categories
+        from reveal.stimuli.categories import read_categories
         return read_categories
     if name == "click csv":
         from reveal.stimuli.loaders import read_click_csv

@@ -55,3 +55,28 @@ def test_import_contracts_hold():
     from importlinter.cli import lint_imports
 
     assert lint_imports(config_filename=str(ROOT / "setup.cfg"), no_cache=True, no_logo=True) == 0
+
+
+#: The modules that own a CSV format and so may parse CSV text; everyone else goes through them.
+CSV_OWNERS = {"stimuli/stimset.py", "stimuli/categories.py", "stimuli/loaders/clickme.py",
+              "analysis/readers.py", "analysis/trialdata.py"}
+
+
+def _csv_parsing_calls(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            if name in ("read_csv", "reader", "DictReader", "genfromtxt", "loadtxt"):
+                yield node.lineno, name
+
+
+def test_only_the_format_owners_parse_csv():
+    # "every manifest and trial file is read through the one owner": a pandas.read_csv or
+    # csv.reader outside the owners would be a second reader with its own checks.
+    found = [f"{rel}:{line}: {name}"
+             for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+             if (rel := p.relative_to(ROOT).as_posix()) not in CSV_OWNERS
+             for line, name in _csv_parsing_calls(p)]
+    assert found == []

@@ -35,14 +35,13 @@ The format (``reveal-maps``, version 1) is a folder::
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ...stimuli.errors import InputError, toolkit_version
+from ...stimuli.outputs import atomic_write
 
 __all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "write_maps", "read_index", "read_maps"]
 
@@ -111,19 +110,6 @@ def read_index(root):
     return index
 
 
-def _write_json(obj, path):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_maps(root, source, maps, parameters=None):
     """Write the maps of one source into a map folder and add it to the index.
 
@@ -170,7 +156,7 @@ def write_maps(root, source, maps, parameters=None):
         images[image_id] = [int(m.shape[0]), int(m.shape[1])]
     index["sources"][source] = {"folder": folder.name, "toolkit_version": toolkit_version(),
                                 "parameters": dict(parameters or {}), "images": images}
-    _write_json(index, root / INDEX)
+    atomic_write(root / INDEX, json.dumps(index, indent=1) + "\n")
     return folder
 
 

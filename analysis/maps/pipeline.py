@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...stimuli.categories import read_categories
 from ...stimuli.errors import InputError, toolkit_version
 from ..pipeline import write_csv
 from .mapfiles import INDEX, read_index, read_maps
 
-__all__ = ["ReliabilityReport", "CompareReport", "open_executor", "read_categories", "merge_click_dumps",
+__all__ = ["ReliabilityReport", "CompareReport", "open_executor", "merge_click_dumps",
            "reliability", "compare"]
 
 
@@ -56,33 +57,6 @@ def open_executor(workers=1, scheduler=None):
             yield pool
     else:
         yield None
-
-
-def read_categories(path):
-    """``image_id -> category`` from a CSV with those columns (duplicates must agree).
-
-    Parameters
-    ----------
-    path : path-like
-        E.g. ``categories.csv`` or a stimulus set's ``manifest.csv``.
-
-    Returns
-    -------
-    dict
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read categories: {err}", path) from None
-    missing = {"image_id", "category"} - set(table.columns)
-    if missing:
-        raise InputError(f"categories CSV needs columns image_id and category (missing {sorted(missing)})", path)
-    out = {}
-    for row, (image_id, category) in enumerate(zip(table["image_id"], table["category"]), start=1):
-        if out.setdefault(image_id, category) != category:
-            raise InputError(f"image {image_id!r} has two categories: {out[image_id]!r} and {category!r}", path, row)
-    return out
 
 
 def merge_click_dumps(paths):
@@ -174,7 +148,7 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
     spearman_brown : bool
         Add Spearman–Brown corrected columns.
     categories : path-like or dict, optional
-        CSV with ``image_id, category`` (:func:`read_categories`) or that mapping: adds
+        CSV with ``image_id, category`` (:func:`reveal.stimuli.categories.read_categories`) or that mapping: adds
         per-category rows.
     executor : concurrent.futures.Executor, optional
         Runs the images in parallel (:func:`open_executor`).
@@ -200,7 +174,7 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
         raise InputError("no click dump given")
     merged, shape = merge_click_dumps(paths)
     if categories is not None and not isinstance(categories, dict):
-        categories = read_categories(categories)
+        categories = read_categories(categories, repeats="agree")
     result = split_half_reliability(merged, n_splits=splits, seed=seed, shape=shape, executor=executor,
                                     progress=progress)
     if result.per_image.empty:

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from reveal.analysis.maps.mapfiles import write_maps
-from reveal.analysis.maps.pipeline import compare, open_executor, read_categories, reliability
+from reveal.analysis.maps.pipeline import compare, open_executor, reliability
+from reveal.stimuli.categories import read_categories
 from reveal.stimuli.errors import InputError
 from reveal.stimuli.loaders.clickme import clicks_to_map
 

@@ -1,0 +1,82 @@
+"""The categories file (``image_id, category``): the one module that reads it.
+
+``reveal stimuli build`` takes one (an image listed once), and ``reveal maps reliability``
+takes one or a stimulus set's ``manifest.csv`` (an image on many rows, which must agree).
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .errors import InputError
+
+__all__ = ["CATEGORIES", "read_categories"]
+
+#: The two answers of the task, and so the only categories an image can have.
+CATEGORIES = ("animal", "nonanimal")
+
+
+def read_categories(path, *, repeats: str = "refuse") -> dict:
+    """``image_id -> category`` from a CSV with columns ``image_id`` and ``category``.
+
+    Category names are matched without case or surrounding blanks.
+
+    Parameters
+    ----------
+    path : path-like
+        A UTF-8 CSV (a byte-order mark is allowed), e.g. ``categories.csv`` or ``manifest.csv``.
+    repeats : {"refuse", "agree"}
+        An image on two rows is an error ("refuse"), or allowed when both rows give the
+        same category ("agree", for a manifest with a row per stimulus).
+
+    Returns
+    -------
+    dict
+        ``{image_id: "animal" | "nonanimal"}`` in file order.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the 1-based data row.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "categories.csv"
+    >>> _ = p.write_text("image_id,category\\ncat01,Animal\\ncar01,nonanimal\\n")
+    >>> read_categories(p)
+    {'cat01': 'animal', 'car01': 'nonanimal'}
+    """
+    if repeats not in ("refuse", "agree"):
+        raise ValueError(f"repeats must be 'refuse' or 'agree', not {repeats!r}")
+    path = Path(path)
+    out: dict = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if not {"image_id", "category"} <= set(reader.fieldnames or []):
+                raise InputError(f"needs columns image_id and category (found {reader.fieldnames})", path)
+            for row_no, row in enumerate(reader, start=1):
+                image_id = (row["image_id"] or "").strip()
+                category = (row["category"] or "").strip().lower()
+                if not image_id:
+                    raise InputError("empty image_id", path, row_no)
+                if category not in CATEGORIES:
+                    raise InputError(f"unknown category {row['category']!r} for {image_id!r} "
+                                     f"(allowed: {', '.join(CATEGORIES)})", path, row_no)
+                if image_id in out and (repeats == "refuse" or out[image_id] != category):
+                    what = "listed twice" if repeats == "refuse" else \
+                        f"has two categories: {out[image_id]!r} and {category!r}"
+                    raise InputError(f"image {image_id!r} {what}", path, row_no)
+                out[image_id] = category
+    except FileNotFoundError:
+        raise InputError("categories file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a categories CSV", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}): save the categories as UTF-8 CSV", path) from None
+    except csv.Error as err:
+        raise InputError(f"not a readable CSV ({err})", path) from None
+    if not out:
+        raise InputError("categories file lists no image", path)
+    return out
