@@ -36,6 +36,7 @@ def test_smoothgrad_concentrates_on_the_cat(observer, chelsea):
     assert _ratio(m) > 1.3
 
 
+@pytest.mark.slow  # ~15 s of network passes on 2 cores
 def test_smoothgrad_is_reproducible_and_top_class_works(observer, chelsea):
     small = chelsea[::2, ::2]
     a = attention_map(observer, small, "smoothgrad", rng=np.random.default_rng(5), n_samples=2, target="top")
@@ -66,6 +67,7 @@ def test_unknown_layer_and_kind_raise(observer, chelsea):
         attention_map(observer, chelsea, "gradcam")
 
 
+@pytest.mark.slow  # ~15 s of network passes on 2 cores
 def test_written_attention_maps_read_back_through_the_map_folder(observer, tmp_path):
     from reveal.analysis.maps.mapfiles import read_index, read_maps
     from reveal.models.attention import write_attention_maps
@@ -91,6 +93,7 @@ def test_written_attention_maps_read_back_through_the_map_folder(observer, tmp_p
                                   made["efficientnet_lite0:smoothgrad"]["chelsea"])
 
 
+@pytest.mark.slow  # ~15 s of network passes on 2 cores
 def test_attention_command_writes_a_map_folder(tmp_path, capsys):
     from reveal.analysis.maps.mapfiles import read_maps
     from reveal.experiments.cli import main
