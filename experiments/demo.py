@@ -55,7 +55,11 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     Parameters
     ----------
     out_dir : path-like
-        Created; refused when it holds something else than an earlier demo, unless ``overwrite``.
+        Created; refused when it holds something else than an earlier demo (whose parts are
+        replaced).
+    overwrite : bool
+        Kept for compatibility: an earlier demo is always replaced, and a folder that is not
+        one is always refused.
     n_observers : int
         Simulated participants. Multiples of 48 complete the design: 24 lists per map
         source (12 Latin-square rows × 2 key mappings). The sample has 4 images, so each
@@ -84,7 +88,8 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     out = Path(out_dir)
     marker = out / ".reveal-demo"
     if out.exists() and any(out.iterdir()):
-        if not marker.exists() and not overwrite:
+        # someone else's files are never deleted, --overwrite or not
+        if not marker.exists():
             raise InputError("output folder is not empty and is not an earlier demo; choose another "
                              "folder", out)
         for child in ("inputs", "stimuli", "experiment", "models", "data", "analysis"):
@@ -172,7 +177,9 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--resamples", type=int, default=10_000, help="randomization-test resamples")
-    p.add_argument("--overwrite", action="store_true", help="reuse a non-empty folder that is not a demo")
+    p.add_argument("--overwrite", action="store_true",
+                   help="accepted for compatibility: an earlier demo in --out is always replaced, and a non-empty "
+                        "folder that is not a demo is always refused")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=_run)
 

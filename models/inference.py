@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..stimuli.errors import InputError
+from ..stimuli.outputs import atomic_write
 from ..stimuli.stimset import read_stimulus_set
 
 from .dataset import StimulusImages
@@ -129,15 +130,6 @@ def _check_observer(old, out, observer):
                          "choose another --out (or --name)", path=out, row=i + 1)
 
 
-def _atomic_write_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _csv_text(rows):
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -154,7 +146,7 @@ def _finalise(out, manifest):
     order = df["trial"].astype(int).to_numpy()
     if len(df) != len(raw) or np.any(np.diff(order) < 0):
         df = df.iloc[np.argsort(order, kind="stable")]
-        _atomic_write_text(out, df.to_csv(index=False, lineterminator="\n"))
+        atomic_write(out, df.to_csv(index=False, lineterminator="\n"))
     return df
 
 
@@ -218,6 +210,8 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         out = Path(out)
         if not out.parent.is_dir():
             raise InputError("output folder does not exist", path=out.parent)
+        if out.is_dir():
+            raise InputError("is a folder; --out takes the name of a CSV file", path=out)
         old = _existing_rows(out, manifest, fingerprint)
     if isinstance(model, Observer):
         if weights is not None:
@@ -235,7 +229,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         if done:
             log.info("%s: resuming, %d of %d stimuli already there", out, len(done), len(manifest))
     elif out is not None:
-        _atomic_write_text(out, _csv_text([OUTPUT_COLUMNS]))
+        atomic_write(out, _csv_text([OUTPUT_COLUMNS]))
     pending = np.flatnonzero(~manifest["stimulus_id"].isin(done).to_numpy())
 
     # Stimuli sharing a PNG (the `full` rows of one image) are classified once.
