@@ -109,9 +109,11 @@ def read_index(root):
               and isinstance(entry.get("images"), dict)
               and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s)
                       for s in entry["images"].values()))
-        if not ok or Path(entry["folder"]).name != entry["folder"]:
+        # names from the index become paths: each must be one plain name inside the folder
+        ok = ok and all(_plain_name(n) for n in [entry["folder"], *entry["images"]])
+        if not ok:
             raise InputError(f"source {name!r}: needs 'folder' (a folder name) and 'images' "
-                             f"(image id -> [height, width])", path)
+                             f"(image id, a file name, -> [height, width])", path)
     return index
 
 
@@ -159,6 +161,10 @@ def check_map_folder(root, sources=()):
             raise InputError(f"{folder.name} exists and is not a map source this index lists; choose another "
                              f"folder", folder)
     return index
+
+
+def _plain_name(name) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
 
 
 def _write_json(obj, path):
@@ -269,6 +275,8 @@ def read_maps(root, sources=None):
                 raise InputError(f"map of {image_id!r} (source {name!r}) is missing", path) from None
             except (OSError, ValueError) as err:
                 raise InputError(f"cannot read map: {err}", path) from None
+            if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
+                raise InputError(f"map holds {m.dtype} values, not real numbers", path)
             if m.ndim != 2 or list(m.shape) != shape:
                 raise InputError(f"map is {'x'.join(map(str, m.shape))}, the index says "
                                  f"{shape[0]}x{shape[1]} (rows x cols)", path)
