@@ -67,16 +67,47 @@ def default_workers(device):
 
 
 def read_predictions(path):
-    """A model's trial-data CSV with typed columns (``trial``, ``correct`` int, ``p_animal`` float)."""
-    return _typed(pd.read_csv(path, dtype=str, keep_default_na=False))
+    """A model's trial-data CSV with typed columns (``trial``, ``correct`` int, ``p_animal`` float).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as UTF-8 CSV, lacks a column of :data:`OUTPUT_COLUMNS`, or
+        has a value that is not of its column's type (the message names the file and row).
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}): save it as UTF-8", path) from None
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"not a readable CSV file ({err})", path) from None
+    missing = [c for c in OUTPUT_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"not model trial data: missing column(s) {', '.join(missing)}", path, row=0)
+    return _typed(df, path)
 
 
-def _typed(df):
+def _typed(df, path=None):
+    """Typed integer and float columns; a value that is not of its column's type is an
+    InputError naming ``path`` and the 1-based row."""
+    def convert(col, kind):
+        values = df[col].astype(str).str.strip()
+        if kind is int:  # at most 18 digits: always fits an int64
+            ok = values.str.fullmatch(r"[+-]?\d{1,18}").to_numpy(dtype=bool)
+        else:
+            ok = (pd.to_numeric(values, errors="coerce").notna() | (values.str.lower() == "nan")).to_numpy(dtype=bool)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise InputError(f"column {col!r} must be {'an integer' if kind is int else 'a number'}, got "
+                             f"{df[col].iat[i]!r}", path, row=i + 1)
+        return values.astype(np.int64) if kind is int else values.astype(float)
+
     for col in ("session", "block", "trial", "correct", "timed_out"):
         if col in df:
-            df[col] = df[col].astype(int)
+            df[col] = convert(col, int)
     if "p_animal" in df:
-        df["p_animal"] = df["p_animal"].astype(float)
+        df["p_animal"] = convert("p_animal", float)
     return df
 
 
@@ -114,6 +145,7 @@ def _existing_rows(out, manifest, fingerprint):
         i = int(np.flatnonzero(other.to_numpy())[0])
         raise InputError(f"belongs to another stimulus set (fingerprint {old['stimset'].iat[i]}, this set's is "
                          f"{fingerprint}); choose another --out or delete it", path=out, row=i + 1)
+    _typed(old.copy(), out)  # a row that is not model trial data is named here, not met later
     unknown = ~old["stimulus_id"].isin(manifest["stimulus_id"])
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])

@@ -735,6 +735,22 @@ def _(ctx):
     return Case(argv, out, None, None)
 
 
+@case("predict: --out holds a row with a bad trial number")
+def _(ctx):
+    from reveal.models.inference import OUTPUT_COLUMNS
+    from reveal.stimuli.stimset import read_stimulus_set
+
+    argv, out = _predict_argv(ctx)
+    stimset = read_stimulus_set(ctx.stimset())
+    m = stimset.manifest.iloc[0]
+    row = dict(observer="efficientnet_lite0", observer_kind="model", group=m["map_source"], session="1", block="1",
+               trial="first", stimulus_id=m["stimulus_id"], image_id=m["image_id"], category=m["category"],
+               map_source=m["map_source"], level=m["level"], response="animal", correct="1", rt_s="", timed_out="0",
+               p_animal="0.9", top5="", stimset=stimset.fingerprint)
+    out.write_text(",".join(OUTPUT_COLUMNS) + "\n" + ",".join(str(row[c]) for c in OUTPUT_COLUMNS) + "\n")
+    return Case(argv, out, 1, None)
+
+
 @case("predict: --out is a folder")
 def _(ctx):
     argv, out = _predict_argv(ctx)

@@ -78,6 +78,8 @@ def read_categories(path):
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError("the categories file is empty", path) from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read categories: {err}", path) from None
     missing = {"image_id", "category"} - set(table.columns)
