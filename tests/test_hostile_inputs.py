@@ -1076,7 +1076,7 @@ if __name__ == "__main__":  # python tests/test_hostile_inputs.py: size and outc
     from reveal.stimuli.sample import write_sample_inputs
 
     real_stderr = sys.stderr
-    outcomes, failures = Counter(), []
+    outcomes, failures, by_command = Counter(), [], Counter()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         inputs = write_sample_inputs(d / "sample")
@@ -1089,12 +1089,16 @@ if __name__ == "__main__":  # python tests/test_hostile_inputs.py: size and outc
             root.mkdir()
             logging.getLogger().handlers.clear()
             try:
-                outcomes[run_case(name, root, shared, cap)] += 1
+                outcome = run_case(name, root, shared, cap)
+                outcomes[outcome] += 1
+                by_command[name.split(":")[0], outcome] += 1
             except Exception:  # a failing case is reported, the others still run
                 failures.append((name, traceback.format_exc(limit=1)))
         sys.stderr = real_stderr
     print(f"corpus: {len(CASES)} cases over {len({n.split(':')[0] for n in CASES})} subcommands")
     print(f"clean error: {outcomes['error']}, correct result: {outcomes['result']}, failing: {len(failures)}")
+    for command in sorted({c for c, _ in by_command}):
+        print(f"  {command}: {by_command[command, 'error']} clean error, {by_command[command, 'result']} correct result")
     for name, tb in failures:
         print(f"FAIL {name}: {tb.strip().splitlines()[-1]}")
     sys.exit(1 if failures else 0)
