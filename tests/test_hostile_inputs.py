@@ -1098,7 +1098,8 @@ if __name__ == "__main__":  # python tests/test_hostile_inputs.py: size and outc
     print(f"corpus: {len(CASES)} cases over {len({n.split(':')[0] for n in CASES})} subcommands")
     print(f"clean error: {outcomes['error']}, correct result: {outcomes['result']}, failing: {len(failures)}")
     for command in sorted({c for c, _ in by_command}):
-        print(f"  {command}: {by_command[command, 'error']} clean error, {by_command[command, 'result']} correct result")
+        errors, results = by_command[command, "error"], by_command[command, "result"]
+        print(f"  {command}: {errors} clean error, {results} correct result")
     for name, tb in failures:
         print(f"FAIL {name}: {tb.strip().splitlines()[-1]}")
     sys.exit(1 if failures else 0)

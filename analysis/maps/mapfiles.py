@@ -48,7 +48,8 @@ import numpy as np
 from ...stimuli.errors import InputError, toolkit_version
 from ...stimuli.outputs import atomic_write
 
-__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "check_map_folder", "write_maps", "read_index", "read_maps"]
+__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "check_map_folder", "write_maps", "read_index",
+           "read_maps"]
 
 FORMAT = "reveal-maps"
 VERSION = 1
