@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
@@ -99,21 +100,37 @@ def read_model_rows(path):
 
 
 def typed_model_rows(table, path=None):
-    """``read_model_rows``'s table with its numbers typed (counts int, ``p_animal`` float).
+    """``read_model_rows``'s table with its numbers typed (counts int64, ``p_animal`` float).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Model trial rows as strings.
+    path : path-like, optional
+        The file they came from, for the error message.
 
     Raises
     ------
     InputError
-        If a count or probability is not a number.
+        If a count is not an integer or ``p_animal`` not a number (naming the 1-based row).
     """
     table = table.copy()
-    for column, kind in (("session", int), ("block", int), ("trial", int), ("correct", int),
-                         ("timed_out", int), ("p_animal", float)):
+
+    def convert(column, kind):
+        values = table[column].astype(str).str.strip()
+        if kind is int:  # at most 18 digits: always fits an int64
+            ok = values.str.fullmatch(r"[+-]?\d{1,18}").to_numpy(dtype=bool)
+        else:
+            ok = (pd.to_numeric(values, errors="coerce").notna() | (values.str.lower() == "nan")).to_numpy(dtype=bool)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise InputError(f"column {column!r} must be {'an integer' if kind is int else 'a number'}, got "
+                             f"{table[column].iat[i]!r}", path=path, row=i + 1)
+        return values.astype(np.int64) if kind is int else values.astype(float)
+
+    for column in ("session", "block", "trial", "correct", "timed_out"):
         if column in table:
-            try:
-                table[column] = table[column].astype(kind)
-            except ValueError:
-                bad = int(pd.to_numeric(table[column], errors="coerce").isna().to_numpy().argmax())
-                raise InputError(f"column {column!r} holds {table[column].iat[bad]!r}, not a number",
-                                 path=path, row=bad + 1 if path is not None else None) from None
+            table[column] = convert(column, int)
+    if "p_animal" in table:
+        table["p_animal"] = convert("p_animal", float)
     return table

@@ -45,7 +45,6 @@ import logging
 import os
 import ast
 import inspect
-import shutil
 import textwrap
 from importlib import resources
 from pathlib import Path
@@ -53,6 +52,7 @@ from string import Template
 
 from ..analysis.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
 from ..stimuli.errors import InputError
+from ..stimuli.outputs import OutputFolder, atomic_write
 from ..stimuli.stimset import read_stimulus_set
 
 from . import design as dsg
@@ -341,8 +341,12 @@ def compile_experiment(psyexp, out_dir=None) -> dict:
             "html": out_dir / "index.html"}
 
 
+#: The command that owns an experiment folder (:class:`reveal.stimuli.outputs.OutputFolder`).
+COMMAND = "reveal experiment build"
+
+
 def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: int = 5,
-                     n_training: int = 8, allow_unbalanced: bool = False) -> dict:
+                     n_training: int = 8, allow_unbalanced: bool = False, overwrite: bool = False) -> dict:
     """Build the whole experiment folder from a stimulus set.
 
     Parameters
@@ -350,13 +354,17 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     stimuli_dir : str or Path
         Stimulus set folder (``manifest.csv``).
     out_dir : str or Path
-        Experiment folder to write (created; existing generated files are replaced).
+        Experiment folder to write (created). It must be empty or hold an earlier build
+        (see :class:`reveal.stimuli.outputs.OutputFolder`): a folder with files this
+        command did not write is refused, whatever ``overwrite`` says.
     name : str
         Experiment name: ``<name>.psyexp``, ``<name>.py``, ``<name>.js``.
     n_blocks, n_training : int
         Test blocks (5 in the paper) and training trials.
     allow_unbalanced : bool
         Go on (with a warning) when the set's categories are unbalanced.
+    overwrite : bool
+        Replace an earlier build in ``out_dir`` (only the files it recorded are removed).
 
     Returns
     -------
@@ -369,28 +377,29 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
                          f"(letters, digits, underscore)")
     stimset = read_stimulus_set(stimuli_dir, check_sizes=True)
     dsg.check_design(stimset, allow_unbalanced=allow_unbalanced)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    n = dsg.n_lists(len(stimset.sources))
+    designs = [dsg.participant_design(stimset, L, n_blocks=n_blocks, n_training=n_training) for L in range(n)]
+    used = sorted(set(stimset.manifest["file"]))
+    metas = [m for m in ("manifest.csv", "stimset.json") if (stimset.root / m).is_file()]
+    # Every output is recorded before the first is written: a crash never leaves a file the
+    # record lacks, and a rerun with --overwrite removes exactly these.
+    folder = OutputFolder(out_dir, COMMAND, overwrite=overwrite)
+    out = folder.root
+    folder.declare([f"stimuli/{rel}" for rel in used] + [f"stimuli/{m}" for m in metas]
+                   + [f"conditions/{f}" for d in designs for f in dsg.conditions_files(d)]
+                   + [f"{name}.psyexp", f"{name}.py", f"{name}.js", f"{name}-legacy-browsers.js",
+                      "index.html", "design.json"])
 
     # stimuli: the set's PNGs under stimuli/ with its manifest and parameters
-    stim_out = out / "stimuli"
-    used = sorted(set(stimset.manifest["file"]))
-    for rel in used:
-        dst = stim_out / rel  # rel is checked relative, without '..' (stimuli.stimset)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(stimset.resolve(rel), dst)
-    for meta in ("manifest.csv", "stimset.json"):
-        if (stimset.root / meta).is_file():
-            shutil.copy2(stimset.root / meta, stim_out / meta)
+    for rel in used:  # rel is checked relative, without '..' (stimuli.stimset)
+        atomic_write(folder.path(f"stimuli/{rel}"), stimset.resolve(rel).read_bytes())
+    for meta in metas:
+        atomic_write(folder.path(f"stimuli/{meta}"), (stimset.root / meta).read_bytes())
 
     # conditions of every list (participants wrap around them)
     cond_dir = out / "conditions"
-    if cond_dir.exists():
-        shutil.rmtree(cond_dir)
-    n = dsg.n_lists(len(stimset.sources))
     resources, notes = [], []
-    for L in range(n):
-        d = dsg.participant_design(stimset, L, n_blocks=n_blocks, n_training=n_training)
+    for d in designs:
         notes = d.notes
         files = dsg.write_conditions(d, cond_dir)
         for p in [files["training"], files["blocks"], *files["block_files"]]:
@@ -401,9 +410,13 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
 
     exp = make_experiment(name, stimset.sources, stimset.levels, resources)
     psyexp = out / f"{name}.psyexp"
-    tmp = out / f".{name}-tmp.psyexp"
-    exp.saveToXML(str(tmp), makeLegacy=False)
-    os.replace(tmp, psyexp)
+    # PsychoPy writes only to a file name: saved beside, then renamed over by atomic_write
+    tmp = out / f".{name}.{os.getpid()}.part.psyexp"
+    try:
+        exp.saveToXML(str(tmp), makeLegacy=False)
+        atomic_write(psyexp, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
     paths = compile_experiment(psyexp)
     info = {
         "name": name, "sources": list(stimset.sources), "n_lists": n,
@@ -412,7 +425,6 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         "seed": stimset.seed, "stimuli": os.fspath(Path(stimuli_dir).resolve()),
         "data_columns": list(DATA_COLUMNS), "notes": notes,
     }
-    tmp_info = out / ".design.json.tmp"
-    tmp_info.write_text(json.dumps(info, indent=2), encoding="utf-8")
-    os.replace(tmp_info, out / "design.json")
+    atomic_write(out / "design.json", json.dumps(info, indent=2))
+    folder.close()
     return {"folder": out, "psyexp": psyexp, **paths, "n_lists": n, "notes": notes}

@@ -14,7 +14,10 @@ def register(subparsers) -> None:
 
     b = sub.add_parser("build", help="generate the .psyexp, compile it to Python and PsychoJS")
     b.add_argument("--stimuli", required=True, help="stimulus set folder (with manifest.csv)")
-    b.add_argument("--out", required=True, help="experiment folder to write")
+    b.add_argument("--out", required=True, help="experiment folder to write (empty, new, or an earlier build "
+                                                "with --overwrite)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier build in --out (only the files it wrote; anything else is kept)")
     b.add_argument("--name", default="rapidcat", help="experiment name (default: rapidcat)")
     b.add_argument("--blocks", type=int, default=5, help="test blocks (default: 5)")
     b.add_argument("--training", type=int, default=8, help="training trials (default: 8)")
@@ -49,7 +52,8 @@ def _build(args) -> int:
     from .builder import build_experiment
 
     out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
-                           n_training=args.training, allow_unbalanced=args.allow_unbalanced)
+                           n_training=args.training, allow_unbalanced=args.allow_unbalanced,
+                           overwrite=args.overwrite)
     for note in out["notes"]:
         print(f"note: {note}")
     print(f"built {out['psyexp']} ({out['n_lists']} participant lists)")

@@ -12,7 +12,6 @@ No display, GPU or network is needed.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
+from ..stimuli.outputs import RECORD, OutputFolder
 from ..stimuli.stimset import read_stimulus_set
 from ..stimuli.seeding import derive_rng
 
 __all__ = ["DemoResult", "run_demo", "register"]
+
+#: The command that owns a demo folder.
+COMMAND = "reveal demo"
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,11 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     Parameters
     ----------
     out_dir : path-like
-        Created; refused when it holds something else than an earlier demo, unless ``overwrite``.
+        Created; an earlier demo's files (recorded in ``.reveal-outputs.json``) are replaced,
+        anything else there is kept, and a non-empty folder that holds no demo is refused.
+    overwrite : bool
+        Kept for compatibility: an earlier demo is always replaced, and a folder that is not
+        one is always refused.
     n_observers : int
         Simulated participants. Multiples of 48 complete the design: 24 lists per map
         source (12 Latin-square rows × 2 key mappings). The sample has 4 images, so each
@@ -70,6 +77,27 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     -------
     DemoResult
     """
+    if n_observers < 2:
+        raise InputError("the demo needs at least 2 simulated observers (one per map source)")
+    out = Path(out_dir)
+    # The demo owns its folder as every command does (stimuli.outputs.OutputFolder): a rerun
+    # removes the files the earlier demo recorded and nothing else; a folder of someone else's
+    # files is refused, --overwrite or not.
+    folder = OutputFolder(out, COMMAND, overwrite=True)
+    folder.declare([])  # recorded at once: a demo killed half-way is still recognised as one
+    kept = _files_under(out)  # left after the removal: not the demo's, never recorded
+    try:
+        return _steps(out, n_observers, seed, device, n_resamples, progress)
+    finally:  # everything the steps wrote is recorded, also when one of them failed
+        folder.declare(sorted(_files_under(out) - kept))
+
+
+def _files_under(root: Path) -> set:
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+    return files - {RECORD}  # the steps' own records (stimuli/, analysis/...) are the demo's files too
+
+
+def _steps(out, n_observers, seed, device, n_resamples, progress):
     from ..analysis.pipeline import AnalysisSettings, analyze, write_outputs
     from ..models import predict
     from ..stimuli import RevealParams, build_stimulus_set
@@ -79,18 +107,6 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     from .builder import build_experiment
     from .simulated_participants import simulate_participant
 
-    if n_observers < 2:
-        raise InputError("the demo needs at least 2 simulated observers (one per map source)")
-    out = Path(out_dir)
-    marker = out / ".reveal-demo"
-    if out.exists() and any(out.iterdir()):
-        if not marker.exists() and not overwrite:
-            raise InputError("output folder is not empty and is not an earlier demo; choose another "
-                             "folder", out)
-        for child in ("inputs", "stimuli", "experiment", "models", "data", "analysis"):
-            shutil.rmtree(out / child, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text("made by reveal demo\n")
     seconds = {}
 
     t = time.perf_counter()
@@ -104,7 +120,7 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     t = time.perf_counter()
     _step(2, "PsychoPy Builder experiment (lab script + Pavlovia files)")
     exp_dir = out / "experiment"
-    build_experiment(stim_dir, exp_dir, "rapidcat")
+    build_experiment(stim_dir, exp_dir, "rapidcat", overwrite=True)  # the demo's own folder
     seconds["experiment"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -132,7 +148,6 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     settings = AnalysisSettings(n_resamples=n_resamples, seed=seed, n_bootstrap=min(n_resamples, 2000),
                                 progress=progress)
     result = analyze([data_dir, pred_path], stimuli=stim_dir, settings=settings)
-    # the demo owns its folder (checked above): its earlier analysis is replaced
     paths = write_outputs(result, out / "analysis", overwrite=True,
                           command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
     seconds["analysis"] = time.perf_counter() - t
@@ -172,7 +187,9 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--resamples", type=int, default=10_000, help="randomization-test resamples")
-    p.add_argument("--overwrite", action="store_true", help="reuse a non-empty folder that is not a demo")
+    p.add_argument("--overwrite", action="store_true",
+                   help="accepted for compatibility: an earlier demo in --out is always replaced, and a non-empty "
+                        "folder that is not a demo is always refused")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=_run)
 

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..stimuli.errors import InputError
+from ..stimuli.outputs import atomic_write
 from ..stimuli.seeding import as_generator, derive_rng
 from ..stimuli.stimset import CATEGORIES, N_CONDITIONS, StimulusSet
 
@@ -51,7 +50,7 @@ __all__ = [
     "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "participant_list", "list_index",
     "assignment", "latin_square_conditions",
     "split_blocks", "fixation_durations", "frames", "block_trials", "training_trials",
-    "participant_design", "write_conditions", "CONDITION_COLUMNS",
+    "participant_design", "conditions_files", "write_conditions", "CONDITION_COLUMNS",
 ]
 
 #: Response keys; their meaning is counterbalanced over participants.
@@ -409,19 +408,24 @@ def participant_design(stimset: StimulusSet, participant: int, group: str | None
     return ParticipantDesign(assignment=a, training=training, test=test, notes=notes)
 
 
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        # QUOTE_MINIMAL CSV with a header row is what data.importConditions and
-        # PsychoJS' TrialHandler.importConditions both read.
-        df.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def _csv_text(df: pd.DataFrame) -> str:
+    # QUOTE_MINIMAL CSV with a header row is what data.importConditions and
+    # PsychoJS' TrialHandler.importConditions both read.
+    return df.to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+
+
+def conditions_files(design: ParticipantDesign) -> list:
+    """Names of one list's conditions files, as :func:`write_conditions` writes them.
+
+    Returns
+    -------
+    list of str
+        ``list{L}_training.csv``, ``list{L}_block{b}.csv`` for each block b, ``list{L}_blocks.csv``.
+    """
+    L = design.assignment.list_index
+    blocks = sorted(int(b) for b in design.test["block"].unique())
+    return ([f"list{L}_training.csv"] + [f"list{L}_block{b}.csv" for b in blocks]
+            + [f"list{L}_blocks.csv"])
 
 
 def _number_like(value) -> bool:
@@ -455,14 +459,15 @@ def write_conditions(design: ParticipantDesign, folder) -> dict:
                     f"{col} {bad[0]!r} looks like a number: PsychoPy's conditions reader would "
                     f"turn it into one (and fails on columns mixing numbers and text); use ids "
                     f"with a letter, e.g. 'img{bad[0]}'")
+    folder.mkdir(parents=True, exist_ok=True)
     training = folder / f"list{L}_training.csv"
-    _atomic_csv(design.training, training)
+    atomic_write(training, _csv_text(design.training))
     block_files, rows = [], []
     for b, df in design.test.groupby("block", sort=True):
         p = folder / f"list{L}_block{b}.csv"
-        _atomic_csv(df, p)
+        atomic_write(p, _csv_text(df))
         block_files.append(p)
         rows.append({"block": int(b), "trials_file": f"{folder.name}/{p.name}"})
     blocks = folder / f"list{L}_blocks.csv"
-    _atomic_csv(pd.DataFrame(rows, columns=["block", "trials_file"]), blocks)
+    atomic_write(blocks, _csv_text(pd.DataFrame(rows, columns=["block", "trials_file"])))
     return {"training": training, "blocks": blocks, "block_files": block_files}

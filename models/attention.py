@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from ..stimuli.seeding import as_generator
-from ..analysis.maps.mapfiles import write_maps
+from ..analysis.maps.mapfiles import check_map_folder, write_maps
 from ..stimuli.errors import InputError
 
 __all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_norm", "default_layer",
@@ -354,6 +354,8 @@ def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, targe
     photos = _read_photos(images)
     observer = load_observer(model, weights=weights) if isinstance(model, str) else model
     observer.module.eval()
+    # the map folder is checked before minutes of work: it must hold no one else's files
+    check_map_folder(out, [f"{observer.name}:{kind}" for kind in kinds])
     if "activation" in kinds and layer is not None:
         try:
             observer.module.get_submodule(layer)

@@ -102,6 +102,7 @@ def _existing_rows(out, manifest, fingerprint):
         i = int(np.flatnonzero(other.to_numpy())[0])
         raise InputError(f"belongs to another stimulus set (fingerprint {old['stimset'].iat[i]}, this set's is "
                          f"{fingerprint}); choose another --out or delete it", path=out, row=i + 1)
+    typed_model_rows(old, out)  # a row that is not model trial data is named here, not met later
     unknown = ~old["stimulus_id"].isin(manifest["stimulus_id"])
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
@@ -198,6 +199,8 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         out = Path(out)
         if not out.parent.is_dir():
             raise InputError("output folder does not exist", path=out.parent)
+        if out.is_dir():
+            raise InputError("is a folder; --out takes the name of a CSV file", path=out)
         old = _existing_rows(out, manifest, fingerprint)
     if isinstance(model, Observer):
         if weights is not None:

@@ -49,6 +49,7 @@ def register(subparsers) -> None:
     r.add_argument("--clicks", nargs="+", required=True, metavar="FILE",
                    help="ClickMe click dumps (.csv or .npz); several files are pooled by image and participant")
     r.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    _overwrite_arg(r)
     r.add_argument("--splits", type=int, default=100, help="random splits per image (default 100)")
     r.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     r.add_argument("--spearman-brown", action="store_true",
@@ -81,8 +82,14 @@ def register(subparsers) -> None:
     c.add_argument("--resamples", type=int, default=9999, help="randomization resamples (default 9999)")
     c.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     c.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    _overwrite_arg(c)
     _executor_args(c)
     c.set_defaults(func=run_compare)
+
+
+def _overwrite_arg(p):
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run's outputs in --out (only the files it wrote; anything else is kept)")
 
 
 def _executor_args(p):
@@ -110,7 +117,7 @@ def run_reliability(args) -> int:
     with open_executor(args.workers, args.scheduler) as executor:
         report = reliability(args.clicks, args.out, splits=args.splits, seed=args.seed,
                              spearman_brown=args.spearman_brown, categories=args.categories, executor=executor,
-                             progress=not args.no_progress, command=_command())
+                             progress=not args.no_progress, command=_command(), overwrite=args.overwrite)
     overall = report.overall
     print(f"reliability {overall['reliability']:.3f} (null {overall['null']:.3f}) over "
           f"{int(overall['n_images'])} images, {int(overall['n_skipped'])} skipped -> {report.paths['reliability']}")
@@ -128,7 +135,8 @@ def run_compare(args) -> int:
     with open_executor(args.workers, args.scheduler) as executor:
         report = compare(reference, maps, args.out, attention=args.attention, images=args.images,
                          ceiling=args.ceiling, splits=args.splits, resamples=args.resamples, seed=args.seed,
-                         executor=executor, progress=not args.no_progress, command=_command())
+                         executor=executor, progress=not args.no_progress, command=_command(),
+                         overwrite=args.overwrite)
     for row in report.summary.itertuples(index=False):
         frac = f", {row.fraction_of_ceiling:.0%} of the ceiling" if np.isfinite(row.fraction_of_ceiling) else ""
         print(f"{row.source}: spearman {row.spearman:.3f} (null {row.null:.3f}, p = {row.p_value:.4g}){frac}")

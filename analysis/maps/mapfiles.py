@@ -31,9 +31,14 @@ The format (``reveal-maps``, version 1) is a folder::
   ``sources`` keeps the order in which the sources were written; ``images`` gives each
   map's (H, W). Writing a source into a folder that already has an index adds it (a source
   of the same name is replaced), so several models can share one folder.
+
+The index is also the record of what the toolkit wrote there: a non-empty folder without
+one, or a source folder the index does not list, holds someone else's files and is refused
+(:func:`check_map_folder`); replacing a source deletes only the maps its entry lists.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -43,7 +48,8 @@ import numpy as np
 from ...stimuli.errors import InputError, toolkit_version
 from ...stimuli.outputs import atomic_write
 
-__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "write_maps", "read_index", "read_maps"]
+__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "check_map_folder", "write_maps", "read_index",
+           "read_maps"]
 
 FORMAT = "reveal-maps"
 VERSION = 1
@@ -104,10 +110,72 @@ def read_index(root):
               and isinstance(entry.get("images"), dict)
               and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s)
                       for s in entry["images"].values()))
-        if not ok or Path(entry["folder"]).name != entry["folder"]:
+        # names from the index become paths: each must be one plain name inside the folder
+        ok = ok and all(_plain_name(n) for n in [entry["folder"], *entry["images"]])
+        if not ok:
             raise InputError(f"source {name!r}: needs 'folder' (a folder name) and 'images' "
-                             f"(image id -> [height, width])", path)
+                             f"(image id, a file name, -> [height, width])", path)
     return index
+
+
+def check_map_folder(root, sources=()):
+    """Check that maps of ``sources`` can be written into ``root`` without touching others' files.
+
+    Parameters
+    ----------
+    root : path-like
+        The map folder: new, empty, or one written by :func:`write_maps`.
+    sources : sequence of str
+        The sources about to be written.
+
+    Returns
+    -------
+    dict
+        The folder's index (an empty one for a new folder).
+
+    Raises
+    ------
+    InputError
+        ``root`` is a file; a non-empty folder without an index; a source folder that exists
+        but is not the folder of the same source in the index (it holds files the toolkit did
+        not write there).
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError("the map folder is a file, not a folder", root)
+    if not root.is_dir():
+        return _empty_index()
+    if not (root / INDEX).exists():
+        present = sorted(p.name for p in root.iterdir())
+        if present:
+            shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
+            raise InputError(f"the folder is not empty and is not a map folder (no {INDEX}; it holds {shown}); "
+                             f"choose an empty or new folder", root)
+        return _empty_index()
+    index = read_index(root)
+    for source in sources:
+        folder = root / source_folder_name(source)
+        entry = index["sources"].get(source)
+        ours = entry is not None and entry["folder"] == folder.name and folder.is_dir()
+        empty = folder.is_dir() and not any(folder.iterdir())
+        if folder.exists() and not ours and not empty:
+            raise InputError(f"{folder.name} exists and is not a map source this index lists; choose another "
+                             f"folder", folder)
+    return index
+
+
+def _plain_name(name) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
+
+
+def _write_json(obj, path):
+    atomic_write(path, json.dumps(obj, indent=1) + "\n")
+
+
+def _npy_bytes(m):
+    buf = io.BytesIO()
+    np.save(buf, m, allow_pickle=False)
+    return buf.getvalue()
 
 
 def write_maps(root, source, maps, parameters=None):
@@ -117,7 +185,8 @@ def write_maps(root, source, maps, parameters=None):
     ----------
     root : path-like
         The map folder (created). An existing index is kept and the source added to it;
-        a source of the same name is replaced (its old ``.npy`` files are removed).
+        a source of the same name is replaced (its old ``.npy`` files are removed). A folder
+        with files the toolkit did not write is refused (:func:`check_map_folder`).
     source : str
         Map source name, e.g. ``efficientnet_lite0:smoothgrad``.
     maps : mapping of str to ndarray
@@ -132,31 +201,37 @@ def write_maps(root, source, maps, parameters=None):
 
     Raises
     ------
+    InputError
+        See :func:`check_map_folder`.
     ValueError
         A map that is not 2-D, finite and non-negative, or an image id that is not a
         plain file name.
     """
     root = Path(root)
+    arrays, images = {}, {}
+    for image_id, m in maps.items():  # all checked before anything is written
+        m = np.asarray(m)
+        if m.ndim != 2 or not np.isfinite(m).all() or (m < 0).any():
+            raise ValueError(f"map of {image_id!r} must be 2-D, finite and non-negative (shape {m.shape})")
+        if not image_id or Path(image_id).name != image_id:
+            raise ValueError(f"image id {image_id!r} is not usable as a file name")
+        arrays[image_id] = m.astype(np.float32)
+        images[image_id] = [int(m.shape[0]), int(m.shape[1])]
+    index = check_map_folder(root, [source])
     root.mkdir(parents=True, exist_ok=True)
-    index = read_index(root) if (root / INDEX).exists() else _empty_index()
     folder = root / source_folder_name(source)
     folder.mkdir(exist_ok=True)
     old = index["sources"].get(source)
     if old is not None:
         for image_id in old["images"]:
             (root / old["folder"] / f"{image_id}.npy").unlink(missing_ok=True)
-    images = {}
-    for image_id, m in maps.items():
-        m = np.asarray(m)
-        if m.ndim != 2 or not np.isfinite(m).all() or (m < 0).any():
-            raise ValueError(f"map of {image_id!r} must be 2-D, finite and non-negative (shape {m.shape})")
-        if not image_id or Path(image_id).name != image_id:
-            raise ValueError(f"image id {image_id!r} is not usable as a file name")
-        np.save(folder / f"{image_id}.npy", m.astype(np.float32))
-        images[image_id] = [int(m.shape[0]), int(m.shape[1])]
+    # the index lists the maps before they are written: an interrupted run leaves no map
+    # the index does not own, and the next run replaces them
     index["sources"][source] = {"folder": folder.name, "toolkit_version": toolkit_version(),
                                 "parameters": dict(parameters or {}), "images": images}
-    atomic_write(root / INDEX, json.dumps(index, indent=1) + "\n")
+    _write_json(index, root / INDEX)
+    for image_id, m in arrays.items():
+        atomic_write(folder / f"{image_id}.npy", _npy_bytes(m))
     return folder
 
 
@@ -201,6 +276,8 @@ def read_maps(root, sources=None):
                 raise InputError(f"map of {image_id!r} (source {name!r}) is missing", path) from None
             except (OSError, ValueError) as err:
                 raise InputError(f"cannot read map: {err}", path) from None
+            if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
+                raise InputError(f"map holds {m.dtype} values, not real numbers", path)
             if m.ndim != 2 or list(m.shape) != shape:
                 raise InputError(f"map is {'x'.join(map(str, m.shape))}, the index says "
                                  f"{shape[0]}x{shape[1]} (rows x cols)", path)

@@ -17,11 +17,16 @@ import pandas as pd
 
 from ...stimuli.categories import read_categories
 from ...stimuli.errors import InputError, toolkit_version
+from ...stimuli.outputs import OutputFolder
 from ..pipeline import write_csv
 from .mapfiles import INDEX, read_index, read_maps
 
 __all__ = ["ReliabilityReport", "CompareReport", "open_executor", "merge_click_dumps",
            "reliability", "compare"]
+
+#: The commands that own their output folders (:class:`reveal.stimuli.outputs.OutputFolder`).
+RELIABILITY_COMMAND = "reveal maps reliability"
+COMPARE_COMMAND = "reveal maps compare"
 
 
 @contextlib.contextmanager
@@ -128,7 +133,7 @@ class ReliabilityReport:
 
 
 def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, categories=None, executor=None,
-                progress=False, command="") -> ReliabilityReport:
+                progress=False, command="", overwrite=False) -> ReliabilityReport:
     """Split-half reliability of ClickMe maps from click dumps.
 
     Spearman ρ between the mean maps of two random halves of participants, per image,
@@ -155,6 +160,9 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
     progress : bool
     command : str
         The command line shown in the report.
+    overwrite : bool
+        Replace an earlier run's outputs in ``out`` (only the files it recorded); a folder
+        holding files the toolkit did not write is always refused.
 
     Returns
     -------
@@ -174,7 +182,9 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
         raise InputError("no click dump given")
     merged, shape = merge_click_dumps(paths)
     if categories is not None and not isinstance(categories, dict):
-        categories = read_categories(categories, repeats="agree")
+        categories = read_categories(categories)
+    # the output folder is checked before the work, which can take minutes
+    folder = None if out is None else OutputFolder(out, RELIABILITY_COMMAND, overwrite=overwrite)
     result = split_half_reliability(merged, n_splits=splits, seed=seed, shape=shape, executor=executor,
                                     progress=progress)
     if result.per_image.empty:
@@ -182,8 +192,8 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
                          f"no split possible", Path(paths[0]))
     table = summarize_reliability(result, categories, spearman_brown, seed=seed)
     report = ReliabilityReport(table, result, {})
-    if out is not None:
-        report.paths = _write_reliability(report, Path(out), splits, command)
+    if folder is not None:
+        report.paths = _write_reliability(report, folder, splits, command)
     return report
 
 
@@ -193,9 +203,9 @@ def _write_reliability(report, out, splits, command):
     from ..figures import png_bytes, save_figure
     from .figures import reliability_figure
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"reliability": out / "reliability.csv", "figure": out / "reliability.png",
-             "report": out / "report.html"}
+    paths = {"reliability": out.path("reliability.csv"), "figure": out.path("reliability.png"),
+             "report": out.path("report.html")}
+    out.declare([])
     write_csv(report.table, paths["reliability"])
     fig = reliability_figure(report.result.per_image)
     save_figure(fig, paths["figure"])
@@ -210,6 +220,7 @@ def _write_reliability(report, out, splits, command):
              f"{overall['p_value']:.4g}."],
             {"Reliability (per image, per category, overall)": report.table},
             {"Per-image split-half reliability and the mismatched-image null.": png}, command)
+    out.close()
     return paths
 
 
@@ -280,7 +291,7 @@ def _as_pairs(maps):
 
 
 def compare(reference, maps=None, out=None, *, attention=(), images=None, ceiling=None, splits=100,
-            resamples=9999, seed=0, executor=None, progress=False, command="") -> CompareReport:
+            resamples=9999, seed=0, executor=None, progress=False, command="", overwrite=False) -> CompareReport:
     """Compare map sources, and model attention maps from files, with reference maps.
 
     Spearman, CC, SIM, KLD (+ NSS, AUC-Judd, shuffled AUC with fixations), the fraction of
@@ -316,6 +327,9 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
     progress : bool
     command : str
         The command line shown in the report.
+    overwrite : bool
+        Replace an earlier run's outputs in ``out`` (only the files it recorded); a folder
+        holding files the toolkit did not write is always refused.
 
     Returns
     -------
@@ -358,6 +372,8 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
             folder = root / index["sources"][name]["folder"]
             add(name, source_maps, root / INDEX, lambda i, folder=folder: folder / f"{i}.npy")
 
+    # the output folder is checked before the work, which can take minutes
+    folder = None if out is None else OutputFolder(out, COMPARE_COMMAND, overwrite=overwrite)
     note = "given"
     reliability_table = None
     if ceiling is None:
@@ -375,8 +391,8 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
     result = compare_maps(sources, references, derive_rng(seed, "compare"), fixations=fixations,
                           ceiling=ceiling, n_resamples=resamples)
     report = CompareReport(result, ceiling, note, reliability_table, {})
-    if out is not None:
-        report.paths = _write_compare(report, Path(out), (ref_name, ref_path), sources, references, images,
+    if folder is not None:
+        report.paths = _write_compare(report, folder, (ref_name, ref_path), sources, references, images,
                                       resamples, command)
     return report
 
@@ -392,12 +408,14 @@ def _write_compare(report, out, reference, sources, references, images, resample
     photos = {}
     if images is not None:
         photos = {i: read_image(p) for i, p in files_by_stem(images, IMAGE_SUFFIXES).items() if i in references}
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
     if report.reliability is not None:
-        paths["reliability"] = out / "reliability.csv"
+        paths["reliability"] = out.path("reliability.csv")
+    paths["per_image"], paths["summary"] = out.path("compare_per_image.csv"), out.path("compare_summary.csv")
+    paths["thumbnails"], paths["report"] = out.path("thumbnails.png"), out.path("report.html")
+    out.declare([])
+    if report.reliability is not None:
         write_csv(report.reliability, paths["reliability"])
-    paths["per_image"], paths["summary"] = out / "compare_per_image.csv", out / "compare_summary.csv"
     write_csv(report.per_image, paths["per_image"])
     write_csv(report.summary, paths["summary"])
 
@@ -408,11 +426,9 @@ def _write_compare(report, out, reference, sources, references, images, resample
     ref_name, ref_path = reference
     fig = thumbnail_grid(shown, {f"{ref_name} (reference)": references, **sources}, images=photos,
                          scores=spearman)
-    paths["thumbnails"] = out / "thumbnails.png"
     save_figure(fig, paths["thumbnails"], dpi=150)
     png = png_bytes(fig, dpi=110)
     plt.close(fig)
-    paths["report"] = out / "report.html"
     ceiling = report.ceiling
     _report(paths["report"], "Maps against reference maps",
             [f"Reference: {ref_name} ({ref_path}), {len(references)} images. Human ceiling: "
@@ -425,4 +441,5 @@ def _write_compare(report, out, reference, sources, references, images, resample
             {"Summary per source": report.summary},
             {"Images (rows) with the reference and each source's map; ρ: Spearman with the reference.": png},
             command)
+    out.close()
     return paths

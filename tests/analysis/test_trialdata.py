@@ -37,6 +37,6 @@ def test_not_utf8_and_not_a_number(tmp_path):
     with pytest.raises(InputError, match="not UTF-8"):
         read_model_rows(path)
     path.write_text(model_header() + ROW + ROW.replace(",3,s3", ",x,s4"), encoding="utf-8")
-    with pytest.raises(InputError, match="'trial' holds 'x'") as err:
+    with pytest.raises(InputError, match="'trial' must be an integer, got 'x'") as err:
         typed_model_rows(read_model_rows(path), path)
     assert err.value.row == 2

@@ -76,7 +76,26 @@ def test_report_shows_both_groups_and_the_model(demo):
 
 def test_demo_refuses_a_foreign_folder(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not an earlier demo"):
+    with pytest.raises(InputError, match="holds nothing this toolkit wrote"):
         run_demo(tmp_path, n_observers=2)
-    assert main(["demo", "--out", str(tmp_path), "--observers", "2", "--no-progress"]) == 2
+    for extra in ([], ["--overwrite"]):  # --overwrite never deletes someone else's files
+        assert main(["demo", "--out", str(tmp_path), "--observers", "2", "--no-progress", *extra]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_rerun_replaces_the_demo_and_keeps_the_users_files(tmp_path):
+    out = tmp_path / "demo"
+    run_demo(out, n_observers=4, n_resamples=99, device="cpu", progress=False)
+    (out / "notes.txt").write_bytes(b"mine")
+    figure = out / "analysis" / "my-figure.svg"
+    figure.write_bytes(b"<svg/>")
+    # analysis/ now holds a file `reveal analyze` did not write: refused, and the file kept
+    with pytest.raises(InputError, match="my-figure.svg"):
+        run_demo(out, n_observers=4, n_resamples=99, device="cpu", progress=False)
+    assert figure.read_bytes() == b"<svg/>"
+    figure.unlink()
+    res = run_demo(out, n_observers=6, n_resamples=99, device="cpu", progress=False)
+    assert (out / "notes.txt").read_bytes() == b"mine"
+    assert res.report.is_file()
+    assert len(list((out / "data").glob("*.csv"))) == 6  # the earlier run's 4 files were its own: replaced

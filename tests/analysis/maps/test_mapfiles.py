@@ -94,3 +94,44 @@ def test_bad_folders_are_input_errors_naming_the_file(tmp_path, maps):
     index_path.write_text(json.dumps(index))
     with pytest.raises(InputError, match="'folder'"):
         read_index(root)
+
+
+def test_a_folder_of_someone_elses_files_is_refused(tmp_path, maps):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a map folder") as err:
+        write_maps(tmp_path, "net:smoothgrad", maps)
+    assert err.value.path == str(tmp_path) and (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_source_folder_the_index_does_not_list_is_refused(tmp_path, maps):
+    root = tmp_path / "att"
+    write_maps(root, "net:smoothgrad", maps)
+    (root / "net_activation").mkdir()
+    (root / "net_activation" / "mine.npy").write_bytes(b"mine")
+    with pytest.raises(InputError, match="not a map source this index lists"):
+        write_maps(root, "net:activation", maps)
+    assert (root / "net_activation" / "mine.npy").read_bytes() == b"mine"
+    write_maps(root, "net:smoothgrad", maps)  # its own source is replaced
+
+
+def test_index_names_never_leave_the_folder(tmp_path, maps):
+    root = tmp_path / "att"
+    write_maps(root, "net:smoothgrad", maps)
+    index = json.loads((root / "maps.json").read_text())
+    entry = index["sources"]["net:smoothgrad"]
+    entry["images"] = {"../../secret": next(iter(entry["images"].values()))}
+    (root / "maps.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match="file name") as err:
+        read_maps(root)
+    assert err.value.path == str(root / "maps.json")
+
+
+def test_a_map_of_strings_is_a_named_error(tmp_path, maps):
+    root = tmp_path / "att"
+    folder = write_maps(root, "net:smoothgrad", maps)
+    image_id = next(iter(maps))
+    np.save(folder / f"{image_id}.npy", np.full(maps[image_id].shape, "x"))
+    with pytest.raises(InputError, match="not real numbers") as err:
+        read_maps(root)
+    assert err.value.path == str(folder / f"{image_id}.npy")

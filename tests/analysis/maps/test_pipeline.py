@@ -71,7 +71,7 @@ def test_compare_reads_attention_folders_and_ranks_the_sources(dump, tmp_path, r
     assert again.summary.set_index("source").loc["good", "spearman"] == pytest.approx(
         summary.loc["model:good", "spearman"], abs=1e-6)
     assert {p.name for p in out.iterdir()} == {"compare_per_image.csv", "compare_summary.csv", "thumbnails.png",
-                                               "report.html"}
+                                               "report.html", ".reveal-outputs.json"}
 
 
 def test_compare_bad_input(dump, tmp_path):
