@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "..models.cli",
     "..analysis.cli",
     "..analysis.maps.cli",
+    "..experiments.power_cli",
 )
 
 
