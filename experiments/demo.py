@@ -5,7 +5,10 @@
 3. the model observer ``efficientnet_lite0`` on every stimulus (GPU if present, else CPU);
 4. simulated participants (``observer_kind = simulated``; see :mod:`experiments.simulate`)
    going through the real trial lists, saved as PsychoPy data files;
-5. ``reveal analyze`` on the simulated data and the model: tables, figures, ``report.html``.
+5. ``reveal analyze`` on the simulated data and the model: tables, figures, ``report.html``;
+6. ``reveal power`` for the sample set: the groups' curves fitted from the simulated data, the
+   power per level for 20–120 participants per group with the sample's 4 images (few simulated
+   studies: a quick look).
 
 No display, GPU or network is needed.
 """
@@ -45,10 +48,11 @@ class DemoResult:
     report: Path
     result: object  # analysis.pipeline.AnalysisResult
     seconds: dict
+    power: object = None  # experiments.power.PowerResult
 
 
 def _step(n, text):
-    print(f"[{n}/5] {text}", flush=True)
+    print(f"[{n}/6] {text}", flush=True)
 
 
 def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n_resamples=10_000,
@@ -151,8 +155,31 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
     paths = write_outputs(result, out / "analysis", overwrite=True,
                           command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
     seconds["analysis"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _step(6, "power for this sample set: how many participants would show a group difference")
+    power = _demo_power(stim_dir, data_dir, out / "power", seed=seed, progress=progress,
+                        command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
+    seconds["power"] = time.perf_counter() - t
     return DemoResult(out, stim_dir, exp_dir, pred_path, data_dir, out / "analysis", paths["report"],
-                      result, seconds)
+                      result, seconds, power)
+
+
+def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studies=200, n_resamples=199):
+    """``reveal power --pilot data --stimuli stimuli --n 20:120:20`` with few studies (a quick look)."""
+    from .power import PowerDesign, reveal_power
+    from .power_effects import effects_from_pilot
+    from .power_report import effects_table, open_power_output, write_power_outputs
+
+    stimset = read_stimulus_set(stim_dir)
+    design = PowerDesign(levels=tuple(stimset.levels), n_images=len(stimset.images))
+    rng = derive_rng(seed, "power")
+    effects = effects_from_pilot(data_dir, stim_dir, rng=rng)
+    result = reveal_power(effects, range(20, 121, 20), design=design, n_studies=n_studies, n_resamples=n_resamples,
+                          rng=rng, progress=progress)
+    write_power_outputs(result, effects_table(effects, list(design.levels)),
+                        open_power_output(out_dir, overwrite=True), command=command)
+    return result
 
 
 def summary(res: DemoResult) -> str:
@@ -175,6 +202,15 @@ def summary(res: DemoResult) -> str:
         lines.append(f"  error consistency, model vs simulated humans: κ (pooled per level) "
                      f"{mh['kappa_pooled'].min():.2f} to {mh['kappa_pooled'].max():.2f}, "
                      f"mean {mh['kappa_pooled'].mean():.2f}")
+    if res.power is not None:
+        table = res.power.table
+        family = table[table["level"] == "any"].set_index("n_per_group")["power"]
+        best = table[table["level"] != "any"].sort_values("power", kind="stable").groupby("n_per_group").last()
+        lines.append(f"  power with this sample's {res.power.settings['n_images']} images "
+                     f"({res.power.settings['n_studies']} simulated studies per N; {res.out_dir / 'power' / 'power.html'}):")
+        for n, p in family.items():
+            lines.append(f"    {n} per group: any level {p:.2f}; best level {best.loc[n, 'level']} "
+                         f"{best.loc[n, 'power']:.2f}")
     lines.append("  time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items()))
     return "\n".join(lines)
 

@@ -99,3 +99,11 @@ def test_a_rerun_replaces_the_demo_and_keeps_the_users_files(tmp_path):
     assert (out / "notes.txt").read_bytes() == b"mine"
     assert res.report.is_file()
     assert len(list((out / "data").glob("*.csv"))) == 6  # the earlier run's 4 files were its own: replaced
+
+
+def test_demo_shows_the_power_of_its_own_sample_set(demo):
+    power = demo.analysis.parent / "power"
+    table = pd.read_csv(power / "power.csv", dtype={"level": str})
+    assert sorted(table["n_per_group"].unique()) == [20, 40, 60, 80, 100, 120]
+    assert table["power"].between(0, 1).all() and "any" in set(table["level"])
+    assert (power / "power.png").stat().st_size > 0 and "Power of the reveal design" in (power / "power.html").read_text()
