@@ -260,7 +260,8 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
     out = pd.DataFrame({"_row": test["_row"], "observer": test["participant"].str.strip(),
                         "observer_kind": kind, "stimulus_id": test["stimulus_id"].str.strip()})
     for col in ("group", "session", "block", "trial", "image_id", "category", "map_source", "level",
-                "rt_s", "timed_out", "correct", "timing_ok", "stim_duration_s", "anticipation"):
+                "rt_s", "timed_out", "correct", "timing_ok", "stim_duration_s", "anticipation",
+                "early_presses"):
         if col in test:
             out[col] = test[col]
     if "trial" not in out and "trials.thisN" in test:

@@ -38,7 +38,8 @@ EVIDENCE_COLUMNS = ("p_animal", "top5", "stimset")
 #: What ``reveal predict`` writes.
 MODEL_COLUMNS = TIDY_COLUMNS + EVIDENCE_COLUMNS
 #: Columns the readers keep next to the tidy ones when a file has them.
-EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation")
+EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation",
+                 "early_presses")
 OBSERVER_KINDS = ("human", "model", "simulated")
 RESPONSES = ("animal", "nonanimal", "none")
 
@@ -48,8 +49,12 @@ EXPERIMENT_COLUMNS = (
     "block", "trial", "stimulus_id", "image_id", "category", "map_source",
     "level", "resp_key", "response", "correct", "rt_s", "timed_out",
     "fixation_frames", "stim_frames", "refresh_hz", "dropped_frames",
-    "stim_duration_s", "timing_ok", "anticipation",
+    "stim_duration_s", "timing_ok", "anticipation", "early_presses",
 )
+#: ``early_presses``: response keys pressed during the trial before the image's onset flip.
+#: They are discarded (the answer is the first key after onset) and counted, so that a
+#: participant who answers before seeing the image can be found.  Files written before the
+#: column existed lack it; the readers keep it only where a file has it.
 #: Answers faster than this after image onset are flagged as anticipations (``anticipation``):
 #: too fast to have come from the image (simple RTs to a flash are about 0.2 s).
 ANTICIPATION_S = 0.100

@@ -50,6 +50,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+import pandas as pd
+
 from ..analysis.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
 from ..stimuli.errors import InputError
 from ..stimuli.outputs import OutputFolder, atomic_write
@@ -84,7 +86,7 @@ def _psychopy_experiment():
 # or are the data columns themselves.
 
 #: Code sections of the experiment: template stem -> (routine's code component, Builder tab).
-CODE_SECTIONS = ("setup", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
+CODE_SECTIONS = ("setup", "instr_frame", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
                  "block_begin", "block_end")
 #: Data columns PsychoPy's lab script writes from ``expInfo`` (extraInfo) on every row by
 #: itself; the lab script does not add them again (that would duplicate the columns).
@@ -135,7 +137,11 @@ def _participant_list_def() -> str:
     return src.replace("def participant_list(", "def rv_participant_list(", 1)
 
 
-def code_text(section: str, lang: str, sources=(), levels=()) -> str:
+#: Frame intervals PsychoJS measures before the first trial (median; see setup.js.tmpl).
+REFRESH_INTERVALS = 60
+
+
+def code_text(section: str, lang: str, sources=(), levels=(), downloads=None) -> str:
     """The code of one section in one language, as the experiment's code component holds it.
 
     Parameters
@@ -147,6 +153,10 @@ def code_text(section: str, lang: str, sources=(), levels=()) -> str:
         Map sources, sorted (``setup`` only).
     levels : sequence of str
         ``level`` by ``level_index`` (``setup`` only).
+    downloads : tuple, optional
+        ``(files, list_files, n_blocks)`` (``setup``, JavaScript only): every image path
+        once, per list the indices of its images, and blocks per list — what a participant
+        downloads after the list is assigned.  Default: no images, 5 blocks.
 
     Returns
     -------
@@ -161,14 +171,20 @@ def code_text(section: str, lang: str, sources=(), levels=()) -> str:
             values.update(sources=repr(sources), levels=repr(levels),
                           participant_list_def=_participant_list_def())
         else:
-            values.update(sources=json.dumps(sources), levels=json.dumps(levels))
+            files, list_files, n_blocks = downloads if downloads is not None else ([], [], 5)
+            values.update(sources=json.dumps(sources), levels=json.dumps(levels),
+                          n_intervals=REFRESH_INTERVALS, files=json.dumps(list(files)),
+                          list_files=json.dumps([list(map(int, x)) for x in list_files],
+                                                separators=(",", ":")),
+                          n_blocks=int(n_blocks))
     elif section == "trial_end":
         values = {"add_data": add_data_lines(lang)}
     return _template(section, lang).substitute(values)
 
 
-def _both(section: str, sources=(), levels=()) -> tuple:
-    return code_text(section, "py", sources, levels), code_text(section, "js", sources, levels)
+def _both(section: str, sources=(), levels=(), downloads=None) -> tuple:
+    return (code_text(section, "py", sources, levels),
+            code_text(section, "js", sources, levels, downloads))
 
 
 # --------------------------------------------------------------------------- experiment
@@ -185,10 +201,10 @@ def _text(comps, routine, name, text, *, height=24, color="black", start=0.0,
     return comp
 
 
-def _space_key(comps, routine, name="key_space", stop=""):
+def _space_key(comps, routine, name="key_space", stop="", start=0.0, start_type="time (s)"):
     comp = comps["KeyboardComponent"](
         exp=routine.exp, parentName=routine.name, name=name, allowedKeys="'space'",
-        store="last key", forceEndRoutine=True, startVal=0.0, stopVal=stop)
+        store="last key", forceEndRoutine=True, startType=start_type, startVal=start, stopVal=stop)
     routine.addComponent(comp)
     return comp
 
@@ -205,7 +221,8 @@ def _code(comps, routine, name, **sections):
     return comp
 
 
-def make_experiment(name: str, sources, levels, resources) -> "psychopy.experiment.Experiment":
+def make_experiment(name: str, sources, levels, resources=(), downloads=None
+                    ) -> "psychopy.experiment.Experiment":
     """The Builder experiment object (not saved).
 
     Parameters
@@ -217,8 +234,11 @@ def make_experiment(name: str, sources, levels, resources) -> "psychopy.experime
     levels : sequence of str
         ``level`` by ``level_index`` 0..11, as the manifest writes it.
     resources : sequence of str
-        Paths relative to the experiment folder that PsychoJS must download
-        (conditions files and stimuli).
+        Paths relative to the experiment folder that PsychoJS downloads at start-up, for
+        every participant (none by default: see ``downloads``).
+    downloads : tuple, optional
+        ``(files, list_files, n_blocks)``: what each participant downloads once its list is
+        assigned (:func:`code_text`); the instructions' SPACE waits for it online.
     """
     experiment = _psychopy_experiment()
     from psychopy.experiment import getAllComponents
@@ -251,9 +271,10 @@ def make_experiment(name: str, sources, levels, resources) -> "psychopy.experime
 
     # -- instructions (+ the experiment-wide setup code)
     instr = exp.addRoutine("instructions")
-    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels))
+    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels, downloads),
+          each_frame=_both("instr_frame"))
     _text(comps, instr, "instr_msg", "$instr_text", updates="set every repeat")
-    _space_key(comps, instr, "instr_key")
+    _space_key(comps, instr, "instr_key", start="rv_ready", start_type="condition")
 
     # -- one trial: fixation, image 400 ms, responses until 550 ms after image onset
     trial = exp.addRoutine("rapid_trial")
@@ -398,17 +419,22 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
 
     # conditions of every list (participants wrap around them)
     cond_dir = out / "conditions"
-    resources, notes = [], []
+    # Online, a participant downloads its own list's conditions files and images once the
+    # list is assigned (setup code), not the whole set at start-up.
+    image_paths = [f"stimuli/{rel}" for rel in used]
+    index = {p: i for i, p in enumerate(image_paths)}
+    list_files, notes, blocks_per_list = [], [], 0
     for d in designs:
         notes = d.notes
         files = dsg.write_conditions(d, cond_dir)
-        for p in [files["training"], files["blocks"], *files["block_files"]]:
-            resources.append(p.relative_to(out).as_posix())
-    resources += [f"stimuli/{rel}" for rel in used]
+        blocks_per_list = len(files["block_files"])
+        own = pd.concat([d.training["image_file"], d.test["image_file"]]).unique()
+        list_files.append(sorted(index[p] for p in own))
     for note in notes:
         log.info("%s", note)
 
-    exp = make_experiment(name, stimset.sources, stimset.levels, resources)
+    exp = make_experiment(name, stimset.sources, stimset.levels,
+                          downloads=(image_paths, list_files, blocks_per_list))
     psyexp = out / f"{name}.psyexp"
     # PsychoPy writes only to a file name: saved beside, then renamed over by atomic_write
     tmp = out / f".{name}.{os.getpid()}.part.psyexp"

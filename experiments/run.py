@@ -30,7 +30,7 @@ from ..stimuli.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_experiment", "find_script", "display_available", "NoDisplayError"]
+__all__ = ["run_experiment", "find_script", "reused_id_warning", "display_available", "NoDisplayError"]
 
 #: Exit code of the child when no display can be opened.
 NO_DISPLAY_EXIT = 3
@@ -69,6 +69,21 @@ def find_script(experiment_dir) -> Path:
         raise InputError(f"compiled script {script.name} is missing; rebuild the experiment",
                          path=folder)
     return script
+
+
+def reused_id_warning(experiment_dir, participant: str) -> str | None:
+    """The warning for a participant id that already has data here, or ``None``.
+
+    PsychoPy's file names carry the date to the millisecond (and it renames on collision),
+    so the earlier files are kept; the warning says so and names them, because a reused id
+    usually is a typo or a participant who came twice.
+    """
+    data = Path(experiment_dir) / "data"
+    earlier = sorted(p.name for p in data.glob(f"{participant}_*.csv")) if data.is_dir() else []
+    if not earlier:
+        return None
+    return (f"participant {participant} already has {len(earlier)} data file(s) in {data} "
+            f"({', '.join(earlier)}); they are kept, this session is written to a new file")
 
 
 def run_experiment(experiment_dir, participant: str | None = None, *, session: str = "001",
@@ -129,10 +144,9 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
             "lab station's desktop, or for a test under a virtual display: "
             "xvfb-run -a --server-args=\"-screen 0 1024x768x24\" reveal experiment run ...")
     if participant is not None:
-        earlier = sorted((script.parent / "data").glob(f"{participant}_*.csv"))
-        if earlier:
-            log.warning("participant %s already has %d data file(s) in %s; a new file is "
-                        "written next to them", participant, len(earlier), script.parent / "data")
+        warning = reused_id_warning(script.parent, participant)
+        if warning:
+            log.warning("%s", warning)
     env = dict(os.environ)
     for var, val in (("REVEAL_MAX_TRIALS", max_trials), ("REVEAL_MAX_BLOCKS", max_blocks),
                      ("REVEAL_TRAINING_TRIALS", training_trials),
@@ -187,6 +201,11 @@ def _child(argv=None) -> int:
         mod._fullScr = args.fullscreen
     if args.participant is None:
         expInfo = mod.showExpInfoDlg(expInfo=expInfo)  # quits on Cancel
+        # the id typed in the dialog: the same check as for --participant
+        warning = reused_id_warning(Path(args.script).parent, str(expInfo["participant"]))
+        if warning:
+            print(f"reveal: warning: {warning}", file=sys.stderr, flush=True)
+            logging.getLogger(__name__).warning("%s", warning)
     else:
         expInfo["participant"] = args.participant
         expInfo["session"] = args.session

@@ -158,6 +158,7 @@ def simulate_participant(stimset, participant, p_animal, out_dir, rng=None, *, e
                 "stim_frames": int(round(dsg.STIMULUS_S * REFRESH_HZ)), "refresh_hz": REFRESH_HZ,
                 "dropped_frames": 0, "stim_duration_s": dsg.STIMULUS_S, "timing_ok": 1,
                 "anticipation": int(not r["timed_out"] and r["rt_s"] < ANTICIPATION_S),
+                "early_presses": 0,
             }
             for k, v in row.items():
                 exp.addData(k, v)

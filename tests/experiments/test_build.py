@@ -74,19 +74,11 @@ def _resources(js_text):
     return re.findall(r"\{'name': '([^']*)', 'path': '([^']*)'\}", js_text)
 
 
-def test_js_lists_every_resource_and_nothing_remote_but_lib(built):
-    folder = built["folder"]
+def test_js_loads_nothing_at_start_and_nothing_remote_but_lib(built):
+    # what each participant downloads: test_online_js; at start-up only the placeholder
     text = built["js"].read_text(encoding="utf-8-sig")
-    res = _resources(text)
-    paths = {p for _, p in res}
-    local = {p for p in paths if not p.startswith("http")}
-    wanted = {p.relative_to(folder).as_posix() for p in (folder / "conditions").glob("*.csv")}
-    wanted |= {"stimuli/" + p.relative_to(folder / "stimuli").as_posix()
-               for p in (folder / "stimuli").rglob("*.png")}
-    assert wanted <= local and all((folder / p).is_file() for p in local)
-    # the only remote resource is PsychoPy's placeholder for a per-trial image
-    remote = paths - local
-    assert remote <= {"https://pavlovia.org/assets/default/default.png"}
+    paths = {p for _, p in _resources(text)}
+    assert paths == {"https://pavlovia.org/assets/default/default.png"}
     # code is imported only from ./lib (served by Pavlovia)
     imports = re.findall(r"^import .* from '([^']*)';", text, flags=re.M)
     assert imports and all(i.startswith("./lib/psychojs-") for i in imports)
