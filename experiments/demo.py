@@ -49,6 +49,7 @@ class DemoResult:
     result: object  # analysis.pipeline.AnalysisResult
     seconds: dict
     power: object = None  # experiments.power.PowerResult
+    power_note: str = ""  # why there is no power result, when there is none
 
 
 def _step(n, text):
@@ -158,11 +159,18 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
 
     t = time.perf_counter()
     _step(6, "power for this sample set: how many participants would show a group difference")
-    power = _demo_power(stim_dir, data_dir, out / "power", seed=seed, progress=progress,
-                        command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
+    power, power_note = None, ""
+    try:
+        power = _demo_power(stim_dir, data_dir, out / "power", seed=seed, progress=progress,
+                            command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
+    except InputError as err:
+        # A handful of simulated observers can leave one group after exclusions; the rest
+        # of the demo stands, and the summary says why there is no power table.
+        power_note = f"power step skipped: {err.message}"
+        log.warning(power_note)
     seconds["power"] = time.perf_counter() - t
     return DemoResult(out, stim_dir, exp_dir, pred_path, data_dir, out / "analysis", paths["report"],
-                      result, seconds, power)
+                      result, seconds, power, power_note)
 
 
 def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studies=200, n_resamples=199):
@@ -211,6 +219,8 @@ def summary(res: DemoResult) -> str:
         for n, p in family.items():
             lines.append(f"    {n} per group: any level {p:.2f}; best level {best.loc[n, 'level']} "
                          f"{best.loc[n, 'power']:.2f}")
+    if res.power_note:
+        lines.append("  " + res.power_note)
     lines.append("  time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items()))
     return "\n".join(lines)
 

@@ -203,7 +203,7 @@ def simulate_study(design, effects, n_per_group, rng=None, *, exclusions=Exclusi
     return np.concatenate(values), np.array(labels), n_excluded
 
 
-def draw_counts(design, effect, latin_rows, rng):
+def draw_counts(design, effect, latin_rows, rng=None):
     """Trials, timeouts and correct answers per participant and condition.
 
     Parameters
@@ -212,12 +212,13 @@ def draw_counts(design, effect, latin_rows, rng):
     effect : GroupEffect
     latin_rows : ndarray of int, shape (n,)
         Each participant's Latin-square row.
-    rng : numpy.random.Generator
+    rng : None, int or numpy.random.Generator
 
     Returns
     -------
     counts, timed, correct : ndarray of int, shape (n, 12)
     """
+    rng = as_generator(rng)
     counts = design.counts_by_row()[latin_rows]
     p = effect.accuracy(design.levels, effect.spread_log10 * rng.standard_normal(len(latin_rows)))
     timed = rng.binomial(counts, effect.timeout_rate)

@@ -123,6 +123,10 @@ def effects_from_pilot(paths, stimuli=None, *, exclusions=ExclusionSettings(), r
             origin=f"pilot: {len(per_obs)} participants, threshold {fit.threshold_pct:.3g} % "
                    f"(at {fit.threshold_pc:.0%}), width {fit.width_log10:.2f} log10 pooled, "
                    f"{_WIDTH_PER_SIGMA * sigma:.2f} per participant, lapse {fit.lapse:.3f}"))
+    if len(effects) < 2:
+        raise InputError(f"the pilot has participants (after exclusions) in one group only, "
+                         f"{effects[0].name!r}: power compares two or more groups",
+                         path=str(paths if not isinstance(paths, (list, tuple)) else paths[0]))
     return effects
 
 
