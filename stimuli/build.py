@@ -27,9 +27,9 @@ from .errors import InputError, toolkit_version
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
-from .outputs import OutputFolder
-from .stimset import MANIFEST, STIMSET, write_stimulus_set_files
-from .stimulus import RevealParams, check_map, image_stimuli
+from .outputs import OutputFolder, atomic_write
+from .stimset import MANIFEST, STIMSET, background_entry, write_stimulus_set_files
+from .stimulus import RevealParams, check_map, image_background, image_stimuli
 
 __all__ = ["build_stimulus_set", "BuildResult"]
 
@@ -85,9 +85,7 @@ def _write_png(pixels, path):
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]), _PNG_FAST)
     if not ok:
         raise OSError(f"PNG encoding failed for {path}")
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write(path, buf.tobytes(), sync=False)  # a resumed build verifies every PNG (_holds)
 
 
 def _holds(path: Path, pixels) -> bool:
@@ -99,15 +97,16 @@ def _holds(path: Path, pixels) -> bool:
 
 
 def _build_image(task: _Task):
-    """Worker: every stimulus of one image, written to disk; returns its manifest rows and
-    notes on what was adapted (maps resized to their image)."""
+    """Worker: every stimulus of one image, written to disk; returns its manifest rows,
+    notes on what was adapted (maps resized to their image) and its background's statistics."""
     params = task.params
     raw = read_image(task.image_path)
     image = fit_image(raw, params.size, params.fit)
     notes = []
     maps = {ref.source: _load_checked_map(ref, raw.shape[:2], params, notes) for ref in task.maps}
+    background, background_stats = image_background(task.image_id, image, params)
     try:
-        stimuli = image_stimuli(task.image_id, image, maps, params)
+        stimuli = image_stimuli(task.image_id, image, maps, params, background=background)
     except ValueError as err:
         raise InputError(f"image {task.image_id!r}: {err}", task.maps[0].path) from None
     rows = []
@@ -134,7 +133,7 @@ def _build_image(task: _Task):
             "revealed_px": s.revealed_px, "image_frac": round(s.revealed_px / n_px, 6),
             "feature_budget": s.feature_budget, "seed": s.seed, "shift_y": s.shift[0], "shift_x": s.shift[1],
         })
-    return rows, notes
+    return rows, notes, background_stats
 
 
 @dataclass
@@ -286,6 +285,8 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         "n_images": len(tasks),
         "n_stimuli": len(rows),
         "notes": notes,
+        # per image: how much of the background's range and amplitude spectrum had to give
+        "background": background_entry({i: r[2] for i, r in rows_by_image.items()}),
     }
     write_stimulus_set_files(out_dir, rows, meta)
     folder.close()

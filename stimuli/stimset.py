@@ -19,7 +19,9 @@ one, the 1-based data row):
 * numeric columns (``revealed_px``, ``image_frac``, ...) parse, where present;
 * ``file`` a relative POSIX path without ``..`` that, after resolving symlinks, lies inside
   the set folder, and names an existing file;
-* optionally, every PNG has the set's size (read from the PNG header, not decoded).
+* optionally, every PNG has the set's size (read from the PNG header, not decoded);
+* ``stimset.json``'s ``background`` entry, where present (sets built before it have none),
+  holds for each image of the set its background's :data:`BACKGROUND_STATS`, as numbers.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ __all__ = [
     "MANIFEST", "STIMSET", "MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "CATEGORIES", "LEVELS", "FULL",
     "FULL_INDEX", "N_CONDITIONS", "LEVEL_LABELS", "level_label", "StimulusSet", "read_stimulus_set",
     "read_meta", "resolve_file", "write_manifest", "write_meta", "write_stimulus_set_files",
+    "BACKGROUND_STATS", "background_entry",
 ]
 
 #: File names inside a set folder.
@@ -60,6 +63,13 @@ FULL_INDEX = 11
 N_CONDITIONS = 12
 #: The default levels as files write them, by ``level_index`` (``"1"`` … ``"100"``, ``"full"``).
 LEVEL_LABELS = tuple(level_label(v) for v in LEVELS) + (FULL,)
+
+#: What ``stimset.json`` records of each image's phase-scrambled background (its key
+#: ``background``: ``{image_id: {stat: value}}``), from
+#: :func:`stimuli.scramble.phase_scramble_with_stats`: the share of values clipped to the
+#: range and the relative amplitude-spectrum error.
+BACKGROUND_STATS = ("clipped_share", "spectrum_error")
+BACKGROUND = "background"
 
 _INT_COLUMNS = ("revealed_px", "feature_budget", "seed", "shift_y", "shift_x")
 _FLOAT_COLUMNS = ("image_frac",)
@@ -90,6 +100,9 @@ class StimulusSet:
         sorted by ``image_id`` (the experiment's Latin-square order: each category contiguous).
     fingerprint : str
         First 16 hex digits of the SHA-256 of the ``manifest.csv`` bytes that were read.
+    background : pandas.DataFrame
+        One row per image (``image_id`` and :data:`BACKGROUND_STATS` as floats), from
+        ``stimset.json``; no rows for a set built before the statistics were recorded.
     """
 
     root: Path
@@ -100,6 +113,7 @@ class StimulusSet:
     levels: tuple
     images: pd.DataFrame
     fingerprint: str
+    background: pd.DataFrame = None
     _real_root: Path = field(repr=False, default=None)
 
     @property
@@ -178,6 +192,49 @@ def read_meta(root) -> dict:
     if not isinstance(meta, dict):
         raise InputError("must hold a JSON object", path)
     return meta
+
+
+def _background(meta: dict, path, image_ids) -> pd.DataFrame:
+    """``meta["background"]`` checked, as a table (empty when the set has none)."""
+    entry = meta.get(BACKGROUND)
+    columns = ["image_id", *BACKGROUND_STATS]
+    if entry is None:
+        return pd.DataFrame(columns=columns).astype({c: float for c in BACKGROUND_STATS})
+    if not isinstance(entry, dict):
+        raise InputError(f"{BACKGROUND!r} must map image ids to statistics", path)
+    missing = sorted(set(image_ids) - set(entry))
+    if missing:
+        raise InputError(f"{BACKGROUND!r} lacks image(s) {', '.join(map(repr, missing[:5]))}", path)
+    rows = []
+    for image_id in sorted(image_ids):
+        stats = entry[image_id]
+        row = [image_id]
+        for key in BACKGROUND_STATS:
+            v = stats.get(key) if isinstance(stats, dict) else None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise InputError(f"{BACKGROUND!r} of image {image_id!r}: {key} {v!r} is not a number", path)
+            row.append(float(v))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def background_entry(stats_by_image: dict) -> dict:
+    """``stimset.json``'s ``background`` entry from per-image scramble statistics.
+
+    Parameters
+    ----------
+    stats_by_image : dict of str -> dict
+        ``image_id -> {"clipped_share": float, "spectrum_error": float, ...}`` (other keys
+        are dropped).
+
+    Returns
+    -------
+    dict
+        Sorted by image id, each value rounded to 6 decimals: far below what the values
+        are read for, and the same bytes whatever the last bits of the FFTs were.
+    """
+    return {i: {k: round(float(stats_by_image[i][k]), 6) for k in BACKGROUND_STATS}
+            for i in sorted(stats_by_image)}
 
 
 def _seed(meta: dict, path) -> int:
@@ -359,7 +416,8 @@ def read_stimulus_set(root, *, check_files: bool = True, check_sizes: bool = Fal
               .sort_values(["_cat", "image_id"]).drop(columns="_cat").reset_index(drop=True))
     return StimulusSet(root=root, manifest=man, meta=meta, seed=_seed(meta, root / STIMSET),
                        sources=tuple(sorted(man["map_source"].unique())), levels=levels, images=images,
-                       fingerprint=hashlib.sha256(data).hexdigest()[:16], _real_root=real_root)
+                       fingerprint=hashlib.sha256(data).hexdigest()[:16],
+                       background=_background(meta, root / STIMSET, images["image_id"]), _real_root=real_root)
 
 
 # ----------------------------------------------------------------------------- writing

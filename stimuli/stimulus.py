@@ -10,10 +10,10 @@ import numpy as np
 
 from .compose import CENTRING_MODES, LEVELS, composite, important_pixels, level_pixel_counts, level_shifts, shift
 from .reveal import reveal_order
-from .scramble import SCRAMBLE_MODES, phase_scramble
+from .scramble import SCRAMBLE_MODES, phase_scramble_with_stats
 from .seeding import derive_rng, derive_seed
 
-__all__ = ["RevealParams", "Stimulus", "check_map", "image_stimuli"]
+__all__ = ["RevealParams", "Stimulus", "check_map", "image_background", "image_stimuli"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,30 @@ def check_map(importance):
     return None
 
 
-def image_stimuli(image_id, image, maps, params=RevealParams()):
+def image_background(image_id, image, params=RevealParams()):
+    """The phase-scrambled background of one image, and what the scramble had to give.
+
+    Drawn once per image (seeded from ``params.seed`` and ``image_id``), so that the
+    conditions of an image differ only in what is revealed.
+
+    Parameters
+    ----------
+    image_id : str
+    image : ndarray of uint8, shape (S, S, 3)
+    params : RevealParams
+
+    Returns
+    -------
+    background : ndarray of uint8, shape (S, S, 3)
+    stats : dict
+        ``clipped_share`` and ``spectrum_error`` (see
+        :func:`stimuli.scramble.phase_scramble_with_stats`).
+    """
+    return phase_scramble_with_stats(image, derive_rng(params.seed, image_id, "scramble"), mode=params.scramble,
+                                     iterations=params.scramble_iterations)
+
+
+def image_stimuli(image_id, image, maps, params=RevealParams(), *, background=None):
     """All stimuli of one image.
 
     Parameters
@@ -120,6 +143,9 @@ def image_stimuli(image_id, image, maps, params=RevealParams()):
     maps : dict of str -> ndarray, each (S, S)
         Importance map per source, at stimulus size, already checked (:func:`check_map`).
     params : RevealParams
+    background : ndarray of uint8, shape (S, S, 3), optional
+        The image's background, when the caller has it already (for its statistics);
+        by default :func:`image_background` of the image.
 
     Returns
     -------
@@ -141,8 +167,8 @@ def image_stimuli(image_id, image, maps, params=RevealParams()):
         need = int(np.ceil(50 / min(params.levels)))
         raise ValueError(f"source {poorest!r} has only {budget} important pixel(s); the "
                          f"{min(params.levels):.3g} % level needs at least {need}")
-    background = phase_scramble(image, derive_rng(params.seed, image_id, "scramble"), mode=params.scramble,
-                                iterations=params.scramble_iterations)
+    if background is None:
+        background = image_background(image_id, image, params)[0]
     out = []
     for src in maps:  # keep the caller's source order
         seed = derive_seed(params.seed, image_id, src)

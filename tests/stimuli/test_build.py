@@ -187,3 +187,26 @@ def test_a_dask_clients_executor_builds_the_same_set(inputs, tmp_path):
     fa, fb = _files(a), _files(b)
     fa.pop("stimset.json"), fb.pop("stimset.json")
     assert fa == fb
+
+
+def test_stimset_records_each_backgrounds_clipping_and_spectrum_error(inputs, tmp_path):
+    from reveal.stimuli.geometry import fit_image
+    from reveal.stimuli.loaders import read_image
+    from reveal.stimuli.stimulus import image_background
+
+    out = tmp_path / "set"
+    build_stimulus_set(inputs["images"], inputs["maps"], inputs["categories"], out, P, progress=False)
+    stimset = read_stimulus_set(out)
+    bg = stimset.background.set_index("image_id")
+    assert sorted(bg.index) == ["astronaut", "chelsea", "coffee", "rocket"]
+    for image_id, row in bg.iterrows():
+        path = next(inputs["images"].glob(f"{image_id}.*"))
+        background, stats = image_background(image_id, fit_image(read_image(path), P.size, P.fit), P)
+        # the recorded numbers are those of the scramble the stimuli were composed over
+        assert row["clipped_share"] == pytest.approx(stats["clipped_share"], abs=1e-6)
+        assert row["spectrum_error"] == pytest.approx(stats["spectrum_error"], abs=1e-6)
+        assert 0 <= row["clipped_share"] < 1 and 0 < row["spectrum_error"] < 0.2
+        # ... and the background is what the 1 % stimulus shows outside its patch
+        first = stimset.manifest.query("image_id == @image_id and level_index == '0'").iloc[0]
+        pixels = np.asarray(Image.open(out / first["file"]))
+        assert (pixels == background).all(axis=2).mean() > 0.9

@@ -117,3 +117,54 @@ def test_cli_records_the_centring_and_fills_shifts_per_stimulus(inputs, tmp_path
         shifts[mode] = per_image
     assert all(len(s) == 1 for s in shifts["full_extent"].values())  # one shift for every level
     assert any(len(s) > 1 for s in shifts["per_level"].values())  # a shift per level
+
+
+def _hot_spots(size, spots=((0.2, 0.25), (0.7, 0.8), (0.8, 0.15)), sigma=0.07):
+    """A saliency map with several separate hot spots, none at the centre (0 between them)."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    m = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma ** 2)) for y, x in spots)
+    return np.where(m > 0.1, m, 0.0)
+
+
+_CACHE = {}
+
+
+def _stimuli_of(case):
+    """(image, maps, stimuli) of a case, computed once: the sample photos with the sample's
+    maps (as the sample build makes them), or coffee/rocket/chelsea with a multi-hot-spot map."""
+    if case not in _CACHE:
+        from reveal.stimuli.geometry import fit_map
+        from reveal.stimuli.sample import SAMPLE_IMAGES, _rgb
+
+        kind, name = case.split(":")
+        params = RevealParams(seed=0, size=128)
+        if kind == "sample":
+            raw = _rgb(SAMPLE_IMAGES[name][0]())
+            maps = {k: fit_map(v.astype(float), params.size, params.fit) for k, v in sample_maps(raw).items()}
+        else:
+            raw = getattr(data, name)()
+            maps = {"hot_spots": _hot_spots(params.size)}
+        image = fit_image(raw, params.size, params.fit)
+        _CACHE[case] = image, maps, image_stimuli(name, image, maps, params)
+    return _CACHE[case]
+
+
+CASES = ["sample:chelsea", "sample:horse", "sample:coffee", "sample:rocket",
+         "photo:coffee", "photo:rocket", "photo:chelsea"]
+
+
+@pytest.mark.parametrize("level_index", range(11))
+@pytest.mark.parametrize("case", CASES)
+def test_every_levels_patch_is_centred_on_sample_and_photos(case, level_index):
+    image, maps, stimuli = _stimuli_of(case)
+    for s in (s for s in stimuli if s.level_index == level_index):
+        rank = reveal_order(maps[s.map_source], np.random.default_rng(s.seed))
+        moved = shift(rank, *s.shift, fill=rank.size) < s.revealed_px
+        _assert_centred_as_far_as_allowed(moved, s.revealed_px)
+        # the stimulus shows the photograph, moved by the recorded shift, exactly there
+        np.testing.assert_array_equal(s.pixels[moved], shift(image, *s.shift)[moved])
+        if case.startswith("photo") and level_index == 0:
+            # the hot spots are off-centre: the 1 % patch had to move, and now sits at fixation
+            assert max(map(abs, s.shift)) > 10
+            rows, cols = np.nonzero(moved)
+            assert np.hypot(rows.mean() - 63.5, cols.mean() - 63.5) <= 1.0

@@ -69,3 +69,21 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     atomic_write(tmp_path / "x.csv", "1,2\n")
     atomic_write(tmp_path / "x.csv", b"3,4\n")
     assert _tree(tmp_path) == {"x.csv": b"3,4\n"}
+    atomic_write(tmp_path / "y.png", b"png", sync=False)  # the build's PNGs: same writer, no fsync
+    assert _tree(tmp_path) == {"x.csv": b"3,4\n", "y.png": b"png"}
+
+
+def test_resume_removes_only_the_temporary_files_a_killed_run_left(tmp_path):
+    out = OutputFolder(tmp_path, "reveal stimuli build")
+    out.declare(["full/a.png", "b.csv"])
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "a.png").write_bytes(b"1")
+    # what atomic_write leaves when the process is killed between write and rename
+    (tmp_path / "full" / ".a.png.4242.part").write_bytes(b"half")
+    (tmp_path / ".b.csv.17.part").write_bytes(b"half")
+    # not ours: another name, no pid, not hidden
+    for name in ("full/.c.png.1.part", "full/.a.png.part", "full/a.png.4242.part"):
+        (tmp_path / name).write_bytes(b"keep")
+    OutputFolder(tmp_path, "reveal stimuli build", resume=True)
+    assert _tree(tmp_path) == {"full/a.png": b"1", "full/.c.png.1.part": b"keep", "full/.a.png.part": b"keep",
+                               "full/a.png.4242.part": b"keep", RECORD: (tmp_path / RECORD).read_bytes()}

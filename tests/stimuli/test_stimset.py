@@ -241,3 +241,25 @@ def test_one_category_per_image(good):
     with pytest.raises(InputError, match="image 'car01' has more than one category") as err:
         read_stimulus_set(good)
     assert err.value.row == 14
+
+
+def test_background_statistics_are_read_checked_and_optional(good):
+    from reveal.stimuli.stimset import background_entry
+
+    # a set written before the statistics were recorded reads, with an empty table
+    assert read_stimulus_set(good).background.empty
+    meta = json.loads((good / "stimset.json").read_text())
+    meta["background"] = background_entry({"cat01": {"clipped_share": 0.0123456789, "spectrum_error": 0.02},
+                                           "car01": {"clipped_share": 0, "spectrum_error": 0.017, "extra": 1}})
+    assert list(meta["background"]) == ["car01", "cat01"] and meta["background"]["cat01"]["clipped_share"] == 0.012346
+    write_meta(good / "stimset.json", meta)
+    bg = read_stimulus_set(good).background
+    assert bg["image_id"].tolist() == ["car01", "cat01"] and bg["spectrum_error"].tolist() == [0.017, 0.02]
+    for bad, message in (({"cat01": meta["background"]["cat01"]}, "lacks image"),
+                         ({**meta["background"], "car01": {"clipped_share": "none", "spectrum_error": 0}},
+                          "clipped_share 'none' is not a number"),
+                         ([1, 2], "must map image ids")):
+        write_meta(good / "stimset.json", {**meta, "background": bad})
+        with pytest.raises(InputError, match=message) as err:
+            read_stimulus_set(good)
+        assert "stimset.json" in str(err.value)

@@ -204,3 +204,18 @@ def test_different_resolutions_are_resized_to_the_reference(rng):
     assert M.auc_judd(small, fix, shape=ref.shape) > 0.9
     with pytest.raises(ValueError, match="outside"):
         M.nss(small, fix)  # points of the 64x64 grid do not fit the 16x16 map's own grid
+
+
+def test_matlab_colon_gives_the_outputs_mathworks_documents():
+    # The two examples of MathWorks' colonop.m ("how the built-in a:d:b is constructed"):
+    # 1-eps : eps/4 : 1+eps is the nine floating-point numbers closest to 1 + (-4:4)*eps/4,
+    # i.e. [1-eps 1-eps 1-eps/2 1 1 1 1 1+eps 1+eps]; -1 : 0.01 : 1 has 201 elements,
+    # built symmetrically (so v(k) == -v(end+1-k) and the middle is exactly 0).
+    eps = np.finfo(float).eps
+    np.testing.assert_array_equal(M.matlab_colon(1 - eps, eps / 4, 1 + eps),
+                                  [1 - eps, 1 - eps, 1 - eps / 2, 1, 1, 1, 1, 1 + eps, 1 + eps])
+    v = M.matlab_colon(-1, 0.01, 1)
+    assert len(v) == 201 and v[100] == 0 and np.array_equal(v, -v[::-1])
+    # the element count of 0:0.1:top is floor(top / 0.1) + 1 away from the tolerance band
+    for top, n in ((1.0, 11), (0.3, 4), (0.35, 4), (0.2999, 3), (0.0, 1)):
+        assert len(M.matlab_colon(0, 0.1, top)) == n, top
