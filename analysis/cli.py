@@ -52,7 +52,11 @@ def run_analyze(args) -> int:
                                      keep_timing_failures=args.keep_timing_failures),
         progress=not args.no_progress)
     out = open_output(args.out, overwrite=args.overwrite)  # refused before minutes of work
-    result = analyze(args.data, stimuli=args.stimuli, settings=settings)
+    try:
+        result = analyze(args.data, stimuli=args.stimuli, settings=settings)
+    except InputError:
+        out.abandon()  # a bad input leaves no empty folder behind
+        raise
     paths = write_outputs(result, out, command=shlex.join(["reveal", *sys.argv[1:]]))
     print(f"reveal analyze: {len(result.trials)} trials, report: {paths['report']}")
     return 0

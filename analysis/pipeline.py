@@ -23,7 +23,7 @@ from .exclusions import ExclusionSettings, apply_exclusions
 from .levels import FULL, level_value, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from .readers import read_trials
-from ..stimuli.errors import toolkit_version
+from ..stimuli.errors import InputError, toolkit_version
 from ..stimuli.outputs import OutputFolder, atomic_write
 
 __all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv", "write_outputs"]
@@ -182,6 +182,18 @@ def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series
     return out.reindex(columns=[c for c in cols if c in out.columns or c != "fit_error"])
 
 
+def _nothing_left(excl) -> str:
+    """Why no trial is left: every observer's exclusion reason, counted."""
+    obs = excl.observers
+    reasons = obs.loc[obs["excluded"].astype(bool), "reason"].fillna("").value_counts()
+    because = "; ".join(f"{n} {'observer' if n == 1 else 'observers'}: {r or 'no trial left'}"
+                        for r, n in reasons.items())
+    rules = excl.settings
+    return (f"every observer was excluded, nothing is left to analyse ({len(obs)} observers; {because}). "
+            f"The rules: intact-image accuracy above {rules.chance:g}, at most "
+            f"{rules.max_timeout_rate:.0%} timeouts (see --chance, --max-timeout-rate)")
+
+
 def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSettings()) -> AnalysisResult:
     """Read, exclude, compute curves, tests, fits and model–human comparisons.
 
@@ -201,6 +213,8 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
     read = read_trials(paths, stimuli=stimuli)
     excl = apply_exclusions(read.trials, settings.exclusions)
     trials = excl.trials
+    if trials.empty:
+        raise InputError(_nothing_left(excl), path=str(paths[0] if isinstance(paths, (list, tuple)) else paths))
     obs_acc = observer_accuracy(trials)
     curves = group_curves(obs_acc)
     pixel_pct = pixel_fraction_by_level(read.trials)

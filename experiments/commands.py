@@ -63,7 +63,7 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
-    from .run import NoDisplayError, NoRefreshError, run_experiment
+    from .run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
 
     try:
         return run_experiment(args.experiment, args.participant, session=args.session,

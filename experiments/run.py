@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,8 @@ from ..stimuli.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_experiment", "find_script", "reused_id_warning", "display_available", "NoDisplayError"]
+__all__ = ["run_experiment", "find_script", "reused_id_warning", "display_available", "NoDisplayError",
+           "NoRefreshError", "SessionKilledError"]
 
 #: Exit code of the child when no display can be opened.
 NO_DISPLAY_EXIT = 3
@@ -43,6 +45,14 @@ class NoDisplayError(RuntimeError):
 
 class NoRefreshError(RuntimeError):
     """The display's refresh rate could not be measured, and none was stated."""
+
+
+class SessionKilledError(RuntimeError):
+    """The session's process was ended by a signal (kill, power-off script, out of memory)."""
+
+    def __init__(self, message, signal_number):
+        super().__init__(message)
+        self.signal_number = signal_number
 
 
 def display_available() -> bool:
@@ -166,13 +176,29 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     log.info("running %s", " ".join(cmd))
     proc = subprocess.run(cmd, env=env, timeout=timeout, cwd=script.parent)
     if proc.returncode == NO_DISPLAY_EXIT:
-        raise NoDisplayError("no display: PsychoPy could not open a window (is DISPLAY set "
-                             "to a running X server?)")
+        raise NoDisplayError(f"no display: PsychoPy could not open a window on DISPLAY="
+                             f"{env.get('DISPLAY', '')!r} (is an X server running there?)")
+    if proc.returncode < 0:  # ended by a signal: say so, and where the answered trials are
+        number = -proc.returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        raise SessionKilledError(
+            f"the session was killed ({name}) before it ended: every trial answered before "
+            f"that is in {script.parent / 'data'} (the row of a trial in progress is not), "
+            f"and `reveal analyze` reads the file as a session that ended early", number)
     if proc.returncode == NO_REFRESH_EXIT:
         raise NoRefreshError("the display's refresh rate could not be measured (is vsync on?), and every "
                              "duration is counted in frames of it: the session did not start. Fix the "
                              "display settings, or give --assume-refresh HZ if you know its rate.")
     return proc.returncode
+
+
+def _is_display_error(err: BaseException) -> bool:
+    # pyglet raises its own types for a missing or unreachable display
+    # (NoSuchDisplayException: 'Cannot connect to ":87"'), from several places
+    return "display" in type(err).__name__.lower() or "display" in str(err).lower()
 
 
 def _child(argv=None) -> int:
@@ -193,7 +219,13 @@ def _child(argv=None) -> int:
     sys.argv = [args.script] + (["--pilot"] if args.pilot else [])
     spec = importlib.util.spec_from_file_location("reveal_lab_experiment", args.script)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)  # psychopy.visual opens pyglet's shadow window on import
+    except Exception as err:
+        if _is_display_error(err):
+            print(f"reveal: error: no display ({err})", file=sys.stderr)
+            return NO_DISPLAY_EXIT
+        raise
     expInfo = mod.expInfo
     if args.pilot:
         mod._fullScr = False
@@ -215,8 +247,8 @@ def _child(argv=None) -> int:
     mod.setupLogging(filename=thisExp.dataFileName)
     try:
         win = mod.setupWindow(expInfo=expInfo)
-    except Exception as err:  # pyglet raises its own types for a missing display
-        if "display" in type(err).__name__.lower() or "display" in str(err).lower():
+    except Exception as err:
+        if _is_display_error(err):
             print(f"reveal: error: no display ({err})", file=sys.stderr)
             return NO_DISPLAY_EXIT
         raise

@@ -99,6 +99,7 @@ class OutputFolder:
         self.meta: dict = {}
         if self.root.exists() and not self.root.is_dir():
             raise InputError("the output folder is a file, not a folder", self.root)
+        self.created = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -209,6 +210,11 @@ class OutputFolder:
     def _save_record(self):
         atomic_write(self.root / RECORD, json.dumps(
             {"command": self.command, "files": sorted(self.files), "meta": self.meta}, indent=1) + "\n")
+
+    def abandon(self):
+        """The command failed before writing anything: remove the folder if it made it empty."""
+        if self.created and not self.files and self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()
 
     def close(self):
         """Write the final record."""

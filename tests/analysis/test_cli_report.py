@@ -136,3 +136,20 @@ def test_out_folder_is_owned(tmp_path, capsys, analysis_run):
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0
     assert (again / "notes.md").read_text() == "mine" and (again / "report.html").stat().st_size > 0
+
+
+def test_every_observer_excluded_is_a_clear_message(tmp_path, capsys, human_trials, manifest_for,
+                                                    write_experiment_folder):
+    # every answer wrong (intact images at chance or below): every observer excluded
+    wrong = human_trials.assign(correct=0, response=np.where(human_trials["category"] == "animal",
+                                                             "nonanimal", "animal"))
+    stim = tmp_path / "stimset"
+    stim.mkdir()
+    manifest_for(wrong).to_csv(stim / "manifest.csv", index=False)
+    write_experiment_folder(wrong, tmp_path / "data")
+    rc = main(["analyze", str(tmp_path / "data"), "--stimuli", str(stim), "--out", str(tmp_path / "out"),
+               "--no-fits", "--resamples", "50", "--bootstrap", "50", "--no-progress"])
+    err = capsys.readouterr().err
+    print(err)
+    assert rc == 2 and "Traceback" not in err and "excluded" in err
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,7 @@ import pytest
 
 from reveal.experiments import design as dsg
 from reveal.experiments.builder import DATA_COLUMNS
-from reveal.experiments.run import NoDisplayError, run_experiment
+from reveal.experiments.run import NoDisplayError, SessionKilledError, run_experiment
 from reveal.stimuli.stimset import read_stimulus_set
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
@@ -141,6 +141,17 @@ def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
     assert "no display" in capsys.readouterr().err
 
 
+def test_a_display_with_no_server_is_a_clear_error(built, monkeypatch, capfd):
+    # capfd: the child's stderr too (it is where PsychoPy's import used to raise)
+    from reveal.experiments.cli import main
+
+    free = next(n for n in range(150, 400) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    monkeypatch.setenv("DISPLAY", f":{free}")
+    assert main(["experiment", "run", "--experiment", str(built["folder"]), "--participant", "1"]) == 3
+    err = capfd.readouterr().err
+    assert f"DISPLAY=':{free}'" in err and "Traceback" not in err
+
+
 def test_run_bad_group_and_folder(built, tmp_path):
     from reveal.stimuli.errors import InputError
 
@@ -196,8 +207,14 @@ def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvf
 
     monkeypatch.setenv("DISPLAY", xvfb)
     result = {}
-    runner = threading.Thread(target=lambda: result.setdefault(
-        "rc", run_experiment(built["folder"], "31", **SHORT)))
+
+    def run():
+        try:
+            result["rc"] = run_experiment(built["folder"], "31", **SHORT)
+        except SessionKilledError as err:
+            result["error"] = err
+
+    runner = threading.Thread(target=run)
     data = built["folder"] / "data"
     with key_driver(("s", "space")) as drv:
         runner.start()
@@ -224,7 +241,8 @@ def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvf
         for pid in pids:
             os.kill(int(pid), signal.SIGKILL)
         runner.join(timeout=60)
-    assert result.get("rc") != 0
+    assert "rc" not in result and result["error"].signal_number == signal.SIGKILL
+    assert "SIGKILL" in str(result["error"]) and str(data) in str(result["error"])
     path = _data_file(built["folder"], "31")
     answered = _trials(path)
     answered = answered[(answered["phase"] == "test") & answered["response"].notna()]
@@ -299,3 +317,46 @@ def test_a_late_frame_makes_timing_ok_0_though_the_frame_count_is_right(built, k
     assert (df["stim_frames"] == 24).all()
     assert (df["stim_duration_s"] > 0.4 + 0.8).all() and (df["timing_ok"] == 0).all()
     assert (df["timed_out"] == 1).all()  # no answer
+
+
+def test_an_answer_after_550_ms_is_late_though_within_the_frame_count(built, key_driver, xvfb,
+                                                                      monkeypatch, tmp_path):
+    """The late-answer rule on the onset flip's clock, with a slowed frame loop.
+
+    The image's 2nd frame stalls 0.9 s (REVEAL_TEST_STALL_S); a watcher presses a response key
+    ~0.15 s after each stall ends, i.e. a few frames into the 33-frame response window (a
+    frame-count rule would keep the answer) but ~1 s after the onset flip: timed_out = 1.
+    """
+    monkeypatch.setenv("DISPLAY", xvfb)
+    mark = tmp_path / "stalls"
+    mark.write_text("")
+    monkeypatch.setenv("REVEAL_TEST_STALL_S", "0.9")
+    monkeypatch.setenv("REVEAL_TEST_STALL_MARK", str(mark))
+    done = threading.Event()
+
+    def answer_after_each_stall(driver):
+        seen = 0
+        while not done.is_set():
+            n = len(mark.read_text().splitlines())
+            if n > seen:
+                seen = n
+                time.sleep(0.9 + 0.15)
+                driver.press("s")
+            time.sleep(0.005)
+
+    with key_driver(("space",)) as driver:
+        watcher = threading.Thread(target=answer_after_each_stall, args=(driver,), daemon=True)
+        watcher.start()
+        try:
+            assert run_experiment(built["folder"], "53", **dict(
+                SHORT, training_trials=1, max_trials=1, max_blocks=1)) == 0
+        finally:
+            done.set()
+            watcher.join(timeout=5)
+    df = _trials(_data_file(built["folder"], "53"))
+    print(df[["resp_key", "rt_s", "timed_out", "stim_frames", "stim_duration_s"]])
+    assert len(df) == 2 and len(mark.read_text().splitlines()) == 2
+    answered = df[df["resp_key"].fillna("") != ""]
+    assert len(answered) >= 1, "no press landed in the response window"
+    assert answered["rt_s"].between(0.9, 1.5).all()  # after the stall, before the last window frame
+    assert (answered["timed_out"] == 1).all() and (answered["stim_frames"] == 24).all()
