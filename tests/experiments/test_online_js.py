@@ -72,7 +72,7 @@ def test_early_presses_before_onset_are_discarded_and_counted():
               + _section("trial_end", code_text("trial_end", "js")) + """
 globalThis.expInfo = {participant: '3', session: '001', group: '', frameRate: 60};
 setup();
-function runTrial(pressesBefore, duringFixation, answer) {
+function runTrial(pressesBefore, duringFixation, answer, rt = 0.31, tStop = 1.6) {
   fixation_s = 1.2; level_index = '4'; category = 'animal'; phase = 'test'; block = 1;
   trial = 0; stimulus_id = 'img01_clickme_6.31'; image_id = 'img01'; map_source = 'clickme';
   image = {status: 'NOT_STARTED'}; key_resp = {keys: undefined, rt: undefined};
@@ -87,20 +87,25 @@ function runTrial(pressesBefore, duringFixation, answer) {
     if (frameN === fixation_frames + 5 && answer) { kb.events.push(answer); }
   }
   // key_resp (PsychoJS's, listening from the onset flip) has the answer after onset
-  key_resp.keys = answer || undefined; key_resp.rt = answer ? 0.31 : undefined;
-  image.tStart = 1.2; image.tStop = 1.6;
+  key_resp.keys = answer || undefined; key_resp.rt = answer ? rt : undefined;
+  image.tStart = 1.2; image.tStop = tStop;
   trial_end();
   return Object.assign({}, calls.data);
 }
 const a = runTrial(['s', 'l'], ['s', 'space'], 'l');
 const b = runTrial([], [], 's');
-process.stdout.write(JSON.stringify([a, b]));
+const late = runTrial([], [], 's', 0.8);            // PsychoJS kept listening: an answer at 800 ms
+const longImage = runTrial([], [], 's', 0.31, 2.1);  // flips 900 ms apart: a stalled frame
+process.stdout.write(JSON.stringify([a, b, late, longImage]));
 """)
-    a, b = _node(script)
+    a, b, late, long_image = _node(script)
     # 's' pressed twice during fixation: counted (space is no response key), and the answer
     # is the key after onset, not the early 's'
     assert a["early_presses"] == 2 and a["resp_key"] == "l" and a["rt_s"] == 0.31
     assert b["early_presses"] == 0 and b["resp_key"] == "s"
+    # judged by time from the onset flip, as in the lab script
+    assert (a["timed_out"], b["timed_out"], late["timed_out"]) == (0, 0, 1) and late["rt_s"] == 0.8
+    assert (b["timing_ok"], long_image["timing_ok"]) == (1, 0) and long_image["stim_duration_s"] == 0.9
 
 
 def _refresh_script(frame_ms: list, extra: str = "") -> str:
