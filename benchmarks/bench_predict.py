@@ -6,7 +6,7 @@ then, on the same device and in the same run, times
 - the plain loop: for each stimulus, PIL decode → torchvision transforms → network on a
   batch of one → softmax read-out (fp32, NCHW, ``torch.inference_mode``), on the first
   ``--loop-n`` stimuli;
-- ``models.predict`` end to end: DataLoader workers decoding PNGs, pinned memory,
+- ``reveal.models.predict`` end to end: DataLoader workers decoding PNGs, pinned memory,
   channels-last, fp16 autocast on CUDA, read-out, CSV rows appended per batch and the
   final ordered file;
 - its two halves alone (decode-only through the same DataLoader; network-only on uint8
@@ -54,12 +54,19 @@ from reveal.models import load_observer, predict, resolve_device
 from reveal.models.dataset import StimulusImages
 from reveal.models.inference import _csv_text, _rows_for_batch, default_batch_size, default_workers
 from reveal.models.readout import animal_evidence, format_top5, imagenet_categories
+from reveal.models import read_predictions
+from reveal.stimuli.stimset import read_meta, read_stimulus_set, write_stimulus_set_files
+
+
+def manifest_of(stimset):
+    """The set's manifest, read and checked by the stimulus set's owner (every column a str)."""
+    return read_stimulus_set(stimset).manifest
 
 
 def replicate_set(src, dst, n):
     """A stimulus set of ``n`` stimuli: copies of ``src``'s rows under new ids, PNGs hard-linked."""
     src, dst = Path(src), Path(dst)
-    base = pd.read_csv(src / "manifest.csv", dtype=str, keep_default_na=False)
+    base = manifest_of(src)
     parts = []
     for k in range(-(-n // len(base))):
         part = base.copy()
@@ -73,7 +80,7 @@ def replicate_set(src, dst, n):
             except OSError:  # another file system: copy
                 target.write_bytes((src / rel).read_bytes())
         parts.append(part)
-    pd.concat(parts).iloc[:n].to_csv(dst / "manifest.csv", index=False)
+    write_stimulus_set_files(dst, pd.concat(parts).iloc[:n].to_dict("records"), read_meta(src))
     return dst
 
 
@@ -87,7 +94,7 @@ def plain_loop(stimset, device, n, observer=None):
     tf = transforms.Compose([transforms.Resize(obs.resize_size or obs.crop_size), transforms.CenterCrop(obs.crop_size),
                              transforms.ToTensor(), transforms.Normalize([m / 255 for m in obs.mean],
                                                                          [d / 255 for d in obs.std])])
-    manifest = pd.read_csv(Path(stimset) / "manifest.csv", dtype=str, keep_default_na=False).iloc[:n]
+    manifest = manifest_of(stimset).iloc[:n]
     p_animal = []
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
@@ -106,7 +113,7 @@ def plain_loop(stimset, device, n, observer=None):
 
 
 def decode_only(stimset, batch_size, workers):
-    manifest = pd.read_csv(Path(stimset) / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest = manifest_of(stimset)
     files = manifest["file"].unique()
     loader = torch.utils.data.DataLoader(StimulusImages(stimset, files), batch_size=batch_size,
                                          num_workers=workers, pin_memory=torch.cuda.is_available(),
@@ -230,13 +237,13 @@ def build_photo_set(dst, n_images, n_sources, workers, size=320, seed=0):
 def subset_set(src, dst, n):
     """The first ``n`` stimuli of ``src`` as a set of their own (PNGs hard-linked)."""
     src, dst = Path(src), Path(dst)
-    sub = pd.read_csv(src / "manifest.csv", dtype=str, keep_default_na=False).iloc[:n]
+    sub = manifest_of(src).iloc[:n]
     for rel in sub["file"].unique():
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
             os.link(src / rel, target)
-    sub.to_csv(dst / "manifest.csv", index=False)
+    write_stimulus_set_files(dst, sub.to_dict("records"), read_meta(src))
     return dst
 
 
@@ -309,7 +316,7 @@ def decoder_rates(stimset, n=400):
     from PIL import Image
     from torchvision.io import ImageReadMode, decode_png, read_file
 
-    files = [Path(stimset) / f for f in pd.read_csv(Path(stimset) / "manifest.csv")["file"].unique()[:n]]
+    files = [Path(stimset) / f for f in manifest_of(stimset)["file"].unique()[:n]]
     decoders = {
         "cv2.imread + cvtColor (the toolkit's)": lambda f: cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR),
                                                                       cv2.COLOR_BGR2RGB),
@@ -336,7 +343,7 @@ def transfer_only(device, batch_size, batches=30):
 
 def bookkeeping_only(stimset, batch_size):
     """Stimuli/s of the per-batch host work of ``predict`` alone: trial rows, top-5 text, CSV text."""
-    manifest = pd.read_csv(Path(stimset) / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest = manifest_of(stimset)
     categories = imagenet_categories()
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
@@ -359,13 +366,11 @@ def compare(a, b):
 def resume_check(stimset, model_args, reference, tmp, device, batch_size, workers):
     """Kill a ``reveal predict`` run (SIGKILL to its process group) a third of the way in, run it
     again, and compare the completed file with an uninterrupted run's (``reference``)."""
-    from reveal.models import read_predictions
-
     out = Path(tmp) / "resumed.csv"
     cmd = [sys.executable, "-c", "import sys; from reveal.experiments.cli import main; sys.exit(main(sys.argv[1:]))",
            "predict", "--stimuli", str(stimset), "--out", str(out), "--device", str(device), "--no-progress",
            "--batch-size", str(batch_size), "--workers", str(workers), *model_args]
-    n = len(pd.read_csv(Path(stimset) / "manifest.csv"))
+    n = len(manifest_of(stimset))
     child = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
     rows_at_kill = 0
     while child.poll() is None:
@@ -404,7 +409,7 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp:
         if args.build_set:
             stimset, build_s = build_photo_set(args.build_set, args.images, args.sources, args.build_workers)
-            n = len(pd.read_csv(stimset / "manifest.csv"))
+            n = len(manifest_of(stimset))
             if build_s:
                 print(f"built {stimset}: {n} stimuli in {build_s:.1f} s ({n / build_s:.0f} stimuli/s, "
                       f"{args.build_workers} workers)")
@@ -418,7 +423,7 @@ def run(args):
                 sample = Path(tmp) / "sample"
                 assert reveal(["stimuli", "build", "--sample", "--out", str(sample), "--no-progress"]) == 0
             stimset = replicate_set(sample, Path(tmp) / "set", args.n)
-        manifest = pd.read_csv(stimset / "manifest.csv")
+        manifest = manifest_of(stimset)
         n_files = manifest["file"].nunique()
         side = StimulusImages(stimset, manifest["file"][:1]).size
         print(f"stimulus set: {len(manifest)} stimuli ({n_files} distinct PNGs, {side[0]}x{side[1]}), "
@@ -473,7 +478,7 @@ def run(args):
                 t0 = time.perf_counter()
                 ref = predict(sub, observer, device="cpu", batch_size=16, num_workers=4, progress=False)
                 cpu_rate = len(ref) / (time.perf_counter() - t0)
-                m, dmax, same = compare(pd.read_csv(out), ref)
+                m, dmax, same = compare(read_predictions(out), ref)
                 print(f"  GPU (fp16) vs CPU (fp32) on {m} stimuli: max |dP(animal)| {dmax:.2e}, same answers "
                       f"{same:.3%} (CPU path {cpu_rate:.0f} stimuli/s)")
 
