@@ -1,8 +1,8 @@
 """The whole analysis as one Python call: data files in, tables, figures and a report out.
 
 ``reveal analyze`` is a thin layer over :func:`analyze` and :func:`write_outputs`; each step is also usable alone
-(:mod:`analysis.readers`, :mod:`analysis.exclusions`, :mod:`analysis.curves`,
-:mod:`analysis.randomization`, :mod:`analysis.psychometric`, :mod:`analysis.consistency`).
+(:mod:`reveal.analysis.readers`, :mod:`reveal.analysis.exclusions`, :mod:`reveal.analysis.curves`,
+:mod:`reveal.analysis.randomization`, :mod:`reveal.analysis.psychometric`, :mod:`reveal.analysis.consistency`).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import itertools
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,8 @@ def compare_groups(obs_acc: pd.DataFrame, *, rng=None, n_resamples=10_000, n_boo
             eff = bootstrap_group_effects(xa, xb, rng=rng, n_resamples=n_bootstrap)
             label = f"{a} vs {b}" + ("" if kind == "human" else " (simulated)")
             for i, level in enumerate(levels):
-                with np.errstate(all="ignore"):
+                with warnings.catch_warnings():  # a level nobody in a group saw: NaN, said in n_a/n_b
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     mean_a, mean_b = np.nanmean(xa[:, i]), np.nanmean(xb[:, i])
                 rows.append({
                     "comparison": label, "observer_kind": kind, "group_a": a, "group_b": b, "level": level,

@@ -17,7 +17,7 @@ Three layouts are recognised from the header alone:
     ``phase == test`` rows are trials to analyse; every other row is counted in the
     ledger of dropped rows with its reason, never dropped silently.
 
-Bad input raises :class:`stimuli.errors.InputError` naming the file and row.
+Bad input raises :class:`reveal.stimuli.errors.InputError` naming the file and row.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> s
 
 
 def _manifest_table(stimuli_dir) -> pd.DataFrame:
-    """The stimulus set's manifest (read and checked by :func:`stimuli.stimset.read_stimulus_set`;
+    """The stimulus set's manifest (read and checked by :func:`reveal.stimuli.stimset.read_stimulus_set`;
     the PNGs need not be there) indexed by stimulus_id, with ``image_frac`` as float."""
     table = read_stimulus_set(stimuli_dir, check_files=False).manifest.copy()
     if "image_frac" in table:
@@ -196,6 +196,9 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
         out = _from_tidy(table, path)
     else:
         out = _from_experiment(table, path, dropped)
+        if out.empty:  # a session that ended before the test: only its ledger entries
+            return (pd.DataFrame({c: pd.Series(dtype=object) for c in ("_row", *trialdata.TIDY_COLUMNS, "source_file")}),
+                    layout, dropped, rows_read)
         _report_short_session(out, manifest, path, dropped)
     out = _complete_from_manifest(out, manifest, path)
     out = _finish(out, path)
@@ -240,8 +243,16 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
                             "reason": "trial interrupted (the session ended during it)"})
         test = test[~unanswered]
     if test.empty:
-        raise InputError("no test trials in this file that were answered (no rows with phase 'test', a stimulus_id "
-                         "and a response)", path=path)
+        ids = sorted(set(participants[participants != ""]))
+        if not ids:
+            raise InputError("no test trials in this file that were answered (no rows with phase 'test', a stimulus_id "
+                             "and a response)", path=path)
+        # A session that ended (Escape, a crash) before its first answered test trial: its
+        # participant is counted in the ledger, and the rest of the folder is read as usual.
+        for observer in ids:
+            dropped.append({"file": os.fspath(path), "observer": observer, "rows": 0,
+                            "reason": "session ended before its first answered test trial"})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("_row", "observer", "observer_kind", "stimulus_id")})
     bad = _is_missing(test["participant"])
     ids = set(participants[participants != ""])
     if bad.any() and len(ids) == 1:  # a row written before the id was: the file is one participant's
@@ -483,7 +494,8 @@ def read_trials(paths, stimuli=None) -> ReadResult:
     trials = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TIDY_COLUMNS)
     trials = trials.drop(columns="_row")
     if trials.empty:
-        raise InputError("no test trials in the data files given")
+        raise InputError("no answered test trials in the data files given",
+                         path=files[0] if len(files) == 1 else None)
     # Model rows from several files may repeat a stimulus (e.g. a re-run): keep the first.
     rep = trials.duplicated(["observer_kind", "observer", "session", "block", "trial", "stimulus_id"])
     if rep.any():

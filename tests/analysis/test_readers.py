@@ -162,13 +162,24 @@ def test_unknown_layout_no_test_trials_empty_folder(write_lab_csv, tmp_path, hum
     with pytest.raises(InputError, match="unknown column layout") as err:
         read_trials([weird])
     assert err.value.path == str(weird)
-    path = tmp_path / "notest.csv"  # a participant who quit after the training
+    path = tmp_path / "notest" / "notest.csv"  # a participant who quit after the training
+    path.parent.mkdir()
     write_lab_csv(_one(human_trials), path)
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    quitter = table["participant"].iloc[0]
     table[table["phase"] == "training"].to_csv(path, index=False)
-    with pytest.raises(InputError, match="no test trials") as err:
+    with pytest.raises(InputError, match="no answered test trials") as err:
         read_trials([path])
     assert err.value.path == str(path)
+    # beside a complete session the quitter is counted in the ledger, not a refusal of the folder
+    other = human_trials[human_trials["observer"] != quitter]
+    write_lab_csv(other[other["observer"] == other["observer"].iloc[0]], path.parent / "complete.csv")
+    res = read_trials([path.parent])
+    assert set(res.trials["observer"]) == {other["observer"].iloc[0]}
+    ledger = res.dropped[res.dropped["file"] == str(path)]
+    assert "session ended before its first answered test trial" in set(ledger["reason"])
+    assert quitter in set(ledger["observer"])
+    assert not res.files.set_index("file").loc[str(path), "kept"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no CSV"):

@@ -198,6 +198,18 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
     assert tidy["timed_out"].astype(int).tolist() == test_rows["timed_out"].astype(int).tolist()
 
 
+def _kill_session(participant, runner):
+    """SIGKILL the lab run of ``participant`` (its experiment process) and wait for ``runner``."""
+    import signal
+
+    pids = subprocess.run(["pgrep", "-f", f"reveal.experiments.run .*--participant {participant}"],
+                          capture_output=True, text=True).stdout.split()
+    assert pids
+    for pid in pids:
+        os.kill(int(pid), signal.SIGKILL)
+    runner.join(timeout=60)
+
+
 def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvfb, monkeypatch):
     # The session is parked on the block-feedback screen (no SPACE comes), then killed with
     # SIGKILL: the block's last trial must already be on disk, in a complete file.
@@ -235,12 +247,7 @@ def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvf
             time.sleep(0.1)
         assert len(test_rows) >= 2, "the block's last trial was not on disk before the block screen"
         time.sleep(1.0)  # on the block screen now
-        pids = subprocess.run(["pgrep", "-f", "reveal.experiments.run .*--participant 31"],
-                              capture_output=True, text=True).stdout.split()
-        assert pids
-        for pid in pids:
-            os.kill(int(pid), signal.SIGKILL)
-        runner.join(timeout=60)
+        _kill_session("31", runner)
     assert "rc" not in result and result["error"].signal_number == signal.SIGKILL
     assert "SIGKILL" in str(result["error"]) and str(data) in str(result["error"])
     path = _data_file(built["folder"], "31")
@@ -250,6 +257,63 @@ def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvf
     assert not list(data.glob(".*part.csv"))
     trials, layout, dropped, rows_read = read_trial_file(path)
     assert layout == "psychopy" and len(trials) == 2
+
+
+def _answered(path):
+    """Answered training and test rows of a data file, or an empty frame while it is not readable."""
+    try:
+        rows = _trials(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, KeyError, FileNotFoundError):
+        return pd.DataFrame(columns=["stimulus_id"])
+    return rows[rows["response"].notna()]
+
+
+# After the first answered trial's row is on disk (the trial's end): 50 ms in is the
+# training feedback (0.8 s), 0.5 s its middle, 1.0 s the next trial's fixation or image,
+# 1.6 s its response window or the next save.
+@pytest.mark.parametrize("kill_after_s", [0.05, 0.5, 1.0, 1.6])
+def test_a_kill_at_any_instant_leaves_a_complete_file_with_every_answered_trial(
+        built, key_driver, xvfb, monkeypatch, kill_after_s):
+    import signal
+
+    from reveal.analysis.readers import read_trial_file
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    participant = f"4{int(kill_after_s * 100):03d}"
+    result = {}
+
+    def run():
+        try:
+            result["rc"] = run_experiment(built["folder"], participant, **dict(SHORT, max_trials=3))
+        except SessionKilledError as err:
+            result["error"] = err
+
+    runner = threading.Thread(target=run)
+    data = built["folder"] / "data"
+    seen = pd.DataFrame(columns=["stimulus_id"])
+    with key_driver(("s", "space")):
+        runner.start()
+        deadline, kill_at = time.monotonic() + 150, None
+        while time.monotonic() < deadline:
+            files = list(data.glob(f"{participant}_rapidcat_*.csv"))
+            now = _answered(files[0]) if files else seen
+            seen = now if len(now) > len(seen) else seen
+            if kill_at is None and len(seen):
+                kill_at = time.monotonic() + kill_after_s
+            if kill_at is not None and time.monotonic() >= kill_at:
+                break
+            time.sleep(0.02)
+        assert kill_at is not None, "no answered trial reached the disk"
+        _kill_session(participant, runner)
+    assert "rc" not in result and result["error"].signal_number == signal.SIGKILL
+    path = _data_file(built["folder"], participant)
+    after = _answered(path)
+    # every answered trial that was on disk is still there, in order, in a complete file
+    assert after["stimulus_id"].tolist()[:len(seen)] == seen["stimulus_id"].tolist()
+    assert not list(data.glob(".*part.csv"))
+    trials, layout, _, _ = read_trial_file(path)
+    assert layout == "psychopy"
+    assert (trials["observer"] == participant).all()
 
 
 def test_reused_id_in_the_dialog_keeps_earlier_data_and_warns(built, key_driver, xvfb, monkeypatch,
