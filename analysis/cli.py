@@ -1,4 +1,4 @@
-"""``reveal analyze``: a thin argparse layer over :func:`analysis.pipeline.analyze`."""
+"""``reveal analyze``: a thin argparse layer over :func:`reveal.analysis.pipeline.analyze`."""
 from __future__ import annotations
 
 import shlex

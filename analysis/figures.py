@@ -48,7 +48,7 @@ def accuracy_figure(curves: pd.DataFrame, tests: pd.DataFrame | None = None,
     Parameters
     ----------
     curves : pandas.DataFrame
-        From :func:`analysis.curves.group_curves`.
+        From :func:`reveal.analysis.curves.group_curves`.
     tests : pandas.DataFrame, optional
         Per-level tests (``comparison, level, <p_column>``): stars above the levels.
     pixel_pct : pandas.Series, optional
@@ -162,7 +162,7 @@ def consistency_figure(summary: pd.DataFrame):
     Parameters
     ----------
     summary : pandas.DataFrame
-        From :func:`analysis.consistency.summarize_consistency`.
+        From :func:`reveal.analysis.consistency.summarize_consistency`.
 
     Returns
     -------

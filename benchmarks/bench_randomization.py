@@ -1,6 +1,6 @@
 """Benchmark: randomization tests for 120 participants × 12 levels × 10,000 resamples.
 
-Times ``analysis.randomization.permutation_group_test`` (all levels per resample through
+Times ``reveal.analysis.randomization.permutation_group_test`` (all levels per resample through
 matrix products, max-T included) against ``scipy.stats.permutation_test`` with a
 vectorised Welch t on the same data in the same run, checks that both give the same
 p-values within Monte-Carlo error, and prints the times and the ratio. Also times the

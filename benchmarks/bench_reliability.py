@@ -7,7 +7,7 @@ reports, measured in the same run:
 
 * the naive per-split route as the reference — build each half's map with
   ``clicks_to_map`` (blur per split) and correlate with ``scipy.stats.spearmanr`` — against
-  :func:`analysis.maps.reliability.split_half` (participants blurred once; zero-aware
+  :func:`reveal.analysis.maps.reliability.split_half` (participants blurred once; zero-aware
   average ranks);
 * the executor route with 1 and 2 local worker processes (``ProcessPoolExecutor``; a
   dask cluster's ``Client.get_executor()`` plugs in the same way), as a speed-up ratio.

@@ -1,7 +1,7 @@
 """Quality of the phase-scrambled background on high-contrast photographs (issue #14, part C).
 
 For scikit-image's ``coffee``, ``rocket`` and ``chelsea`` at stimulus size (256×256, centre
-crop), per image and over 5 seeds, the current :func:`stimuli.scramble.phase_scramble`:
+crop), per image and over 5 seeds, the current :func:`reveal.stimuli.scramble.phase_scramble`:
 
 * ``clipped``: share of pixel values (all channels) the random phases push outside 0…255
   before they are clipped;

@@ -3,7 +3,7 @@
 1. the bundled sample's stimulus set (two map sources);
 2. the Builder experiment folder for it (lab script + Pavlovia files), compiled by PsychoPy;
 3. the model observer ``efficientnet_lite0`` on every stimulus (GPU if present, else CPU);
-4. simulated participants (``observer_kind = simulated``; see :mod:`experiments.simulate`)
+4. simulated participants (``observer_kind = simulated``; see :mod:`reveal.experiments.simulated_participants`)
    going through the real trial lists, saved as PsychoPy data files;
 5. ``reveal analyze`` on the simulated data and the model: tables, figures, ``report.html``;
 6. ``reveal power`` for the sample set: the groups' curves fitted from the simulated data, the

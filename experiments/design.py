@@ -26,7 +26,7 @@ index this module derives everything one session needs:
   experiment converts it to frames of the measured refresh rate (:func:`frames`);
 * a short training list with feedback: intact (``full``) images of both categories.
 
-Everything random comes from :func:`stimuli.seeding.derive_rng` (set seed, "experiment",
+Everything random comes from :func:`reveal.stimuli.seeding.derive_rng` (set seed, "experiment",
 list index), so the same set and participant give the same trials on every machine.
 """
 from __future__ import annotations
@@ -95,12 +95,12 @@ class ParticipantDesign:
 
 def check_design(stimset: StimulusSet, allow_unbalanced: bool = False) -> None:
     """Check that a stimulus set can run this design (reading and checking the set itself
-    is :func:`stimuli.stimset.read_stimulus_set`'s job).
+    is :func:`reveal.stimuli.stimset.read_stimulus_set`'s job).
 
     Parameters
     ----------
     stimset : StimulusSet
-        From :func:`stimuli.stimset.read_stimulus_set`.
+        From :func:`reveal.stimuli.stimset.read_stimulus_set`.
     allow_unbalanced : bool
         Unequal numbers of animal and non-animal images are refused unless this is
         set, in which case a warning is logged.
@@ -143,7 +143,7 @@ def n_lists(n_sources: int) -> int:
 def participant_list(participant, sources, group, n_rows):
     """The list a participant id runs: the rule of the compiled experiment, in Python.
 
-    Pure Python with no imports or module names: :mod:`experiments.builder` copies this
+    Pure Python with no imports or module names: :mod:`reveal.experiments.builder` copies this
     function's source into the lab script's setup code (as ``rv_participant_list``), and
     ``templates/setup.js.tmpl`` does the same steps in JavaScript, so this module, the lab
     script and the PsychoJS script agree for every id.

@@ -106,7 +106,7 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     Parameters
     ----------
     experiment_dir : str or Path
-        Folder written by :func:`experiments.builder.build_experiment`.
+        Folder written by :func:`reveal.experiments.builder.build_experiment`.
     participant : str, optional
         Participant id; its digits give the participant index (list = index mod the
         number of lists).  ``None`` shows PsychoPy's participant dialog.

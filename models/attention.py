@@ -30,7 +30,7 @@ image pixel gets the weighted mean of the network-input pixels it feeds. Pixels 
 network never sees (outside the centre crop) get 0.
 
 :func:`write_attention_maps` (``reveal maps attention``) computes them for a folder of
-photographs and writes them as a map folder (:mod:`analysis.maps.mapfiles`), which
+photographs and writes them as a map folder (:mod:`reveal.analysis.maps.mapfiles`), which
 ``reveal maps compare --attention`` reads: the analysis itself runs no network.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ __all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_nor
 #: The attention kinds, in the order they are written.
 KINDS = ("smoothgrad", "activation")
 
-#: ImageNet-1k indices of the animal classes (DESIGN.md: 0 = tench … 397 = puffer).
+#: ImageNet-1k indices of the animal classes (0 = tench … 397 = puffer).
 ANIMAL_CLASSES = slice(0, 398)
 
 
@@ -117,7 +117,7 @@ def smoothgrad(module, preprocess, image, rng=None, target="animal", n_samples=2
         Classifier: preprocessed batch (N, 3, h, w) -> ImageNet-1k logits (N, 1000).
     preprocess : callable
         Float batch (N, 3, H, W) on the 0–255 scale -> network input; must be
-        differentiable (e.g. :meth:`models.registry.Observer.preprocess`).
+        differentiable (e.g. :meth:`reveal.models.registry.Observer.preprocess`).
     image : ndarray of uint8, shape (H, W, 3)
     rng : None, int or numpy.random.Generator
         Draws the noise (via a seed for a torch generator).
@@ -254,7 +254,7 @@ def activation_norm(module, preprocess, image, layer=None):
 
 
 def attention_map(observer, image, kind="smoothgrad", rng=None, crop=False, **kwargs):
-    """Attention map of an observer of the model registry (:func:`models.registry.load_observer`).
+    """Attention map of an observer of the model registry (:func:`reveal.models.registry.load_observer`).
 
     Parameters
     ----------
@@ -302,12 +302,12 @@ def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, targe
     Parameters
     ----------
     model : str or models.registry.Observer
-        A model registry name (:func:`models.registry.load_observer`) or an observer.
+        A model registry name (:func:`reveal.models.registry.load_observer`) or an observer.
     images : path-like or mapping of str to ndarray
         A folder of photographs (image id = file stem) or image id -> (H, W, 3) uint8.
     out : path-like
         Map folder (created or added to): ``<out>/<model>_<kind>/<image_id>.npy`` and the
-        index ``<out>/maps.json`` (:mod:`analysis.maps.mapfiles`); each map has the
+        index ``<out>/maps.json`` (:mod:`reveal.analysis.maps.mapfiles`); each map has the
         photograph's (H, W).
     kinds : sequence of {'smoothgrad', 'activation'}
     weights : path-like, optional

@@ -1,7 +1,7 @@
 """``reveal predict`` and ``reveal maps attention``: thin layers over models.predict and models.attention.
 
 ``reveal predict`` writes trial data (CSV), ``reveal maps attention`` a map folder
-(:mod:`analysis.maps.mapfiles`); the analysis reads both and runs no network.
+(:mod:`reveal.analysis.maps.mapfiles`); the analysis reads both and runs no network.
 """
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
     stimuli : str or os.PathLike
         Stimulus-set folder (``manifest.csv`` + PNGs).
     model : str or Observer
-        Observer name (see :func:`models.registry.load_observer`) or an :class:`Observer`.
+        Observer name (see :func:`reveal.models.registry.load_observer`) or an :class:`Observer`.
     out : str or os.PathLike, optional
         Output CSV; if it exists with rows of this set and observer, the run resumes.
         None: nothing is written.

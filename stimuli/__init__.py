@@ -2,16 +2,16 @@
 
 The pieces, each a module of its own:
 
-- :mod:`stimuli.reveal` — :func:`reveal_order`, the stochastic flood fill;
-- :mod:`stimuli.scramble` — :func:`phase_scramble`, the background;
-- :mod:`stimuli.compose` — levels, feature budget, centring, compositing;
-- :mod:`stimuli.geometry` — crop and resize photographs and maps identically;
-- :mod:`stimuli.stimulus` — every stimulus of one image (arrays in, arrays out);
-- :mod:`stimuli.build` — :func:`build_stimulus_set`, the set on disk;
-- :mod:`stimuli.stimset` — :func:`read_stimulus_set`, the one reader (and writer) of a set's
+- :mod:`reveal.stimuli.reveal` — :func:`reveal_order`, the stochastic flood fill;
+- :mod:`reveal.stimuli.scramble` — :func:`phase_scramble`, the background;
+- :mod:`reveal.stimuli.compose` — levels, feature budget, centring, compositing;
+- :mod:`reveal.stimuli.geometry` — crop and resize photographs and maps identically;
+- :mod:`reveal.stimuli.stimulus` — every stimulus of one image (arrays in, arrays out);
+- :mod:`reveal.stimuli.build` — :func:`build_stimulus_set`, the set on disk;
+- :mod:`reveal.stimuli.stimset` — :func:`read_stimulus_set`, the one reader (and writer) of a set's
   ``manifest.csv`` and ``stimset.json``, with every check;
-- :mod:`stimuli.loaders` — ClickMe, SALICON and plain map files;
-- :mod:`stimuli.sample` — the bundled sample.
+- :mod:`reveal.stimuli.loaders` — ClickMe, SALICON and plain map files;
+- :mod:`reveal.stimuli.sample` — the bundled sample.
 """
 from .build import BuildResult, build_stimulus_set
 from .categories import read_categories

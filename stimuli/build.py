@@ -192,7 +192,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     images : path-like
         Folder of photographs; an image's id is its file stem.
     maps : dict of str -> path-like
-        ``map_source -> maps`` in any format :func:`stimuli.loaders.open_map_source`
+        ``map_source -> maps`` in any format :func:`reveal.stimuli.loaders.open_map_source`
         reads. Every image needs a map from every source.
     categories : path-like or dict
         CSV ``image_id,category`` (or the dict it reads to); its images are the set.

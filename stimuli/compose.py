@@ -82,11 +82,11 @@ def level_shifts(rank, counts, centring="per_level"):
     Parameters
     ----------
     rank : ndarray of int, shape (H, W)
-        Reveal order (:func:`stimuli.reveal.reveal_order`); level k reveals ``rank < counts[k]``.
+        Reveal order (:func:`reveal.stimuli.reveal.reveal_order`); level k reveals ``rank < counts[k]``.
     counts : sequence of int
         Pixels revealed per level, ascending; the last is the feature budget.
     centring : {'per_level', 'full_extent'}
-        ``'per_level'``: each level's own region is centred (DESIGN.md: the 1 % patch at
+        ``'per_level'``: each level's own region is centred (the study: the 1 % patch at
         fixation). ``'full_extent'``: every level gets the shift that centres the largest
         level's region, so the levels differ only in what is revealed, not in where.
 

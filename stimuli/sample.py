@@ -78,7 +78,7 @@ def write_sample_inputs(folder):
     -------
     dict
         ``{"images": Path, "maps": {source: Path}, "categories": Path}`` — the arguments
-        of :func:`stimuli.build_stimulus_set`.
+        of :func:`reveal.stimuli.build_stimulus_set`.
     """
     folder = Path(folder)
     images = folder / "images"

@@ -7,7 +7,7 @@ its trial design, the model observers, the analysis — reads it through
 :func:`read_stimulus_set` and opens its PNGs through :meth:`StimulusSet.resolve`, so that
 every consumer applies the same checks and none can open or copy a file outside the set.
 
-Checks (each an :class:`~stimuli.errors.InputError` naming the file and, where there is
+Checks (each an :class:`~reveal.stimuli.errors.InputError` naming the file and, where there is
 one, the 1-based data row):
 
 * ``manifest.csv`` exists, is UTF-8, is not empty, is well-formed CSV (every row as many
@@ -66,7 +66,7 @@ LEVEL_LABELS = tuple(level_label(v) for v in LEVELS) + (FULL,)
 
 #: What ``stimset.json`` records of each image's phase-scrambled background (its key
 #: ``background``: ``{image_id: {stat: value}}``), from
-#: :func:`stimuli.scramble.phase_scramble_with_stats`: the share of values clipped to the
+#: :func:`reveal.stimuli.scramble.phase_scramble_with_stats`: the share of values clipped to the
 #: range and the relative amplitude-spectrum error.
 BACKGROUND_STATS = ("clipped_share", "spectrum_error")
 BACKGROUND = "background"

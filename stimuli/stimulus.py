@@ -1,6 +1,6 @@
 """The stimuli of one image: every map source at every level, plus the intact image.
 
-Pure functions, arrays in and arrays out; :mod:`stimuli.build` does the file work.
+Pure functions, arrays in and arrays out; :mod:`reveal.stimuli.build` does the file work.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class RevealParams:
     size : int
         Stimulus side in pixels (humans saw 256×256).
     fit : {'crop', 'stretch'}
-        How photographs of any aspect become square (see :mod:`stimuli.geometry`).
+        How photographs of any aspect become square (see :mod:`reveal.stimuli.geometry`).
     seed : int
         Set seed; every draw is seeded from (seed, image, source) — the levels of one
         image and source are prefixes of one reveal order, so they need no draw of
@@ -35,18 +35,18 @@ class RevealParams:
     threshold : float
         A pixel is important when its min–max normalised map value is above this.
     noise, noise_scale, distance_weight : float
-        Flood-fill parameters, see :func:`stimuli.reveal.flood_priority`.
+        Flood-fill parameters, see :func:`reveal.stimuli.reveal.flood_priority`.
     levels : tuple of float
         Percent of the feature budget at each level.
     centre : bool
         Move the revealed region's centroid to the image centre (as far as the region
-        can move without leaving the image; see :func:`stimuli.compose.centring_shift`).
+        can move without leaving the image; see :func:`reveal.stimuli.compose.centring_shift`).
     centring : {'per_level', 'full_extent'}
         With ``centre``: centre every level's own region (default, so the 1 % patch is at
         fixation), or shift every level by the shift that centres the 100 % region.
     scramble : {'periodic', 'plain'}
         Background from the image's periodic component (no border plaid; default) or from
-        the image itself (see :mod:`stimuli.scramble`).
+        the image itself (see :mod:`reveal.stimuli.scramble`).
     scramble_iterations : int
         At most this many rounds of "clip to range, restore the spectrum" (0: clip once).
     """
@@ -125,7 +125,7 @@ def image_background(image_id, image, params=RevealParams()):
     background : ndarray of uint8, shape (S, S, 3)
     stats : dict
         ``clipped_share`` and ``spectrum_error`` (see
-        :func:`stimuli.scramble.phase_scramble_with_stats`).
+        :func:`reveal.stimuli.scramble.phase_scramble_with_stats`).
     """
     return phase_scramble_with_stats(image, derive_rng(params.seed, image_id, "scramble"), mode=params.scramble,
                                      iterations=params.scramble_iterations)

@@ -7,8 +7,8 @@ fraction of the human ceiling, with a randomization test), :mod:`.mapfiles` (the
 folder that computed maps are written to and read from), :mod:`.pipeline` (the Python API:
 :func:`~.pipeline.reliability`, :func:`~.pipeline.compare`), :mod:`.figures`, :mod:`.cli`
 (``reveal maps``, a thin layer over :mod:`.pipeline`). Model attention maps are made by
-:mod:`models.attention` and read here from their map folder: this package runs no network.
-Loaders of the maps themselves stay in :mod:`stimuli.loaders`.
+:mod:`reveal.models.attention` and read here from their map folder: this package runs no network.
+Loaders of the maps themselves stay in :mod:`reveal.stimuli.loaders`.
 """
 from .metrics import auc_judd, auc_shuffled, cc, kld, nss, sim, spearman
 from .reliability import spearman_brown, split_half_reliability, summarize_reliability

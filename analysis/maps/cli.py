@@ -1,7 +1,7 @@
 """``reveal maps reliability`` and ``reveal maps compare``: thin argparse layers over :mod:`.pipeline`.
 
 ``reveal maps attention`` (model attention maps written to a map folder) is registered by
-:mod:`models.cli` into the same ``maps`` command through :func:`maps_subcommands`.
+:mod:`reveal.models.cli` into the same ``maps`` command through :func:`maps_subcommands`.
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Maps (a model's attention, another map source) against reference human maps.
 
-For each source and image: the metrics of :mod:`analysis.maps.metrics` between the map
+For each source and image: the metrics of :mod:`reveal.analysis.maps.metrics` between the map
 and the reference map (Spearman, CC, SIM, KLD), plus NSS, AUC-Judd and shuffled AUC when
 the reference comes with fixations. Per source, the headline is the ClickMe papers':
 the mean Spearman correlation with the reference map of the same image, as a **fraction of
-the human split-half ceiling** (:mod:`analysis.maps.reliability`), and a **randomization
+the human split-half ceiling** (:mod:`reveal.analysis.maps.reliability`), and a **randomization
 test** against the null of mismatched images: the statistic is the mean over images of
 ``r(map_i, reference_i)``; the null distribution re-pairs maps and references by random
 permutations of the images (9,999 by default), ``p = (count + 1) / (resamples + 1)``. The

@@ -1,9 +1,9 @@
 """Computed importance maps on disk: the one owner of the map-folder format.
 
-Maps that a program computes (model attention maps from :mod:`models.attention`, written
+Maps that a program computes (model attention maps from :mod:`reveal.models.attention`, written
 by ``reveal maps attention``) are handed to the analysis as files, the way ``reveal
 predict`` hands over trial data: ``models`` writes them with :func:`write_maps`, and
-:mod:`analysis.maps` reads them with :func:`read_maps`; the analysis runs no network.
+:mod:`reveal.analysis.maps` reads them with :func:`read_maps`; the analysis runs no network.
 
 The format (``reveal-maps``, version 1) is a folder::
 

@@ -152,7 +152,7 @@ def spearman(saliency, reference):
     """Spearman rank correlation over pixels (average ranks for ties).
 
     Not an MIT benchmark metric; it is the ClickMe papers' map similarity and the one
-    the human split-half ceiling is computed with (:mod:`analysis.maps.reliability`).
+    the human split-half ceiling is computed with (:mod:`reveal.analysis.maps.reliability`).
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 ``reveal maps reliability`` and ``reveal maps compare`` are thin layers over
 :func:`reliability` and :func:`compare`. Everything here reads files: model attention maps
-are made by :mod:`models.attention` (``reveal maps attention``) and read back from their
+are made by :mod:`reveal.models.attention` (``reveal maps attention``) and read back from their
 map folder (:mod:`.mapfiles`); the analysis runs no network.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ class ReliabilityReport:
     table : pandas.DataFrame
         Per image, per category and overall (``reliability.csv``).
     result : SplitHalfResult
-        From :func:`analysis.maps.reliability.split_half_reliability`.
+        From :func:`reveal.analysis.maps.reliability.split_half_reliability`.
     paths : dict
         Output name -> path (empty when nothing was written).
     """
@@ -233,7 +233,7 @@ class CompareReport:
     Attributes
     ----------
     result : MapComparison
-        ``per_image`` and ``summary`` tables (:func:`analysis.maps.compare.compare_maps`).
+        ``per_image`` and ``summary`` tables (:func:`reveal.analysis.maps.compare.compare_maps`).
     ceiling : float
         The human ceiling used (NaN when none).
     ceiling_note : str

@@ -3,7 +3,7 @@
 For each image with at least two participants, and each of ``n_splits`` random splits:
 the participants are shuffled and cut into two halves (``P // 2`` and the rest); each
 half's map is built as the image's map is (mean count map, disk blur of diameter 21
-twice: :func:`stimuli.loaders.clickme.blur_click_map`); the score is the Spearman rank
+twice: :func:`reveal.stimuli.loaders.clickme.blur_click_map`); the score is the Spearman rank
 correlation between the two half maps over pixels, with average ranks for ties. The
 image's reliability is the mean over splits; the data set's is the mean over images (the
 ClickMe paper reports 0.58).
@@ -119,7 +119,7 @@ def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
     Returns
     -------
     maps : ndarray of float64, shape (P, H, W)
-        The exact integer disk sums (:func:`stimuli.loaders.clickme.disk_sums`: the blur of
+        The exact integer disk sums (:func:`reveal.stimuli.loaders.clickme.disk_sums`: the blur of
         ``blur_click_map`` without its normalisation ``1 / disk_area**2``, which Spearman
         ignores). A
         half's mean is then a sum of integers divided once, so pixels whose maps are equal
@@ -225,7 +225,7 @@ def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=No
     Parameters
     ----------
     clicks : ClickDump or dict
-        A click dump (:func:`stimuli.loaders.read_click_csv`), or
+        A click dump (:func:`reveal.stimuli.loaders.read_click_csv`), or
         ``image_id -> list of (N_i, 2) [x, y] arrays`` (one per participant).
     n_splits : int
         Random splits per image (the null draws as many).
