@@ -197,8 +197,7 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     else:
         out = _from_experiment(table, path, dropped)
         if out.empty:  # a session that ended before the test: only its ledger entries
-            return (pd.DataFrame({c: pd.Series(dtype=object) for c in ("_row", *trialdata.TIDY_COLUMNS, "source_file")}),
-                    layout, dropped, rows_read)
+            return out, layout, dropped, rows_read
         _report_short_session(out, manifest, path, dropped)
     out = _complete_from_manifest(out, manifest, path)
     out = _finish(out, path)
@@ -252,7 +251,7 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
         for observer in ids:
             dropped.append({"file": os.fspath(path), "observer": observer, "rows": 0,
                             "reason": "session ended before its first answered test trial"})
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("_row", "observer", "observer_kind", "stimulus_id")})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("_row", *trialdata.TIDY_COLUMNS, "source_file")})
     bad = _is_missing(test["participant"])
     ids = set(participants[participants != ""])
     if bad.any() and len(ids) == 1:  # a row written before the id was: the file is one participant's

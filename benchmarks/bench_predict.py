@@ -50,11 +50,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reveal.models import load_observer, predict, resolve_device
+from reveal.models import load_observer, predict, read_predictions, resolve_device
 from reveal.models.dataset import StimulusImages
 from reveal.models.inference import _csv_text, _rows_for_batch, default_batch_size, default_workers
 from reveal.models.readout import animal_evidence, format_top5, imagenet_categories
-from reveal.models import read_predictions
 from reveal.stimuli.stimset import read_meta, read_stimulus_set, write_stimulus_set_files
 
 
