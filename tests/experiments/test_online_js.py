@@ -48,7 +48,7 @@ globalThis.psychoJS = {
     prepareResources: (r) => { calls.downloads.push(r); return Promise.resolve(); },
     getResourceStatus: (names) => globalThis.rv_status,
   },
-  experimentLogger: {info: (m) => calls.logs.push(m)},
+  experimentLogger: {exp: (m) => calls.logs.push(m)},
   experiment: {addData: (k, v) => { calls.data[k] = v; }},
 };
 """
