@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .levels import level_value
+from ..core.levels import level_value
 
 __all__ = ["error_consistency", "pairwise_error_consistency", "model_human_consistency",
            "summarize_consistency", "image_spearman", "reference_kind"]

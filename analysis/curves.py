@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .levels import FULL, level_value, sort_levels
+from ..core.levels import FULL, level_value, sort_levels
 
 __all__ = ["observer_accuracy", "series_label", "group_curves", "pixel_fraction_by_level", "ceiling_level",
            "accuracy_matrix"]

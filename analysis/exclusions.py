@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .levels import FULL
+from ..core.levels import FULL
 
 __all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions"]
 

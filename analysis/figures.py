@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..stimuli.outputs import atomic_write  # noqa: E402
-from .levels import FULL, level_value  # noqa: E402
+from ..core.outputs import atomic_write  # noqa: E402
+from ..core.levels import FULL, level_value  # noqa: E402
 
 __all__ = ["accuracy_figure", "consistency_figure", "save_figure", "stars"]
 

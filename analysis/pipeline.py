@@ -1,7 +1,7 @@
 """The whole analysis as one Python call: data files in, tables, figures and a report out.
 
 ``reveal analyze`` is a thin layer over :func:`analyze` and :func:`write_outputs`; each step is also usable alone
-(:mod:`reveal.analysis.readers`, :mod:`reveal.analysis.exclusions`, :mod:`reveal.analysis.curves`,
+(:mod:`reveal.core.readers`, :mod:`reveal.analysis.exclusions`, :mod:`reveal.analysis.curves`,
 :mod:`reveal.analysis.randomization`, :mod:`reveal.analysis.psychometric`, :mod:`reveal.analysis.consistency`).
 """
 from __future__ import annotations
@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..stimuli.seeding import as_generator
+from ..core.seeding import as_generator
 from .consistency import image_spearman, model_human_consistency, summarize_consistency
 from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
 from .exclusions import ExclusionSettings, apply_exclusions
-from .levels import FULL, level_value, sort_levels
+from ..core.levels import FULL, level_value, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
-from .readers import read_trials
-from ..stimuli.errors import InputError, toolkit_version
-from ..stimuli.outputs import OutputFolder, atomic_write
+from ..core.readers import read_trials
+from ..core.errors import InputError
+from ..core.version import toolkit_version
+from ..core.outputs import OutputFolder, atomic_write
 
 __all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv", "write_outputs"]
 
@@ -232,7 +233,7 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
 
 
 def write_csv(table: pd.DataFrame, path) -> None:
-    """Write a table atomically (see :func:`reveal.stimuli.outputs.atomic_write`)."""
+    """Write a table atomically (see :func:`reveal.core.outputs.atomic_write`)."""
     atomic_write(path, table.to_csv(index=False))
 
 

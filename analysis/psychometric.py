@@ -22,7 +22,7 @@ import dataclasses
 import warnings
 
 import numpy as np
-from ..stimuli.seeding import as_generator
+from ..core.seeding import as_generator
 
 __all__ = ["PsychometricFit", "fit_psychometric"]
 

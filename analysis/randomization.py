@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from ..stimuli.seeding import as_generator
+from ..core.seeding import as_generator
 
 __all__ = [
     "PermutationTestResult", "permutation_group_test", "sign_flip_test", "welch_t", "bootstrap_group_effects",

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..stimuli.outputs import atomic_write
+from ..core.outputs import atomic_write
 
 __all__ = ["render_report", "render_page", "write_report"]
 

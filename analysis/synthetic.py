@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..stimuli.seeding import as_generator
-from .levels import FULL, normalize_level
+from ..core.seeding import as_generator
+from ..core.levels import FULL, normalize_level
 
 __all__ = ["DEFAULT_LEVELS", "accuracy_model", "simulate_trials"]
 

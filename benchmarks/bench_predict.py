@@ -54,7 +54,7 @@ from reveal.models import load_observer, predict, read_predictions, resolve_devi
 from reveal.models.dataset import StimulusImages
 from reveal.models.inference import _csv_text, _rows_for_batch, default_batch_size, default_workers
 from reveal.models.readout import animal_evidence, format_top5, imagenet_categories
-from reveal.stimuli.stimset import read_meta, read_stimulus_set, write_stimulus_set_files
+from reveal.core.stimset import read_meta, read_stimulus_set, write_stimulus_set_files
 
 
 def manifest_of(stimset):
@@ -196,7 +196,7 @@ def build_photo_set(dst, n_images, n_sources, workers, size=320, seed=0):
     import skimage.data
     from PIL import Image
 
-    from reveal.experiments.cli import main as reveal
+    from reveal.cli.main import main as reveal
 
     dst = Path(dst)
     if (dst / "set" / "manifest.csv").is_file():
@@ -366,7 +366,7 @@ def resume_check(stimset, model_args, reference, tmp, device, batch_size, worker
     """Kill a ``reveal predict`` run (SIGKILL to its process group) a third of the way in, run it
     again, and compare the completed file with an uninterrupted run's (``reference``)."""
     out = Path(tmp) / "resumed.csv"
-    cmd = [sys.executable, "-c", "import sys; from reveal.experiments.cli import main; sys.exit(main(sys.argv[1:]))",
+    cmd = [sys.executable, "-c", "import sys; from reveal.cli.main import main; sys.exit(main(sys.argv[1:]))",
            "predict", "--stimuli", str(stimset), "--out", str(out), "--device", str(device), "--no-progress",
            "--batch-size", str(batch_size), "--workers", str(workers), *model_args]
     n = len(manifest_of(stimset))
@@ -417,7 +417,7 @@ def run(args):
             if args.sample_set:  # a set built elsewhere (e.g. where cv2.saliency is missing)
                 sample = Path(args.sample_set)
             else:
-                from reveal.experiments.cli import main as reveal
+                from reveal.cli.main import main as reveal
 
                 sample = Path(tmp) / "sample"
                 assert reveal(["stimuli", "build", "--sample", "--out", str(sample), "--no-progress"]) == 0

@@ -52,10 +52,10 @@ from string import Template
 
 import pandas as pd
 
-from ..analysis.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
-from ..stimuli.errors import InputError
-from ..stimuli.outputs import OutputFolder, atomic_write
-from ..stimuli.stimset import read_stimulus_set
+from ..core.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
+from ..core.errors import InputError
+from ..core.outputs import OutputFolder, atomic_write
+from ..core.stimset import read_stimulus_set
 
 from . import design as dsg
 
@@ -362,7 +362,7 @@ def compile_experiment(psyexp, out_dir=None) -> dict:
             "html": out_dir / "index.html"}
 
 
-#: The command that owns an experiment folder (:class:`reveal.stimuli.outputs.OutputFolder`).
+#: The command that owns an experiment folder (:class:`reveal.core.outputs.OutputFolder`).
 COMMAND = "reveal experiment build"
 
 
@@ -376,7 +376,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         Stimulus set folder (``manifest.csv``).
     out_dir : str or Path
         Experiment folder to write (created). It must be empty or hold an earlier build
-        (see :class:`reveal.stimuli.outputs.OutputFolder`): a folder with files this
+        (see :class:`reveal.core.outputs.OutputFolder`): a folder with files this
         command did not write is refused, whatever ``overwrite`` says.
     name : str
         Experiment name: ``<name>.psyexp``, ``<name>.py``, ``<name>.js``.

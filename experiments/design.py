@@ -26,7 +26,7 @@ index this module derives everything one session needs:
   experiment converts it to frames of the measured refresh rate (:func:`frames`);
 * a short training list with feedback: intact (``full``) images of both categories.
 
-Everything random comes from :func:`reveal.stimuli.seeding.derive_rng` (set seed, "experiment",
+Everything random comes from :func:`reveal.core.seeding.derive_rng` (set seed, "experiment",
 list index), so the same set and participant give the same trials on every machine.
 """
 from __future__ import annotations
@@ -39,10 +39,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..stimuli.errors import InputError
-from ..stimuli.outputs import atomic_write
-from ..stimuli.seeding import as_generator, derive_rng
-from ..stimuli.stimset import CATEGORIES, N_CONDITIONS, StimulusSet
+from ..core.errors import InputError
+from ..core.outputs import atomic_write
+from ..core.seeding import as_generator, derive_rng
+from ..core.categories import CATEGORIES
+from ..core.levels import N_CONDITIONS
+from ..core.stimset import StimulusSet
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +97,12 @@ class ParticipantDesign:
 
 def check_design(stimset: StimulusSet, allow_unbalanced: bool = False) -> None:
     """Check that a stimulus set can run this design (reading and checking the set itself
-    is :func:`reveal.stimuli.stimset.read_stimulus_set`'s job).
+    is :func:`reveal.core.stimset.read_stimulus_set`'s job).
 
     Parameters
     ----------
     stimset : StimulusSet
-        From :func:`reveal.stimuli.stimset.read_stimulus_set`.
+        From :func:`reveal.core.stimset.read_stimulus_set`.
     allow_unbalanced : bool
         Unequal numbers of animal and non-animal images are refused unless this is
         set, in which case a warning is logged.

@@ -32,10 +32,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..analysis.exclusions import ExclusionSettings
-from ..analysis.levels import FULL, level_value
+from ..core.levels import FULL, LEVEL_LABELS, N_CONDITIONS, level_value
 from ..analysis.randomization import permutation_group_test
-from ..stimuli.seeding import as_generator
-from ..stimuli.stimset import LEVEL_LABELS, N_CONDITIONS
+from ..core.seeding import as_generator
 from .design import assignment, latin_square_conditions
 
 __all__ = ["GroupEffect", "PowerDesign", "PowerResult", "stated_effect", "simulate_study", "draw_counts",

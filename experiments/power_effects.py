@@ -15,11 +15,11 @@ import numpy as np
 from scipy.stats import norm
 
 from ..analysis.exclusions import ExclusionSettings, apply_exclusions
-from ..analysis.levels import FULL, level_value
+from ..core.levels import FULL, level_value
 from ..analysis.psychometric import fit_psychometric
-from ..analysis.readers import read_trials
-from ..stimuli.errors import InputError
-from ..stimuli.seeding import as_generator
+from ..core.readers import read_trials
+from ..core.errors import InputError
+from ..core.seeding import as_generator
 from .power import CURVE_GRID, GroupEffect, stated_effect
 
 __all__ = ["effects_from_pilot", "effects_from_models", "parse_group_spec", "participant_shifts"]

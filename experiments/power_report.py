@@ -1,6 +1,6 @@
 """The outputs of ``reveal power``: the table (CSV and printed), the figure and the report page.
 
-Written into an owned output folder (:class:`reveal.stimuli.outputs.OutputFolder`), in the
+Written into an owned output folder (:class:`reveal.core.outputs.OutputFolder`), in the
 report style of ``reveal analyze`` (:func:`reveal.analysis.report.render_page`).
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.pipeline import write_csv
-from ..stimuli.errors import toolkit_version
-from ..stimuli.outputs import OutputFolder, atomic_write
+from ..core.version import toolkit_version
+from ..core.outputs import OutputFolder, atomic_write
 
 __all__ = ["COMMAND", "power_figure", "wide_table", "needed_text", "effects_table", "write_power_outputs",
            "open_power_output"]

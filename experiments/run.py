@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..stimuli.errors import InputError
+from ..core.errors import InputError
 
 log = logging.getLogger(__name__)
 

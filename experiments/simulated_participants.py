@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.trialdata import ANTICIPATION_S
-from ..stimuli.seeding import as_generator
+from ..core.trialdata import ANTICIPATION_S
+from ..core.seeding import as_generator
 from . import design as dsg
 
 __all__ = ["ObserverParams", "draw_observer", "simulate_responses", "simulate_participant"]

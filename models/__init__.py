@@ -1,6 +1,6 @@
 """Model observers: ImageNet networks categorise the stimuli, trial data in the human format out.
 
-Names are imported lazily so that ``reveal --help`` (which imports ``reveal.models.cli``) does not
+Names are imported lazily so that ``reveal --help`` (which imports ``reveal.cli.predict``) does not
 pay for importing torch. (The inference module is not called ``predict``: a submodule of
 that name would shadow the ``reveal.models.predict`` function once imported.)
 """

@@ -30,7 +30,7 @@ image pixel gets the weighted mean of the network-input pixels it feeds. Pixels 
 network never sees (outside the centre crop) get 0.
 
 :func:`write_attention_maps` (``reveal maps attention``) computes them for a folder of
-photographs and writes them as a map folder (:mod:`reveal.analysis.maps.mapfiles`), which
+photographs and writes them as a map folder (:mod:`reveal.core.mapfiles`), which
 ``reveal maps compare --attention`` reads: the analysis itself runs no network.
 """
 from __future__ import annotations
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..stimuli.seeding import as_generator
-from ..analysis.maps.mapfiles import check_map_folder, write_maps
-from ..stimuli.errors import InputError
+from ..core.seeding import as_generator
+from ..core.mapfiles import check_map_folder, write_maps
+from ..core.errors import InputError
 
 __all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_norm", "default_layer",
            "attention_map", "write_attention_maps"]
@@ -307,7 +307,7 @@ def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, targe
         A folder of photographs (image id = file stem) or image id -> (H, W, 3) uint8.
     out : path-like
         Map folder (created or added to): ``<out>/<model>_<kind>/<image_id>.npy`` and the
-        index ``<out>/maps.json`` (:mod:`reveal.analysis.maps.mapfiles`); each map has the
+        index ``<out>/maps.json`` (:mod:`reveal.core.mapfiles`); each map has the
         photograph's (H, W).
     kinds : sequence of {'smoothgrad', 'activation'}
     weights : path-like, optional
@@ -340,7 +340,7 @@ def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, targe
     """
     from tqdm.auto import tqdm
 
-    from ..stimuli.seeding import derive_rng
+    from ..core.seeding import derive_rng
     from .registry import load_observer
 
     kinds = list(kinds)

@@ -1,5 +1,5 @@
 """A stimulus set's images as a torch Dataset, decoded in workers (the set itself is read and
-checked by :func:`reveal.stimuli.stimset.read_stimulus_set`)."""
+checked by :func:`reveal.core.stimset.read_stimulus_set`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,7 +47,7 @@ class StimulusImages(Dataset):
     root : str or os.PathLike
         Stimulus-set folder.
     files : sequence of str or Path
-        Paths relative to ``root``, or absolute (as :meth:`reveal.stimuli.stimset.StimulusSet.resolve`
+        Paths relative to ``root``, or absolute (as :meth:`reveal.core.stimset.StimulusSet.resolve`
         gives them).
     size : (int, int), optional
         Common image size (H, W); default: that of the first file.

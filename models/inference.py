@@ -27,10 +27,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..stimuli.errors import InputError
-from ..stimuli.outputs import atomic_write
-from ..stimuli.stimset import read_stimulus_set
-from ..analysis.trialdata import (EVIDENCE_COLUMNS, MODEL_COLUMNS, TIDY_COLUMNS, model_header, read_model_rows,
+from ..core.errors import InputError
+from ..core.outputs import atomic_write
+from ..core.stimset import read_stimulus_set
+from ..core.trialdata import (EVIDENCE_COLUMNS, MODEL_COLUMNS, TIDY_COLUMNS, model_header, read_model_rows,
                                   typed_model_rows)
 
 from .dataset import StimulusImages
@@ -42,7 +42,7 @@ __all__ = ["TRIAL_COLUMNS", "EVIDENCE_COLUMNS", "OUTPUT_COLUMNS", "predict", "re
 
 log = logging.getLogger(__name__)
 
-#: The columns, from the trial-data contract (:mod:`reveal.analysis.trialdata`).
+#: The columns, from the trial-data contract (:mod:`reveal.core.trialdata`).
 TRIAL_COLUMNS = TIDY_COLUMNS
 OUTPUT_COLUMNS = MODEL_COLUMNS
 

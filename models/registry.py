@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..stimuli.errors import InputError
+from ..core.errors import InputError
 
 __all__ = [
     "Observer", "load_observer", "known_models", "resolve_device", "load_weights_file",

@@ -21,14 +21,15 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from .categories import read_categories
-from .compose import level_label
-from .errors import InputError, toolkit_version
+from ..core.categories import read_categories
+from ..core.errors import InputError
+from ..core.version import toolkit_version
+from ..core.levels import level_label
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
 from .loaders.images import IMAGE_SUFFIXES, files_by_stem
-from .outputs import OutputFolder, atomic_write
-from .stimset import MANIFEST, STIMSET, background_entry, write_stimulus_set_files
+from ..core.outputs import OutputFolder, atomic_write
+from ..core.stimset import MANIFEST, STIMSET, background_entry, write_stimulus_set_files
 from .stimulus import RevealParams, check_map, image_background, image_stimuli
 
 __all__ = ["build_stimulus_set", "BuildResult"]
@@ -150,7 +151,7 @@ COMMAND = "reveal stimuli build"
 
 
 def _prepare_out_dir(out_dir: Path, fingerprint: dict, overwrite: bool, files) -> OutputFolder:
-    """The build's owned output folder (see :class:`reveal.stimuli.outputs.OutputFolder`).
+    """The build's owned output folder (see :class:`reveal.core.outputs.OutputFolder`).
 
     The same set (same fingerprint) is rebuilt in place, and an interrupted build resumes:
     PNGs already on disk are kept where they decode to the recomputed pixels. A different

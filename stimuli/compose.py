@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.levels import LEVELS
+
 __all__ = [
-    "LEVELS", "CENTRING_MODES", "level_label", "important_pixels", "level_pixel_counts", "centring_shift",
+    "CENTRING_MODES", "important_pixels", "level_pixel_counts", "centring_shift",
     "level_shifts", "shift", "composite",
 ]
 
@@ -12,13 +14,6 @@ __all__ = [
 #: at fixation), or every level by the shift that centres the 100 % region.
 CENTRING_MODES = ("per_level", "full_extent")
 
-#: The 11 reveal levels: percent of the feature budget, log-spaced 1 %…100 %.
-LEVELS = np.logspace(0, 2, 11)
-
-
-def level_label(level):
-    """How a level is written in files: 3 significant digits (``1.58``), or ``full``."""
-    return "full" if level == "full" else f"{float(level):.3g}"
 
 
 def important_pixels(importance, threshold=0.0):

@@ -31,7 +31,7 @@ import cv2
 import numba
 import numpy as np
 
-from .seeding import as_generator
+from ..core.seeding import as_generator
 
 __all__ = ["reveal_order", "flood_priority", "reveal_mask"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
-from .seeding import as_generator
+from ..core.seeding import as_generator
 
 __all__ = ["SCRAMBLE_MODES", "phase_scramble", "phase_scramble_with_stats", "periodic_spectrum",
            "random_phase_field"]

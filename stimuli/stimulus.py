@@ -11,7 +11,7 @@ import numpy as np
 from .compose import CENTRING_MODES, LEVELS, composite, important_pixels, level_pixel_counts, level_shifts, shift
 from .reveal import reveal_order
 from .scramble import SCRAMBLE_MODES, phase_scramble_with_stats
-from .seeding import derive_rng, derive_seed
+from ..core.seeding import derive_rng, derive_seed
 
 __all__ = ["RevealParams", "Stimulus", "check_map", "image_background", "image_stimuli"]
 

@@ -101,7 +101,7 @@ BUILD_CASES = {
 
 
 def _run(argv, cwd):
-    return subprocess.run([sys.executable, "-m", "reveal.experiments.cli", *argv], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "reveal.cli.main", *argv], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -7,7 +7,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ("reveal.stimuli", "reveal.experiments", "reveal.analysis", "reveal.models")
+PACKAGES = ("reveal.core", "reveal.stimuli", "reveal.experiments", "reveal.analysis", "reveal.models", "reveal.cli")
 
 
 def _modules():
@@ -32,5 +32,5 @@ def test_docstring_examples(name):
 def test_examples_exist():
     # guards against a runner that silently finds nothing
     attempted = sum(doctest.testmod(importlib.import_module(n), verbose=False, report=False).attempted
-                    for n in ("reveal.stimuli.seeding", "reveal.stimuli.reveal"))
+                    for n in ("reveal.core.seeding", "reveal.stimuli.reveal"))
     assert attempted >= 5

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reveal.stimuli.errors import InputError
+from reveal.core.errors import InputError
 
 # Bytes that look partly like the real files, so the fuzzing reaches past the header checks.
 HEADERS = [b"", b"image_id,category\n", b"image_path,clicks,user_id\n", b"\xef\xbb\xbf",
@@ -34,7 +34,7 @@ PAYLOAD = st.builds(lambda head, parts, tail: head + b"".join(parts) + tail,
 
 def _reader(name):
     if name == "categories":
-        from reveal.stimuli.categories import read_categories
+        from reveal.core.categories import read_categories
         return read_categories
     if name == "click csv":
         from reveal.stimuli.loaders import read_click_csv
@@ -43,10 +43,10 @@ def _reader(name):
         from reveal.stimuli.loaders import read_salicon_json
         return read_salicon_json
     if name == "trial file":
-        from reveal.analysis.readers import read_trial_file
+        from reveal.core.readers import read_trial_file
         return read_trial_file
     if name == "manifest":
-        from reveal.stimuli.stimset import read_stimulus_set
+        from reveal.core.stimset import read_stimulus_set
         return lambda path: read_stimulus_set(path.parent, check_files=False)
     if name == "maps categories":
         from reveal.analysis.maps.pipeline import read_categories
@@ -82,7 +82,7 @@ def test_reader_gives_a_result_or_a_named_error(name, data):
          b"1e999", b"\xff"]), max_size=30))))
 def test_stimset_json_gives_a_set_or_a_named_error(data):
     """A manifest that is fine, beside a ``stimset.json`` of any bytes."""
-    from reveal.stimuli.stimset import read_stimulus_set
+    from reveal.core.stimset import read_stimulus_set
 
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "manifest.csv").write_text(

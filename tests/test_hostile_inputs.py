@@ -1,6 +1,6 @@
 """Broken and hostile inputs for every subcommand, made at test time (issue 12).
 
-Each case builds its inputs in a temporary folder and runs ``reveal.experiments.cli.main`` (the
+Each case builds its inputs in a temporary folder and runs ``reveal.cli.main.main`` (the
 console command's function, in this process: one interpreter for the whole corpus). A case's
 outcome is one of
 
@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reveal.experiments.cli import main
+from reveal.cli.main import main
 
 pytestmark = pytest.mark.slow  # ~100 commands; the whole corpus runs in about a minute
 
@@ -738,7 +738,7 @@ def _(ctx):
 @case("predict: --out holds a row with a bad trial number")
 def _(ctx):
     from reveal.models.inference import OUTPUT_COLUMNS
-    from reveal.stimuli.stimset import read_stimulus_set
+    from reveal.core.stimset import read_stimulus_set
 
     argv, out = _predict_argv(ctx)
     stimset = read_stimulus_set(ctx.stimset())

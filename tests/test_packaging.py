@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("stimuli", "experiments", "analysis", "models")
+PACKAGES = ("core", "stimuli", "experiments", "analysis", "models", "cli")
 
 
 def test_installs_only_the_reveal_namespace():
     dist = distribution("reveal-psychophysics")
     assert dist.read_text("top_level.txt").split() == ["reveal"]
-    assert any(ep.name == "reveal" and ep.value == "reveal.experiments.cli:main"
+    assert any(ep.name == "reveal" and ep.value == "reveal.cli.main:main"
                for ep in dist.entry_points)
 
 
@@ -58,8 +58,8 @@ def test_import_contracts_hold():
 
 
 #: The modules that own a CSV format and so may parse CSV text; everyone else goes through them.
-CSV_OWNERS = {"stimuli/stimset.py", "stimuli/categories.py", "stimuli/loaders/clickme.py",
-              "analysis/readers.py", "analysis/trialdata.py"}
+CSV_OWNERS = {"core/stimset.py", "core/categories.py", "stimuli/loaders/clickme.py",
+              "core/readers.py", "core/trialdata.py"}
 
 
 def _csv_parsing_calls(path: Path):

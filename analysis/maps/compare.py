@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...stimuli.seeding import as_generator
+from ...core.seeding import as_generator
 from . import metrics
 from .reliability import average_ranks
 

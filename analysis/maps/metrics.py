@@ -54,7 +54,7 @@ import numpy as np
 from scipy import stats
 from skimage.transform import resize
 
-from ...stimuli.seeding import as_generator
+from ...core.seeding import as_generator
 
 __all__ = [
     "MATLAB_EPS", "resize_map", "fixation_mask", "spearman", "cc", "nss", "sim", "kld",

@@ -15,16 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...stimuli.categories import read_categories
-from ...stimuli.errors import InputError, toolkit_version
-from ...stimuli.outputs import OutputFolder
+from ...core.categories import read_categories
+from ...core.errors import InputError
+from ...core.version import toolkit_version
+from ...core.outputs import OutputFolder
 from ..pipeline import write_csv
-from .mapfiles import INDEX, read_index, read_maps
+from ...core.mapfiles import INDEX, read_index, read_maps
 
 __all__ = ["ReliabilityReport", "CompareReport", "open_executor", "merge_click_dumps",
            "reliability", "compare"]
 
-#: The commands that own their output folders (:class:`reveal.stimuli.outputs.OutputFolder`).
+#: The commands that own their output folders (:class:`reveal.core.outputs.OutputFolder`).
 RELIABILITY_COMMAND = "reveal maps reliability"
 COMPARE_COMMAND = "reveal maps compare"
 
@@ -153,7 +154,7 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
     spearman_brown : bool
         Add Spearman–Brown corrected columns.
     categories : path-like or dict, optional
-        CSV with ``image_id, category`` (:func:`reveal.stimuli.categories.read_categories`) or that mapping: adds
+        CSV with ``image_id, category`` (:func:`reveal.core.categories.read_categories`) or that mapping: adds
         per-category rows.
     executor : concurrent.futures.Executor, optional
         Runs the images in parallel (:func:`open_executor`).
@@ -342,7 +343,7 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
         ratio than the reference's, or a source with no image in common with it (the
         message names the file).
     """
-    from ...stimuli.seeding import derive_rng
+    from ...core.seeding import derive_rng
     from .compare import compare_maps
     from .reliability import split_half_reliability, summarize_reliability
 

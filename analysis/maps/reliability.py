@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from ...stimuli.loaders.clickme import CLICKME_SHAPE, count_map, disk_sums
-from ...stimuli.seeding import as_generator, derive_rng, derive_seed
+from ...core.seeding import as_generator, derive_rng, derive_seed
 
 __all__ = [
     "average_ranks", "spearman_brown", "participant_maps", "split_half",

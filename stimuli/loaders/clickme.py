@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 __all__ = [
     "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 __all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "files_by_stem"]
 

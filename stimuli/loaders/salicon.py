@@ -21,7 +21,7 @@ import numpy as np
 from scipy import io as sio
 from scipy import ndimage as ndi
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 __all__ = ["SALICON_SHAPE", "FIXATION_SIGMA", "fixation_map", "read_salicon_mat", "read_salicon_json"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...core.errors import InputError
 from . import clickme, salicon
 from .images import MAP_SUFFIXES, files_by_stem, read_map_file
 

@@ -107,7 +107,7 @@ def test_js_shared_variables_declared_at_module_level(built):
 
 def test_cli_build_on_bundled_sample(tmp_path, capsys):
     """`reveal stimuli build --sample` then `reveal experiment build` (the issue's done-when)."""
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
     assert main(["experiment", "build", "--stimuli", str(tmp_path / "sample"),
@@ -122,7 +122,7 @@ def test_cli_build_on_bundled_sample(tmp_path, capsys):
 
 
 def test_cli_build_bad_input_exit_2(tmp_path, capsys):
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     (tmp_path / "empty").mkdir()
     assert main(["experiment", "build", "--stimuli", str(tmp_path / "empty"),

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from reveal.experiments import design as dsg
-from reveal.stimuli.errors import InputError
-from reveal.stimuli.stimset import read_stimulus_set
+from reveal.core.errors import InputError
+from reveal.core.stimset import read_stimulus_set
 
 
 def _load(root, allow_unbalanced=False):

@@ -11,7 +11,7 @@ from reveal.analysis.exclusions import ExclusionSettings, apply_exclusions
 from reveal.experiments.design import assignment, participant_design
 from reveal.experiments.power import (PowerDesign, _latin_rows, draw_counts, estimate_power,
                                       observer_accuracy_from_counts, reveal_power, stated_effect)
-from reveal.stimuli.stimset import read_stimulus_set
+from reveal.core.stimset import read_stimulus_set
 
 
 def _analytic_t_power(d, n, alpha=0.05):

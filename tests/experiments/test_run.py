@@ -16,7 +16,7 @@ import pytest
 from reveal.experiments import design as dsg
 from reveal.experiments.builder import DATA_COLUMNS
 from reveal.experiments.run import NoDisplayError, SessionKilledError, run_experiment
-from reveal.stimuli.stimset import read_stimulus_set
+from reveal.core.stimset import read_stimulus_set
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -130,7 +130,7 @@ def test_escape_mid_block_keeps_answered_rows(built, key_driver, xvfb, monkeypat
 
 
 def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -143,7 +143,7 @@ def test_no_display_is_a_clear_error(built, monkeypatch, capsys):
 
 def test_a_display_with_no_server_is_a_clear_error(built, monkeypatch, capfd):
     # capfd: the child's stderr too (it is where PsychoPy's import used to raise)
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     free = next(n for n in range(150, 400) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
     monkeypatch.setenv("DISPLAY", f":{free}")
@@ -153,7 +153,7 @@ def test_a_display_with_no_server_is_a_clear_error(built, monkeypatch, capfd):
 
 
 def test_run_bad_group_and_folder(built, tmp_path):
-    from reveal.stimuli.errors import InputError
+    from reveal.core.errors import InputError
 
     with pytest.raises(InputError, match="not a map source"):
         run_experiment(built["folder"], "1", group="nope")
@@ -163,7 +163,7 @@ def test_run_bad_group_and_folder(built, tmp_path):
 
 def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monkeypatch):
     """The whole (unshortened) session on the bundled sample, through `reveal`."""
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     monkeypatch.setenv("DISPLAY", xvfb)
     assert main(["stimuli", "build", "--sample", "--out", str(tmp_path / "sample")]) == 0
@@ -187,7 +187,7 @@ def test_full_session_on_bundled_sample_via_cli(tmp_path, key_driver, xvfb, monk
     assert ((a["resp_key"] == d.assignment.key_animal) == (a["response"] == "animal")).all()
     assert (a["correct"] == (a["response"] == a["category"]).astype(int)).all()
     # ... and the analysis reads the real lab file into the tidy trial table
-    from reveal.analysis.readers import read_trials
+    from reveal.core.readers import read_trials
 
     tidy = read_trials([exp_dir / "data"], stimuli=tmp_path / "sample").trials
     assert len(tidy) == len(d.test) == 4  # test trials only: training is counted, not analysed
@@ -215,7 +215,7 @@ def test_kill_at_the_block_screen_loses_no_answered_trial(built, key_driver, xvf
     # SIGKILL: the block's last trial must already be on disk, in a complete file.
     import signal
 
-    from reveal.analysis.readers import read_trial_file
+    from reveal.core.readers import read_trial_file
 
     monkeypatch.setenv("DISPLAY", xvfb)
     result = {}
@@ -276,7 +276,7 @@ def test_a_kill_at_any_instant_leaves_a_complete_file_with_every_answered_trial(
         built, key_driver, xvfb, monkeypatch, kill_after_s):
     import signal
 
-    from reveal.analysis.readers import read_trial_file
+    from reveal.core.readers import read_trial_file
 
     monkeypatch.setenv("DISPLAY", xvfb)
     participant = f"4{int(kill_after_s * 100):03d}"

@@ -63,7 +63,7 @@ def tiny_set(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_set(tmp_path_factory):
     """The toolkit's bundled sample set (4 photos × 2 sources × 12 conditions), built by `reveal stimuli`."""
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     out = tmp_path_factory.mktemp("sample") / "set"
     assert main(["stimuli", "build", "--sample", "--out", str(out), "--no-progress"]) == 0

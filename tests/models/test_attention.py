@@ -69,7 +69,7 @@ def test_unknown_layer_and_kind_raise(observer, chelsea):
 
 @pytest.mark.slow  # ~15 s of network passes on 2 cores
 def test_written_attention_maps_read_back_through_the_map_folder(observer, tmp_path):
-    from reveal.analysis.maps.mapfiles import read_index, read_maps
+    from reveal.core.mapfiles import read_index, read_maps
     from reveal.models.attention import write_attention_maps
 
     photos = {"chelsea": data.chelsea()[::3, ::3], "coffee": data.coffee()[::4, ::4]}
@@ -95,8 +95,8 @@ def test_written_attention_maps_read_back_through_the_map_folder(observer, tmp_p
 
 @pytest.mark.slow  # ~15 s of network passes on 2 cores
 def test_attention_command_writes_a_map_folder(tmp_path, capsys):
-    from reveal.analysis.maps.mapfiles import read_maps
-    from reveal.experiments.cli import main
+    from reveal.core.mapfiles import read_maps
+    from reveal.cli.main import main
     from reveal.stimuli.sample import write_sample_inputs
 
     sample = write_sample_inputs(tmp_path / "sample")

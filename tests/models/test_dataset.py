@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from reveal.models.dataset import StimulusImages
-from reveal.stimuli.stimset import read_stimulus_set
-from reveal.stimuli.errors import InputError
+from reveal.core.stimset import read_stimulus_set
+from reveal.core.errors import InputError
 
 
 def _manifest(root):

@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from reveal.experiments.cli import main
+from reveal.cli.main import main
 from reveal.models import OUTPUT_COLUMNS, Observer, predict, read_predictions
-from reveal.stimuli.stimset import read_stimulus_set
+from reveal.core.stimset import read_stimulus_set
 from reveal.models.readout import decide, parse_top5
-from reveal.stimuli.errors import InputError
+from reveal.core.errors import InputError
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def test_resume_after_a_cut_write_adds_no_duplicates(sample_set, sample_predicti
     not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
 def test_resume_after_the_process_is_killed(tiny_set, tmp_path, device):
     out = tmp_path / "killed.csv"
-    cmd = [sys.executable, "-m", "reveal.experiments.cli", "predict", "--stimuli", str(tiny_set), "--out", str(out),
+    cmd = [sys.executable, "-m", "reveal.cli.main", "predict", "--stimuli", str(tiny_set), "--out", str(out),
            "--device", device, "--batch-size", "1", "--workers", "0", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -9,7 +9,7 @@ from torch import nn
 from reveal.models import Observer, known_models, load_observer, resolve_device
 from reveal.models.readout import animal_evidence
 from reveal.models.registry import _absorb_asymmetric_pad
-from reveal.stimuli.errors import InputError
+from reveal.core.errors import InputError
 
 
 def classify(observer, rgb):

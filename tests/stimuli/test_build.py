@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reveal.experiments.cli import main
-from reveal.stimuli import MANIFEST_COLUMNS, RevealParams, build_stimulus_set, read_stimulus_set
-from reveal.stimuli.errors import InputError
+from reveal.cli.main import main
+from reveal.core.stimset import MANIFEST_COLUMNS, read_stimulus_set
+from reveal.stimuli import RevealParams, build_stimulus_set
+from reveal.core.errors import InputError
 
 P = RevealParams(size=64, seed=11)
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from reveal.experiments.cli import main
-from reveal.stimuli.outputs import RECORD
+from reveal.cli.main import main
+from reveal.core.outputs import RECORD
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def reference(tmp_path_factory):
 
 def test_killed_build_resumes_to_the_same_bytes(tmp_path, reference):
     out = tmp_path / "set"
-    proc = subprocess.Popen([sys.executable, "-m", "reveal.experiments.cli", "stimuli", "build", "--sample",
+    proc = subprocess.Popen([sys.executable, "-m", "reveal.cli.main", "stimuli", "build", "--sample",
                              "--no-progress", "--out", str(out)], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(out.glob("*/*.png")):

@@ -100,7 +100,7 @@ def test_cli_records_the_centring_and_fills_shifts_per_stimulus(inputs, tmp_path
     import csv
     import json
 
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     base = ["stimuli", "build", "--images", str(inputs["images"]), "--maps", f"a={inputs['maps']['a']}",
             "--categories", str(inputs["categories"]), "--size", "48", "--no-progress"]

@@ -9,7 +9,7 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
-from reveal.stimuli.errors import InputError
+from reveal.core.errors import InputError
 from reveal.stimuli.loaders import read_image, read_map_file, read_salicon_json, read_salicon_mat
 
 

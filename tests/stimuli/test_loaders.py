@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from scipy import io as sio
 
-from reveal.stimuli.errors import InputError
+from reveal.core.errors import InputError
 from reveal.stimuli.loaders import (clicks_to_map, fixation_map, open_map_source, read_click_csv, read_click_npz,
                              read_map_file, read_salicon_json, read_salicon_mat)
 from reveal.stimuli.loaders.clickme import blur_click_map, count_map, disk_kernel, parse_clicks

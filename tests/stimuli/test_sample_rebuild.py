@@ -1,6 +1,6 @@
 import pytest
 
-from reveal.experiments.cli import main
+from reveal.cli.main import main
 
 
 def _tree(root):

@@ -3,10 +3,11 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import data
 
-from reveal.stimuli.compose import LEVELS, centring_shift, level_label, level_pixel_counts, shift
+from reveal.core.levels import LEVELS, level_label
+from reveal.stimuli.compose import centring_shift, level_pixel_counts, shift
 from reveal.stimuli.geometry import fit_image, fit_map
 from reveal.stimuli.scramble import phase_scramble
-from reveal.stimuli.seeding import derive_rng
+from reveal.core.seeding import derive_rng
 from reveal.stimuli.stimulus import RevealParams, image_stimuli
 
 

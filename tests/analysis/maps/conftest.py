@@ -45,7 +45,3 @@ def write_click_npz(path, clicks):
              clicks_per_trial=np.array([len(x) for x in xs]), user_id=np.array(users))
     return path
 
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(20240601)

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.maps.mapfiles import write_maps
-from reveal.experiments.cli import main
+from reveal.core.mapfiles import write_maps
+from reveal.cli.main import main
 from reveal.stimuli.loaders import read_image
 from reveal.stimuli.loaders.clickme import clicks_to_map
 from reveal.stimuli.sample import write_sample_inputs

@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.maps.mapfiles import write_maps
+from reveal.core.mapfiles import write_maps
 from reveal.analysis.maps.pipeline import compare, open_executor, reliability
-from reveal.stimuli.categories import read_categories
-from reveal.stimuli.errors import InputError
+from reveal.core.categories import read_categories
+from reveal.core.errors import InputError
 from reveal.stimuli.loaders.clickme import clicks_to_map
 
 from .conftest import make_clicks, write_click_csv

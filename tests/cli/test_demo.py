@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from reveal.experiments.cli import main
-from reveal.experiments.demo import run_demo
-from reveal.stimuli import read_stimulus_set
-from reveal.stimuli.errors import InputError
+from reveal.cli.main import main
+from reveal.cli.demo import run_demo
+from reveal.core.stimset import read_stimulus_set
+from reveal.core.errors import InputError
 
 # Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow

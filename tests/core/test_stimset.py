@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reveal.experiments.cli import main
-from reveal.stimuli import LEVEL_LABELS, MANIFEST_COLUMNS, read_stimulus_set, write_manifest, write_meta
-from reveal.stimuli.errors import InputError
+from reveal.cli.main import main
+from reveal.core.levels import LEVEL_LABELS
+from reveal.core.stimset import MANIFEST_COLUMNS, read_stimulus_set, write_manifest, write_meta
+from reveal.core.errors import InputError
 
 SECRET = b"do not copy me"
 
@@ -244,7 +245,7 @@ def test_one_category_per_image(good):
 
 
 def test_background_statistics_are_read_checked_and_optional(good):
-    from reveal.stimuli.stimset import background_entry
+    from reveal.core.stimset import background_entry
 
     # a set written before the statistics were recorded reads, with an empty table
     assert read_stimulus_set(good).background.empty

@@ -1,4 +1,4 @@
-"""What every package shares: the error type for bad input (caught by the CLI) and the version."""
+"""The error type for bad input, raised by every package and reported by the command line."""
 from __future__ import annotations
 
 import os
@@ -27,12 +27,3 @@ class InputError(ValueError):
             where += ": "
         super().__init__(where + message)
 
-
-def toolkit_version() -> str:
-    """The installed toolkit's version (``0+unknown`` when run from a source tree)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("reveal-psychophysics")
-    except PackageNotFoundError:
-        return "0+unknown"

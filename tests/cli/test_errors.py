@@ -1,7 +1,7 @@
 """What a user sees when something goes wrong: one line and an exit code, never a traceback."""
 import pytest
 
-from reveal.experiments.cli import main
+from reveal.cli.main import main
 
 
 def test_output_that_is_a_file_is_a_named_error(tmp_path, capsys):
@@ -13,7 +13,7 @@ def test_output_that_is_a_file_is_a_named_error(tmp_path, capsys):
 
 def test_an_internal_error_is_one_line_and_a_saved_traceback(tmp_path, capsys, monkeypatch):
     # fault injection: the analyze handler fails the way a bug of ours would
-    import reveal.analysis.cli as analysis_cli
+    import reveal.cli.analyze as analysis_cli
 
     def broken(args):
         raise ZeroDivisionError("division by zero in a helper")

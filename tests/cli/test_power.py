@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.trialdata import MODEL_COLUMNS
-from reveal.experiments.cli import main
+from reveal.core.trialdata import MODEL_COLUMNS
+from reveal.cli.main import main
 from reveal.experiments.power_effects import effects_from_models, effects_from_pilot, parse_group_spec
 from reveal.experiments.simulated_participants import simulate_participant
-from reveal.stimuli.seeding import derive_rng
-from reveal.stimuli.stimset import read_stimulus_set
+from reveal.core.seeding import derive_rng
+from reveal.core.stimset import read_stimulus_set
 
 
 def _p_animal(manifest, strength):

@@ -45,8 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...stimuli.errors import InputError, toolkit_version
-from ...stimuli.outputs import atomic_write
+from .errors import InputError
+from .version import toolkit_version
+from .outputs import atomic_write
 
 __all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "check_map_folder", "write_maps", "read_index",
            "read_maps"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from reveal.analysis.trialdata import MODEL_COLUMNS, model_header, read_model_rows, typed_model_rows
-from reveal.stimuli.errors import InputError
+from reveal.core.trialdata import MODEL_COLUMNS, model_header, read_model_rows, typed_model_rows
+from reveal.core.errors import InputError
 
 ROW = "net,model,clickme,1,1,3,s3,img1,animal,clickme,1.00,animal,1,,0,0.912345,281:tabby:0.5,abcd\n"
 

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 
 
 def _build(args) -> int:
-    from .builder import build_experiment
+    from ..experiments.builder import build_experiment
 
     out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
                            n_training=args.training, allow_unbalanced=args.allow_unbalanced,
@@ -63,7 +63,7 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
-    from .run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
+    from ..experiments.run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
 
     try:
         return run_experiment(args.experiment, args.participant, session=args.session,

@@ -6,18 +6,12 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from .build import build_stimulus_set
-from .compose import CENTRING_MODES
-from .errors import InputError
-from .sample import write_sample_inputs
-from .stimulus import RevealParams
-
-
-def _source_path(text):
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected SOURCE=PATH, got {text!r}")
-    return name, path
+from ..stimuli.build import build_stimulus_set
+from ..stimuli.compose import CENTRING_MODES
+from ..core.errors import InputError
+from .arguments import source_path
+from ..stimuli.sample import write_sample_inputs
+from ..stimuli.stimulus import RevealParams
 
 
 def register(subparsers):
@@ -27,7 +21,7 @@ def register(subparsers):
     b = sub.add_parser("build", help="build a stimulus set (manifest.csv, stimset.json, PNGs)",
                        description="Every image at 11 reveal levels per map source plus the intact image.")
     b.add_argument("--images", type=Path, help="folder of photographs (image id = file stem)")
-    b.add_argument("--maps", type=_source_path, action="append", default=[], metavar="SOURCE=PATH",
+    b.add_argument("--maps", action="append", default=[], metavar="SOURCE=PATH",
                    help="maps of one source: a folder of PNG/NPY maps or SALICON .mat files, a ClickMe "
                         "click dump (.csv/.npz) or SALICON fixations (.json); repeat per source")
     b.add_argument("--categories", type=Path, help="CSV image_id,category (animal|nonanimal)")
@@ -65,8 +59,9 @@ def _build(args):
             if not (args.images and args.maps and args.categories):
                 raise InputError("give --images, --maps SOURCE=PATH and --categories (or --sample)")
             images, categories = args.images, args.categories
-            maps = dict(args.maps)
-            if len(maps) != len(args.maps):
+            pairs = [source_path(text) for text in args.maps]
+            maps = dict(pairs)
+            if len(maps) != len(pairs):
                 raise InputError("a map source is given twice")
         executor = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
         try:

@@ -8,9 +8,9 @@ columns live here once and everything else imports them:
 - :data:`EVIDENCE_COLUMNS` — what a network adds (``p_animal``, ``top5``, ``stimset``);
 - :data:`EXPERIMENT_COLUMNS` — what the PsychoPy experiment adds to every trial row with
   ``addData`` (its code components are generated from this list), read back by
-  :mod:`reveal.analysis.readers`.
+  :mod:`reveal.core.readers`.
 
-Reading is :mod:`reveal.analysis.readers` (every layout into the tidy table); this module
+Reading is :mod:`reveal.core.readers` (every layout into the tidy table); this module
 reads only the model file, for ``reveal predict``'s resume, and imports nothing of the
 analysis, so producers (models, experiments) can import it without pulling it in.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..stimuli.errors import InputError
+from .errors import InputError
 
 __all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS", "ANTICIPATION_S",
            "RESPONSES", "EXPERIMENT_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
@@ -69,7 +69,7 @@ def read_model_rows(path):
     """The rows of a model trial-data CSV, every value a string.
 
     ``reveal predict`` uses it to resume a run and to finish its file; analyses read model
-    files with :func:`reveal.analysis.readers.read_trials` like any other observer's.
+    files with :func:`reveal.core.readers.read_trials` like any other observer's.
 
     Parameters
     ----------

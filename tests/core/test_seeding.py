@@ -5,11 +5,12 @@ import pkgutil
 import numpy as np
 import pytest
 
-from reveal.stimuli.seeding import as_generator, derive_seed
+from reveal.core.seeding import as_generator, derive_seed
 
 
 def _public_functions_with_rng():
-    for pkg_name in ("reveal.stimuli", "reveal.experiments", "reveal.analysis", "reveal.models"):
+    for pkg_name in ("reveal.core", "reveal.stimuli", "reveal.experiments", "reveal.analysis", "reveal.models",
+                     "reveal.cli"):
         pkg = importlib.import_module(pkg_name)
         names = [pkg_name] + [i.name for i in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + ".")]
         for name in names:

@@ -7,7 +7,7 @@ its trial design, the model observers, the analysis — reads it through
 :func:`read_stimulus_set` and opens its PNGs through :meth:`StimulusSet.resolve`, so that
 every consumer applies the same checks and none can open or copy a file outside the set.
 
-Checks (each an :class:`~reveal.stimuli.errors.InputError` naming the file and, where there is
+Checks (each an :class:`~reveal.core.errors.InputError` naming the file and, where there is
 one, the 1-based data row):
 
 * ``manifest.csv`` exists, is UTF-8, is not empty, is well-formed CSV (every row as many
@@ -37,13 +37,12 @@ import numpy as np
 import pandas as pd
 
 from .categories import CATEGORIES
-from .compose import LEVELS, level_label
+from .levels import FULL, FULL_INDEX, N_CONDITIONS, level_label
 from .errors import InputError
 from .outputs import atomic_write
 
 __all__ = [
-    "MANIFEST", "STIMSET", "MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "CATEGORIES", "LEVELS", "FULL",
-    "FULL_INDEX", "N_CONDITIONS", "LEVEL_LABELS", "level_label", "StimulusSet", "read_stimulus_set",
+    "MANIFEST", "STIMSET", "MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "StimulusSet", "read_stimulus_set",
     "read_meta", "resolve_file", "write_manifest", "write_meta", "write_stimulus_set_files",
     "BACKGROUND_STATS", "background_entry",
 ]
@@ -56,13 +55,6 @@ MANIFEST_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source",
                     "revealed_px", "image_frac", "feature_budget", "seed", "shift_y", "shift_x")
 #: Columns a manifest must have to be read (the others are checked when present).
 REQUIRED_COLUMNS = ("stimulus_id", "file", "image_id", "category", "map_source", "level", "level_index")
-#: The intact-image condition and its ``level_index``.
-FULL = "full"
-FULL_INDEX = 11
-#: Conditions of a complete set: 11 reveal levels + the intact image.
-N_CONDITIONS = 12
-#: The default levels as files write them, by ``level_index`` (``"1"`` … ``"100"``, ``"full"``).
-LEVEL_LABELS = tuple(level_label(v) for v in LEVELS) + (FULL,)
 
 #: What ``stimset.json`` records of each image's phase-scrambled background (its key
 #: ``background``: ``{image_id: {stat: value}}``), from

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from reveal.stimuli.errors import InputError
-from reveal.stimuli.outputs import RECORD, OutputFolder, atomic_write
+from reveal.core.errors import InputError
+from reveal.core.outputs import RECORD, OutputFolder, atomic_write
 
 
 def _tree(root):

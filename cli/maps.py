@@ -1,7 +1,8 @@
-"""``reveal maps reliability`` and ``reveal maps compare``: thin argparse layers over :mod:`.pipeline`.
+"""``reveal maps reliability | compare | attention``: thin argparse layers.
 
-``reveal maps attention`` (model attention maps written to a map folder) is registered by
-:mod:`reveal.models.cli` into the same ``maps`` command through :func:`maps_subcommands`.
+``reliability`` and ``compare`` call :mod:`reveal.analysis.maps.pipeline`; ``attention`` calls
+:func:`reveal.models.attention.write_attention_maps` (torch is imported only when it runs) and writes a
+map folder (:mod:`reveal.core.mapfiles`) that ``compare --attention`` reads.
 """
 from __future__ import annotations
 
@@ -11,37 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ...stimuli.errors import InputError
+from ..core.errors import InputError
+from .arguments import source_path
+from .predict import DEFAULT_MODEL
 
-__all__ = ["register", "maps_subcommands", "run_reliability", "run_compare"]
-
-
-def maps_subcommands(subparsers):
-    """The subcommands of ``reveal maps`` (created on first use), for packages that add some.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The ``reveal`` command's subparsers.
-
-    Returns
-    -------
-    argparse._SubParsersAction
-    """
-    parser = subparsers.choices.get("maps")
-    if parser is None:
-        parser = subparsers.add_parser(
-            "maps", help="importance maps as data: split-half reliability, model attention maps, comparison "
-                         "with reference maps",
-            description="Inter-rater reliability of ClickMe click dumps, model attention maps written to disk, "
-                        "and map similarity metrics of map sources against reference maps.")
-        parser.reveal_subcommands = parser.add_subparsers(dest="maps_command", metavar="SUBCOMMAND")
-        parser.reveal_subcommands.required = True
-    return parser.reveal_subcommands
+__all__ = ["register", "run_reliability", "run_compare", "run_attention"]
 
 
 def register(subparsers) -> None:
-    sub = maps_subcommands(subparsers)
+    parser = subparsers.add_parser(
+        "maps", help="importance maps as data: split-half reliability, model attention maps, comparison "
+                     "with reference maps",
+        description="Inter-rater reliability of ClickMe click dumps, model attention maps written to disk, "
+                    "and map similarity metrics of map sources against reference maps.")
+    sub = parser.add_subparsers(dest="maps_command", metavar="SUBCOMMAND")
+    sub.required = True
     r = sub.add_parser("reliability", help="split-half reliability of click dumps → reliability.csv",
                        description="Split-half Spearman reliability of ClickMe maps from raw click dumps, per "
                                    "image, per category and overall, with the null from halves of different "
@@ -85,6 +70,32 @@ def register(subparsers) -> None:
     _overwrite_arg(c)
     _executor_args(c)
     c.set_defaults(func=run_compare)
+    _register_attention(sub)
+
+
+def _register_attention(sub):
+    a = sub.add_parser(
+        "attention", help="a network's attention maps of photographs → a map folder (.npy + maps.json)",
+        description="SmoothGrad and/or activation-norm maps of an ImageNet network for every photograph of a "
+                    "folder, at the photograph's size, written as <out>/<model>_<kind>/<image_id>.npy with the "
+                    "index <out>/maps.json (docs/conventions.md). Give the folder to 'reveal maps compare "
+                    "--attention'. Writing into an existing map folder adds the sources to it.")
+    a.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
+                   help="model registry name (default efficientnet_lite0, bundled) or package.module:factory")
+    a.add_argument("--weights", metavar="FILE", help="weights file for --model")
+    a.add_argument("--images", required=True, metavar="DIR", help="the photographs (image id = file stem)")
+    a.add_argument("--out", required=True, metavar="DIR", help="map folder (created or added to)")
+    a.add_argument("--kinds", default="smoothgrad,activation",
+                   help="attention kinds: smoothgrad, activation (comma-separated; default both)")
+    a.add_argument("--target", default="animal", help="SmoothGrad score: animal (log-odds of P(animal)), top "
+                                                      "(top-class logit) or a class index (default animal)")
+    a.add_argument("--samples", type=int, default=25, help="SmoothGrad noisy samples (default 25)")
+    a.add_argument("--layer", help="layer for the activation-norm map (default: the last block at >= 7x7)")
+    a.add_argument("--crop", action="store_true",
+                   help="the network's own centre crop instead of the whole image (unseen pixels get 0)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the SmoothGrad noise (default 0)")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a.set_defaults(func=run_attention)
 
 
 def _overwrite_arg(p):
@@ -100,19 +111,12 @@ def _executor_args(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _source_arg(text, option):
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise InputError(f"{option} takes SOURCE=PATH (e.g. clickme=clicks.csv), got {text!r}")
-    return name.strip(), Path(path)
-
-
 def _command():
     return shlex.join(["reveal", *sys.argv[1:]])
 
 
 def run_reliability(args) -> int:
-    from .pipeline import open_executor, reliability
+    from ..analysis.maps.pipeline import open_executor, reliability
 
     with open_executor(args.workers, args.scheduler) as executor:
         report = reliability(args.clicks, args.out, splits=args.splits, seed=args.seed,
@@ -125,13 +129,13 @@ def run_reliability(args) -> int:
 
 
 def run_compare(args) -> int:
-    from .pipeline import compare, open_executor
+    from ..analysis.maps.pipeline import compare, open_executor
 
     if not args.maps and not args.attention:
         raise InputError("nothing to compare: give --maps SOURCE=PATH and/or --attention DIR (made by "
                          "'reveal maps attention')")
-    reference = _source_arg(args.reference, "--reference")
-    maps = [_source_arg(text, "--maps") for text in args.maps]
+    reference = source_path(args.reference, "--reference")
+    maps = [source_path(text, "--maps") for text in args.maps]
     with open_executor(args.workers, args.scheduler) as executor:
         report = compare(reference, maps, args.out, attention=args.attention, images=args.images,
                          ceiling=args.ceiling, splits=args.splits, resamples=args.resamples, seed=args.seed,
@@ -141,4 +145,23 @@ def run_compare(args) -> int:
         frac = f", {row.fraction_of_ceiling:.0%} of the ceiling" if np.isfinite(row.fraction_of_ceiling) else ""
         print(f"{row.source}: spearman {row.spearman:.3f} (null {row.null:.3f}, p = {row.p_value:.4g}){frac}")
     print(f"-> {args.out}")
+    return 0
+
+
+def run_attention(args) -> int:
+    from ..models.attention import write_attention_maps  # torch is imported only when the command runs
+
+    target = args.target
+    if target not in ("animal", "top"):
+        try:
+            target = int(target)
+        except ValueError:
+            raise InputError(f"--target must be animal, top or a class index, got {args.target!r}") from None
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    maps = write_attention_maps(args.model, args.images, args.out, kinds, weights=args.weights, target=target,
+                                n_samples=args.samples, layer=args.layer, crop=args.crop, seed=args.seed,
+                                progress=not args.no_progress)
+    for source, by_image in maps.items():
+        print(f"{source}: {len(by_image)} maps")
+    print(f"-> {args.out} (index {args.out}/maps.json)")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from ..stimuli.errors import InputError
+from ..core.errors import InputError
 
 __all__ = ["register", "run_analyze"]
 
@@ -40,8 +40,8 @@ def register(subparsers) -> None:
 
 
 def run_analyze(args) -> int:
-    from .exclusions import ExclusionSettings
-    from .pipeline import AnalysisSettings, analyze, open_output, write_outputs
+    from ..analysis.exclusions import ExclusionSettings
+    from ..analysis.pipeline import AnalysisSettings, analyze, open_output, write_outputs
 
     if args.resamples < 1 or args.bootstrap < 1:
         raise InputError("--resamples and --bootstrap must be at least 1")

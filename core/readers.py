@@ -17,7 +17,7 @@ Three layouts are recognised from the header alone:
     ``phase == test`` rows are trials to analyse; every other row is counted in the
     ledger of dropped rows with its reason, never dropped silently.
 
-Bad input raises :class:`reveal.stimuli.errors.InputError` naming the file and row.
+Bad input raises :class:`reveal.core.errors.InputError` naming the file and row.
 """
 from __future__ import annotations
 
@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..stimuli.errors import InputError
-from ..stimuli.stimset import read_stimulus_set
-
 from . import trialdata
+from .errors import InputError
 from .levels import normalize_level, sort_levels
+from .stimset import read_stimulus_set
 
 __all__ = [
     "TIDY_COLUMNS", "ReadResult", "read_trials", "read_trial_file",
@@ -133,7 +132,7 @@ def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> s
 
 
 def _manifest_table(stimuli_dir) -> pd.DataFrame:
-    """The stimulus set's manifest (read and checked by :func:`reveal.stimuli.stimset.read_stimulus_set`;
+    """The stimulus set's manifest (read and checked by :func:`reveal.core.stimset.read_stimulus_set`;
     the PNGs need not be there) indexed by stimulus_id, with ``image_frac`` as float."""
     table = read_stimulus_set(stimuli_dir, check_files=False).manifest.copy()
     if "image_frac" in table:

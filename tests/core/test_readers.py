@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.readers import TIDY_COLUMNS, read_trial_file, read_trials
-from reveal.stimuli.errors import InputError
+from reveal.core.readers import TIDY_COLUMNS, read_trial_file, read_trials
+from reveal.core.errors import InputError
 
 COMPARE = ["observer", "observer_kind", "group", "stimulus_id", "image_id", "category", "map_source", "level",
            "response", "correct", "timed_out"]

@@ -1,29 +1,22 @@
 """The ``reveal`` console command: a thin argparse layer over each package's Python API.
 
-Each package keeps its own subcommands in a ``cli`` module with a
-``register(subparsers)`` function; this module only gathers them, so that adding a
-command never means editing another package's code.
+Each subcommand has a module of this package with a ``register(subparsers)`` function that
+adds its parser; this module lists them (explicitly, so that every dependency of the command
+line is an import the import contracts see) and turns errors into exit codes.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 
-from ..stimuli.errors import InputError, toolkit_version
+from ..core.errors import InputError
+from ..core.version import toolkit_version
+from . import analyze, demo, experiment, maps, power, predict, stimuli
 
-#: Modules that contribute subcommands, in the order ``reveal --help`` lists them.
-COMMAND_MODULES = (
-    "..experiments.demo",
-    "..stimuli.cli",
-    "..experiments.commands",
-    "..models.cli",
-    "..analysis.cli",
-    "..analysis.maps.cli",
-    "..experiments.power_cli",
-)
+#: The subcommands' modules, in the order ``reveal --help`` lists them.
+COMMAND_MODULES = (demo, stimuli, experiment, predict, analyze, maps, power)
 
 
 version = toolkit_version
@@ -40,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback of an unexpected error instead of saving it to a file")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name, __package__).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.analysis.readers import read_trials
-from reveal.experiments.cli import main
+from reveal.core.readers import read_trials
+from reveal.cli.main import main
 
 
 class _Images(HTMLParser):
@@ -115,7 +115,7 @@ def test_bad_input_exits_2_with_clean_message(tmp_path, capsys):
 
 
 def test_out_folder_is_owned(tmp_path, capsys, analysis_run):
-    from reveal.experiments.cli import main
+    from reveal.cli.main import main
 
     # someone else's files: refused before any work, nothing touched
     out = tmp_path / "results"

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from reveal.analysis.maps.mapfiles import INDEX, read_index, read_maps, source_folder_name, write_maps
-from reveal.stimuli.errors import InputError
+from reveal.core.mapfiles import INDEX, read_index, read_maps, source_folder_name, write_maps
+from reveal.core.errors import InputError
 from reveal.stimuli.loaders import open_map_source
 
 

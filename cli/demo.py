@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..stimuli.errors import InputError
-from ..stimuli.outputs import RECORD, OutputFolder
-from ..stimuli.stimset import read_stimulus_set
-from ..stimuli.seeding import derive_rng
+from ..core.errors import InputError
+from ..core.outputs import RECORD, OutputFolder
+from ..core.stimset import read_stimulus_set
+from ..core.seeding import derive_rng
 
 __all__ = ["DemoResult", "run_demo", "register"]
 
@@ -57,7 +57,7 @@ def _step(n, text):
 
 
 def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n_resamples=10_000,
-             progress=True, overwrite=False):
+             progress=True):
     """Run the demo into ``out_dir`` (see the module docstring).
 
     Parameters
@@ -65,9 +65,6 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     out_dir : path-like
         Created; an earlier demo's files (recorded in ``.reveal-outputs.json``) are replaced,
         anything else there is kept, and a non-empty folder that holds no demo is refused.
-    overwrite : bool
-        Kept for compatibility: an earlier demo is always replaced, and a folder that is not
-        one is always refused.
     n_observers : int
         Simulated participants. Multiples of 48 complete the design: 24 lists per map
         source (12 Latin-square rows × 2 key mappings). The sample has 4 images, so each
@@ -108,9 +105,9 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
     from ..stimuli import RevealParams, build_stimulus_set
     from ..stimuli.sample import write_sample_inputs
 
-    from . import design as dsg
-    from .builder import build_experiment
-    from .simulated_participants import simulate_participant
+    from ..experiments import design as dsg
+    from ..experiments.builder import build_experiment
+    from ..experiments.simulated_participants import simulate_participant
 
     seconds = {}
 
@@ -175,19 +172,11 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
 
 def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studies=200, n_resamples=199):
     """``reveal power --pilot data --stimuli stimuli --n 20:120:20`` with few studies (a quick look)."""
-    from .power import PowerDesign, reveal_power
-    from .power_effects import effects_from_pilot
-    from .power_report import effects_table, open_power_output, write_power_outputs
+    from ..experiments.power_study import power_study
 
-    stimset = read_stimulus_set(stim_dir)
-    design = PowerDesign(levels=tuple(stimset.levels), n_images=len(stimset.images))
-    rng = derive_rng(seed, "power")
-    effects = effects_from_pilot(data_dir, stim_dir, rng=rng)
-    result = reveal_power(effects, range(20, 121, 20), design=design, n_studies=n_studies, n_resamples=n_resamples,
-                          rng=rng, progress=progress)
-    write_power_outputs(result, effects_table(effects, list(design.levels)),
-                        open_power_output(out_dir, overwrite=True), command=command)
-    return result
+    return power_study(out_dir, pilot=[data_dir], stimuli=stim_dir, n="20:120:20", studies=n_studies,
+                       resamples=n_resamples, rng=derive_rng(seed, "power"), overwrite=True, progress=progress,
+                       command=command).result
 
 
 def summary(res: DemoResult) -> str:
@@ -233,15 +222,17 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--resamples", type=int, default=10_000, help="randomization-test resamples")
+    # accepted so that scripts written for every other command work here too: an earlier demo
+    # in --out is always replaced, and a non-empty folder that is not a demo is always refused
     p.add_argument("--overwrite", action="store_true",
-                   help="accepted for compatibility: an earlier demo in --out is always replaced, and a non-empty "
-                        "folder that is not a demo is always refused")
+                   help="an earlier demo in --out is always replaced (and a non-empty folder that is not a demo "
+                        "is always refused), with or without this option")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=_run)
 
 
 def _run(args):
     res = run_demo(args.out, n_observers=args.observers, seed=args.seed, device=args.device,
-                   n_resamples=args.resamples, progress=args.progress, overwrite=args.overwrite)
+                   n_resamples=args.resamples, progress=args.progress)
     print(summary(res))
     return 0

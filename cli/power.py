@@ -1,4 +1,4 @@
-"""``reveal power``: a thin argparse layer over :mod:`reveal.experiments.power`."""
+"""``reveal power``: a thin argparse layer over :func:`reveal.experiments.power_study.power_study`."""
 from __future__ import annotations
 
 import shlex
@@ -49,64 +49,21 @@ def register(subparsers) -> None:
 
 
 def _power(args) -> int:
-    from ..analysis.exclusions import ExclusionSettings
-    from ..stimuli.errors import InputError
-    from ..stimuli.seeding import as_generator
-    from ..stimuli.stimset import read_stimulus_set
-    from .power import PowerDesign, n_grid, reveal_power
-    from .power_effects import effects_from_models, effects_from_pilot, parse_group_spec
-    from .power_report import effects_table, needed_text, open_power_output, wide_table, write_power_outputs
+    from ..experiments.power_report import needed_text, wide_table
+    from ..experiments.power_study import power_study
 
-    try:
-        n_values = n_grid(args.n)
-        stated = [parse_group_spec(g) for g in args.group]
-    except ValueError as err:
-        raise InputError(str(err)) from None
-    for name, value, low in (("--studies", args.studies, 10), ("--resamples", args.resamples, 19)):
-        if value < low:
-            raise InputError(f"{name} must be at least {low}, got {value}")
-    if not 0 < args.alpha < 1 or not 0 < args.target < 1:
-        raise InputError("--alpha and --target must lie between 0 and 1")
-    if not (args.pilot or args.models or stated):
-        raise InputError("give the effect: --pilot DATA, --models CSV and/or --group SPEC")
-    out = open_power_output(args.out, overwrite=args.overwrite)  # before the work: a wrong --out fails fast
-    rng = as_generator(args.seed)
-    exclusions = ExclusionSettings(timeouts_as_errors=args.timeouts_as_errors)
-    if args.stimuli:
-        stimset = read_stimulus_set(args.stimuli)
-        if args.images:
-            raise InputError("give --stimuli or --images, not both")
-        design = PowerDesign(levels=tuple(stimset.levels), n_images=len(stimset.images))
-    else:
-        design = PowerDesign(n_images=args.images or 80)
-    effects = []
-    if args.pilot:
-        effects += effects_from_pilot(args.pilot, args.stimuli, exclusions=exclusions, rng=rng)
-    if args.models:
-        effects += effects_from_models(args.models, args.stimuli, spread_log10=args.model_spread,
-                                       timeout_rate=args.model_timeouts)
-    effects += stated
-    names = [e.name for e in effects]
-    if len(set(names)) != len(names):
-        raise InputError(f"two groups share a name: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
-    if args.compare:
-        wanted = [w.strip() for w in args.compare.split(",")]
-        unknown = [w for w in wanted if w not in names]
-        if len(wanted) != 2 or unknown:
-            raise InputError(f"--compare takes two of the groups ({', '.join(names)}), not {args.compare!r}")
-        effects = [e for e in effects if e.name in wanted]
-    if len(effects) < 2:
-        raise InputError(f"power needs two groups to compare; the effect gives {', '.join(names) or 'none'}")
-    result = reveal_power(effects, n_values, design=design, n_studies=args.studies, n_resamples=args.resamples,
-                          alpha=args.alpha, target=args.target, exclusions=exclusions, rng=rng,
-                          progress=not args.no_progress)
-    table = wide_table(result.table)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    study = power_study(args.out, pilot=args.pilot or (), models=args.models or (), groups=args.group,
+                        compare=args.compare, stimuli=args.stimuli, images=args.images, n=args.n,
+                        model_spread=args.model_spread, model_timeouts=args.model_timeouts,
+                        timeouts_as_errors=args.timeouts_as_errors, studies=args.studies, resamples=args.resamples,
+                        alpha=args.alpha, target=args.target, rng=args.seed, overwrite=args.overwrite,
+                        progress=not args.no_progress,
+                        command="reveal " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    result = study.result
+    print(wide_table(result.table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"(power, max-|t| corrected; Monte-Carlo SE at most {result.table['power_se'].max():.3f}; "
           f"{args.studies} studies per N)")
     for line in needed_text(result):
         print(line)
-    command = "reveal " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    paths = write_power_outputs(result, effects_table(effects, list(design.levels)), out, command=command)
-    print(f"written: {paths['power']}, {paths['figure']}, {paths['report']}")
+    print(f"written: {study.paths['power']}, {study.paths['figure']}, {study.paths['report']}")
     return 0
