@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from ..core.levels import level_value
@@ -32,7 +33,7 @@ __all__ = ["error_consistency", "pairwise_error_consistency", "model_human_consi
            "summarize_consistency", "image_spearman", "reference_kind"]
 
 
-def error_consistency(correct_a, correct_b):
+def error_consistency(correct_a: ArrayLike, correct_b: ArrayLike) -> tuple[float, float, float]:
     """Error consistency κ of two observers on the same trials.
 
     Parameters
@@ -44,6 +45,19 @@ def error_consistency(correct_a, correct_b):
     -------
     kappa, c_obs, c_exp : float
         ``kappa`` is NaN when undefined (no trials, or c_exp = 1: both at ceiling/floor).
+
+    Examples
+    --------
+    Both observers miss trials 3 and 6; only the second also misses trial 4:
+
+    >>> kappa, c_obs, c_exp = error_consistency([1, 1, 0, 1, 1, 0], [1, 1, 0, 0, 1, 0])
+    >>> print(f"kappa={kappa:.3f} c_obs={c_obs:.3f} c_exp={c_exp:.3f}")
+    kappa=0.667 c_obs=0.833 c_exp=0.500
+
+    Two observers at ceiling have no errors to be consistent about:
+
+    >>> error_consistency([1, 1, 1], [1, 1, 1])[0]
+    nan
     """
     a = np.asarray(correct_a, float)
     b = np.asarray(correct_b, float)
@@ -55,7 +69,7 @@ def error_consistency(correct_a, correct_b):
     return float(k[0, 0]), float(co[0, 0]), float(ce[0, 0])
 
 
-def pairwise_error_consistency(a, b):
+def pairwise_error_consistency(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """κ for every pair of rows of two observers × trials matrices (NaN = trial not seen).
 
     Parameters
@@ -69,6 +83,17 @@ def pairwise_error_consistency(a, b):
     -------
     kappa, c_obs, c_exp, n_shared : ndarray, shape (n_a, n_b)
         ``kappa`` is NaN where undefined.
+
+    Examples
+    --------
+    The first observer of ``a`` did not see the fourth trial:
+
+    >>> import numpy as np
+    >>> a = np.array([[1, 0, 1, np.nan], [1, 1, 1, 1]])
+    >>> b = np.array([[1, 0, 0, 1]])
+    >>> kappa, c_obs, c_exp, n_shared = pairwise_error_consistency(a, b)
+    >>> np.round(kappa, 3).tolist(), n_shared.tolist()
+    ([[0.4], [0.0]], [[3.0], [4.0]])
     """
     n, right_a, right_b, agree = shared_counts(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -110,7 +135,18 @@ def _kappa(n, right_a, right_b, agree):
 
 
 def reference_kind(trials: pd.DataFrame) -> str | None:
-    """The observers models are compared with: humans, or simulated observers if there are none."""
+    """The observers models are compared with: humans, or simulated observers if there are none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> reference_kind(pd.DataFrame({"observer_kind": ["model", "simulated"]}))
+    'simulated'
+    >>> reference_kind(pd.DataFrame({"observer_kind": ["model", "human", "simulated"]}))
+    'human'
+    >>> print(reference_kind(pd.DataFrame({"observer_kind": ["model"]})))
+    None
+    """
     kinds = set(trials["observer_kind"])
     return "human" if "human" in kinds else ("simulated" if "simulated" in kinds else None)
 
@@ -131,6 +167,26 @@ def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.
         One row per pair and level: ``comparison ("model-human" | "human-human"), model,
         observer_a, observer_b, group, level, n_shared, c_obs, c_exp, kappa, defined``. For
         simulated reference observers the comparison reads ``model-simulated``.
+
+    Examples
+    --------
+    Two humans and a model on the same three stimuli of one level:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> trials = pd.DataFrame({
+    ...     "observer": ["p1"] * 3 + ["p2"] * 3 + ["net"] * 3,
+    ...     "observer_kind": ["human"] * 6 + ["model"] * 3,
+    ...     "group": "clickme", "level": "10", "stimulus_id": ["a", "b", "c"] * 3,
+    ...     "category": ["animal", "nonanimal", "animal"] * 3,
+    ...     "correct": [1, 0, 1, 1, 0, 0, 1, 0, 1],
+    ...     "p_animal": [np.nan] * 6 + [0.9, 0.6, 0.3]})
+    >>> pairs = model_human_consistency(trials)
+    >>> pairs[["comparison", "observer_a", "observer_b", "n_shared", "kappa"]].round(3)
+        comparison observer_a observer_b  n_shared  kappa
+    0  human-human         p1         p2         3    0.4
+    1  model-human        net         p1         3    1.0
+    2  model-human        net         p2         3    0.4
     """
     ref = reference_kind(trials)
     if ref is None:
@@ -182,6 +238,23 @@ def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``comparison, model, group, level, n_pairs, n_defined, n_undefined, kappa_pooled,
         kappa_mean, kappa_sem, mean_shared_trials, note``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> trials = pd.DataFrame({
+    ...     "observer": ["p1"] * 3 + ["p2"] * 3 + ["net"] * 3,
+    ...     "observer_kind": ["human"] * 6 + ["model"] * 3,
+    ...     "group": "clickme", "level": "10", "stimulus_id": ["a", "b", "c"] * 3,
+    ...     "category": ["animal", "nonanimal", "animal"] * 3,
+    ...     "correct": [1, 0, 1, 1, 0, 0, 1, 0, 1],
+    ...     "p_animal": [np.nan] * 6 + [0.9, 0.6, 0.3]})
+    >>> summary = summarize_consistency(model_human_consistency(trials))
+    >>> summary[["comparison", "model", "n_pairs", "kappa_pooled", "kappa_mean"]].round(3)
+        comparison model  n_pairs  kappa_pooled  kappa_mean
+    0  human-human              1         0.400         0.4
+    1  model-human   net        2         0.667         0.7
     """
     rows = []
     for (comp, model, group, level), sub in pairs.groupby(["comparison", "model", "group", "level"], sort=False):
@@ -200,7 +273,8 @@ def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
                      "kappa_sem": k.std(ddof=1) / np.sqrt(len(k)) if len(k) > 1 else np.nan,
                      "mean_shared_trials": sub["n_shared"].mean(), "note": note})
     out = pd.DataFrame(rows, columns=["comparison", "model", "group", "level", "n_pairs", "n_defined",
-                                      "n_undefined", "kappa_pooled", "kappa_mean", "kappa_sem", "mean_shared_trials", "note"])
+                                      "n_undefined", "kappa_pooled", "kappa_mean", "kappa_sem", "mean_shared_trials",
+                                      "note"])
     if len(out):
         out["_lv"] = out["level"].map(level_value)
         out = out.sort_values(["comparison", "model", "group", "_lv"]).drop(columns="_lv").reset_index(drop=True)
@@ -220,6 +294,25 @@ def image_spearman(trials: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``model, level, n_images, mean_humans_per_image, spearman_rho, p``.
+
+    Examples
+    --------
+    The model's evidence for the correct category is 0.9, 0.4 and 0.3 on stimuli a, b
+    and c; the humans' accuracy 1, 0 and 0.5:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> trials = pd.DataFrame({
+    ...     "observer": ["p1"] * 3 + ["p2"] * 3 + ["net"] * 3,
+    ...     "observer_kind": ["human"] * 6 + ["model"] * 3,
+    ...     "group": "clickme", "level": "10", "stimulus_id": ["a", "b", "c"] * 3,
+    ...     "category": ["animal", "nonanimal", "animal"] * 3,
+    ...     "correct": [1, 0, 1, 1, 0, 0, 1, 0, 1],
+    ...     "p_animal": [np.nan] * 6 + [0.9, 0.6, 0.3]})
+    >>> image_spearman(trials).round(3)
+      model level  n_images  mean_humans_per_image  spearman_rho      p
+    0   net    10         3                    2.0           0.5  0.667
+    1   net   all         3                    2.0           0.5  0.667
     """
     cols = ["model", "level", "n_images", "mean_humans_per_image", "spearman_rho", "p"]
     ref = reference_kind(trials)

@@ -81,6 +81,27 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
     Returns
     -------
     ExclusionResult
+
+    Examples
+    --------
+    ``p2`` is wrong on both intact images (at chance); ``p1`` timed out once:
+
+    >>> import pandas as pd
+    >>> trials = pd.DataFrame({
+    ...     "observer": ["p1"] * 4 + ["p2"] * 4, "observer_kind": "human", "group": "clickme",
+    ...     "level": ["10", "full", "full", "10"] * 2, "correct": [1, 1, 1, 0, 1, 0, 0, 1],
+    ...     "timed_out": [0, 0, 0, 1, 0, 0, 0, 0]})
+    >>> result = apply_exclusions(trials)
+    >>> result.observers[["observer", "full_accuracy", "timeout_rate", "excluded"]]
+      observer  full_accuracy  timeout_rate  excluded
+    0       p1            1.0          0.25     False
+    1       p2            0.0          0.00      True
+    >>> for row in result.dropped.itertuples():
+    ...     print(row.observer, row.rows, row.reason)
+    p2 4 observer excluded: intact-image accuracy 0.00 at or below chance (0.5)
+    p1 1 timed out (left out of accuracy)
+    >>> len(result.trials)
+    3
     """
     trials = trials.copy()
     if "source_file" not in trials:

@@ -1,10 +1,14 @@
-"""Figures in the style of the paper's Fig. 2B, readable in print (matplotlib, Agg backend).
+"""Figures in the style of the paper's Fig. 2B, readable in print (matplotlib's object API).
 
 Colour encodes the map source (Okabe–Ito colour-blind-safe palette); line style and marker
 fill encode the kind of observer: humans solid with filled markers and a SEM band,
 simulated observers dash-dot, models dashed with open markers — and every legend entry
 names its kind. The intact-image (``full``) condition is drawn apart on the right, as in
 the paper; the top axis gives the mean % of image pixels each level reveals.
+
+Figures are :class:`matplotlib.figure.Figure` objects drawn on an Agg canvas of their own
+(:func:`new_figure`), not pyplot figures: importing this module never switches the user's
+matplotlib backend, nothing opens a window, and a figure is freed like any object.
 """
 from __future__ import annotations
 
@@ -12,16 +16,15 @@ import io
 import os
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: figures are written to files, never shown
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..core.outputs import atomic_write
+from ..core.levels import FULL, level_value
 
-from ..core.outputs import atomic_write  # noqa: E402
-from ..core.levels import FULL, level_value  # noqa: E402
-
-__all__ = ["accuracy_figure", "consistency_figure", "save_figure", "stars"]
+__all__ = ["accuracy_figure", "consistency_figure", "new_figure", "save_figure", "png_bytes", "stars"]
 
 _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 _PLURAL = {"human": "humans", "simulated": "simulated observers"}
@@ -31,10 +34,27 @@ _RC = {"font.size": 9, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.label
 
 
 def stars(p: float) -> str:
-    """Significance stars as in the paper: * p < .05, ** p < .01, *** p < .001."""
+    """Significance stars as in the paper: * p < .05, ** p < .01, *** p < .001.
+
+    Examples
+    --------
+    >>> [stars(p) for p in (0.0004, 0.003, 0.04, 0.2, float("nan"))]
+    ['***', '**', '*', '', '']
+    """
     if p is None or not np.isfinite(p):
         return ""
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def new_figure(**kwargs) -> Figure:
+    """A figure on an Agg canvas of its own (``kwargs`` as for :class:`matplotlib.figure.Figure`).
+
+    No pyplot: the figure is not registered with pyplot's figure manager (no ``close`` needed)
+    and the backend the user chose is left alone.
+    """
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _colours(sources):
@@ -59,9 +79,22 @@ def accuracy_figure(curves: pd.DataFrame, tests: pd.DataFrame | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({
+    ...     "observer_kind": "human", "series": "clickme", "map_source": "clickme",
+    ...     "label": "clickme (humans)", "level": ["1", "10", "full"],
+    ...     "mean": [0.6, 0.85, 0.95], "sem": [0.05, 0.04, 0.02]})
+    >>> fig = accuracy_figure(curves)
+    >>> [t.get_text() for t in fig.legends[0].get_texts()]
+    ['clickme (humans)']
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['1', '10']
     """
-    with plt.rc_context(_RC):
-        fig = plt.figure(figsize=(6.8, 5.0))
+    with matplotlib.rc_context(_RC):
+        fig = new_figure(figsize=(6.8, 5.0))
         grid = fig.add_gridspec(1, 2, width_ratios=[11, 1.3], wspace=0.06, left=0.09, right=0.985,
                                 bottom=0.24, top=0.83)
         ax = fig.add_subplot(grid[0])
@@ -167,9 +200,21 @@ def consistency_figure(summary: pd.DataFrame):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> summary = pd.DataFrame({"comparison": ["human-human", "model-human"], "model": ["", "net"],
+    ...                         "group": "clickme", "level": "10", "kappa_pooled": [0.4, 0.667]})
+    >>> fig = consistency_figure(summary)
+    >>> for t in fig.axes[0].get_legend().get_texts():
+    ...     print(t.get_text())
+    humans vs humans, clickme (reference)
+    net (model) vs humans, clickme
     """
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.8, 3.4))
+    with matplotlib.rc_context(_RC):
+        fig = new_figure(figsize=(6.8, 3.4))
+        ax = fig.subplots()
         fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.95)
         levels = sorted(set(summary["level"]), key=level_value)
         pos = {lv: i for i, lv in enumerate(levels)}

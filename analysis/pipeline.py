@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import math
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,14 +19,15 @@ from ..core.seeding import as_generator
 from .consistency import image_spearman, model_human_consistency, summarize_consistency
 from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
 from .exclusions import ExclusionSettings, apply_exclusions
-from ..core.levels import FULL, level_value, sort_levels
+from ..core.levels import FULL, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from ..core.readers import read_trials
 from ..core.errors import InputError
 from ..core.version import toolkit_version
 from ..core.outputs import OutputFolder, atomic_write
 
-__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv", "write_outputs"]
+__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv",
+           "write_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class AnalysisSettings:
     alpha: float = 0.05
     exclusions: ExclusionSettings = ExclusionSettings()
     ceiling_tolerance: float = 0.03
-    threshold_pc: float = 0.75
+    threshold_p_correct: float = 0.75
     ceiling_fraction: float = 0.95
     fit: bool = True
     min_trials_per_level_observer_fit: int = 20
@@ -66,17 +65,43 @@ class AnalysisResult:
     settings: AnalysisSettings
 
 
-def compare_groups(obs_acc: pd.DataFrame, *, rng=None, n_resamples=10_000, n_bootstrap=10_000, progress=False):
+def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | None = None,
+                   n_resamples: int = 10_000, n_bootstrap: int = 10_000, progress: bool = False) -> pd.DataFrame:
     """Randomization tests between every pair of groups, per observer kind (models excluded).
 
     For groups a < b (sorted names) the statistic is Welch's t of a − b at every level;
     ``p`` is two-sided, ``p_greater`` one-sided (a more accurate than b); both with
     family-wise versions over the levels (max-|t| and max-t), all from the same resamples.
 
+    Parameters
+    ----------
+    obs_acc : pandas.DataFrame
+        From :func:`reveal.analysis.curves.observer_accuracy`.
+    rng : None, int or numpy.random.Generator
+    n_resamples, n_bootstrap : int
+        Resamples of the randomization test and of the bootstrap of the effect sizes.
+    progress : bool
+
     Returns
     -------
     pandas.DataFrame
         One row per comparison and level.
+
+    Examples
+    --------
+    Three observers per group at one level (3 + 3 observers have 20 relabellings):
+
+    >>> import pandas as pd
+    >>> obs_acc = pd.DataFrame({
+    ...     "observer_kind": "human", "observer": ["a1", "a2", "a3", "b1", "b2", "b3"],
+    ...     "group": ["clickme"] * 3 + ["salicon"] * 3, "level": "10",
+    ...     "accuracy": [0.9, 0.8, 0.85, 0.6, 0.7, 0.65]})
+    >>> tests = compare_groups(obs_acc, rng=0, n_resamples=999, n_bootstrap=999)
+    >>> tests[["comparison", "level", "mean_a", "mean_b", "statistic", "p"]].round(3)
+               comparison level  mean_a  mean_b  statistic      p
+    0  clickme vs salicon    10    0.85    0.65      4.899  0.103
+    >>> print(f"{tests.loc[0, 'difference']:.2f}, g = {tests.loc[0, 'hedges_g']:.2f}")
+    0.20, g = 3.20
     """
     rng = as_generator(rng)
     rows = []
@@ -131,8 +156,41 @@ def _interp_pixels(pct_revealed: float, pixel_pct: pd.Series) -> float:
 
 
 def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series, settings: AnalysisSettings,
-               rng=None) -> pd.DataFrame:
-    """psignifit fits per series (and per observer with enough trials) + empirical ceiling."""
+               rng: np.random.Generator | int | None = None) -> pd.DataFrame:
+    """psignifit fits per series (and per observer with enough trials) + empirical ceiling.
+
+    Parameters
+    ----------
+    obs_acc : pandas.DataFrame
+        From :func:`reveal.analysis.curves.observer_accuracy`.
+    curves : pandas.DataFrame
+        From :func:`reveal.analysis.curves.group_curves`.
+    pixel_pct : pandas.Series
+        Mean % of image pixels per level (:func:`reveal.analysis.curves.pixel_fraction_by_level`).
+    settings : AnalysisSettings
+        ``fit=False`` leaves out the psignifit fits (empirical ceiling only).
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series (observer ``(pooled)``) and per observer fitted alone.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from reveal.analysis.curves import group_curves
+    >>> obs_acc = pd.DataFrame({
+    ...     "observer_kind": "human", "observer": ["p1"] * 4 + ["p2"] * 4, "group": "clickme",
+    ...     "series": "clickme", "map_source": "clickme", "level": ["1", "10", "100", "full"] * 2,
+    ...     "n": 10, "n_correct": [6, 10, 10, 10, 5, 10, 10, 10]})
+    >>> obs_acc["accuracy"] = obs_acc["n_correct"] / obs_acc["n"]
+    >>> pixel_pct = pd.Series({"1": 0.3, "10": 3.0, "100": 30.0, "full": 100.0})
+    >>> fits = fit_curves(obs_acc, group_curves(obs_acc), pixel_pct, AnalysisSettings(fit=False))
+    >>> row = fits.iloc[0]
+    >>> print(row["label"], row["ceiling_level_empirical"], row["ceiling_image_pct_empirical"])
+    clickme (humans) 10 3.0
+    """
     rng = as_generator(rng)
     from .psychometric import fit_psychometric
 
@@ -164,7 +222,7 @@ def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series
         if settings.fit and len(part) >= 3:
             try:
                 fit = fit_psychometric([float(lv) for lv in part.index], part["n_correct"].to_numpy(),
-                                       part["n"].to_numpy(), rng=rng, threshold_pc=settings.threshold_pc,
+                                       part["n"].to_numpy(), rng=rng, threshold_p_correct=settings.threshold_p_correct,
                                        ceiling_fraction=settings.ceiling_fraction)
                 row.update({"threshold_pct": fit.threshold_pct, "threshold_low": fit.threshold_low,
                             "threshold_high": fit.threshold_high,
@@ -232,8 +290,21 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
                           pixel_pct=pixel_pct, read=read, exclusions=excl, settings=settings)
 
 
-def write_csv(table: pd.DataFrame, path) -> None:
-    """Write a table atomically (see :func:`reveal.core.outputs.atomic_write`)."""
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table atomically (see :func:`reveal.core.outputs.atomic_write`).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_csv(pd.DataFrame({"level": ["1", "full"], "mean": [0.6, 0.95]}), os.path.join(tmp, "t.csv"))
+    ...     print(open(os.path.join(tmp, "t.csv")).read())
+    level,mean
+    1,0.6
+    full,0.95
+    <BLANKLINE>
+    """
     atomic_write(path, table.to_csv(index=False))
 
 
@@ -260,8 +331,6 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     dict
         Output name -> path.
     """
-    import matplotlib.pyplot as plt
-
     from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
     from .report import render_report, write_report
 
@@ -280,7 +349,6 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
         save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
     figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
             "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
-    plt.close(fig)
     if len(result.consistency):
         fig = consistency_figure(result.consistency)
         for suffix in ("png", "svg"):
@@ -289,7 +357,6 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
         figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
                 "models vs humans, and humans vs humans (reference); "
                 "'n/a': undefined at ceiling."] = png_bytes(fig)
-        plt.close(fig)
     paths["report"] = out.path("report.html")
     write_report(render_report(result, figures, version=toolkit_version(), command=command), paths["report"])
     out.close()

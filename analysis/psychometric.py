@@ -7,7 +7,7 @@ part of the fit.
 
 Reported per fit:
 
-* ``threshold_pct``: the % revealed where the *fitted* curve is at ``threshold_pc``
+* ``threshold_pct``: the % revealed where the *fitted* curve is at ``threshold_p_correct``
   (default 75 % correct, lapses included), with a credible interval from posterior samples
   (``psignifit(..., debug=True)`` then ``Result.posterior_samples``): the 75 % point is
   computed for every sample and its percentiles taken. psignifit's own ``Result.threshold``
@@ -40,7 +40,7 @@ class PsychometricFit:
     lapse: float
     width_log10: float
     n_trials: int
-    threshold_pc: float
+    threshold_p_correct: float
     credible_mass: float
     result: object = dataclasses.field(repr=False, default=None)
 
@@ -49,7 +49,7 @@ class PsychometricFit:
         return self.result.proportion_correct(np.log10(np.asarray(x_pct, float)))
 
 
-def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75, ceiling_fraction=0.95,
+def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correct=0.75, ceiling_fraction=0.95,
                      credible_mass=0.95, sigmoid="norm", n_samples=4000) -> PsychometricFit:
     """Fit a 2AFC psychometric function to accuracy against % of features revealed.
 
@@ -61,7 +61,7 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75,
         Trials correct and trials at each level (levels with 0 trials are dropped).
     rng : None, int or numpy.random.Generator
         For the posterior samples behind the credible intervals.
-    threshold_pc : float
+    threshold_p_correct : float
         Proportion correct that defines the threshold.
     ceiling_fraction : float
         Share of the way from chance to the upper asymptote that counts as ceiling.
@@ -75,6 +75,19 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75,
     Returns
     -------
     PsychometricFit
+
+    Examples
+    --------
+    24 trials at each of six levels, from chance to ceiling (the fit takes a few seconds):
+
+    >>> fit = fit_psychometric([1, 2.5, 6.3, 15.8, 39.8, 100], [11, 13, 17, 22, 24, 24], [24] * 6,
+    ...                        rng=0, n_samples=500)
+    >>> print(f"75 % correct at {fit.threshold_pct:.1f} % revealed, {fit.n_trials} trials")
+    75 % correct at 7.5 % revealed, 144 trials
+    >>> bool(fit.threshold_low < fit.threshold_pct < fit.threshold_high < fit.ceiling_pct)
+    True
+    >>> [round(float(p), 2) for p in fit.curve([1, 100])]
+    [0.5, 1.0]
     """
     rng = as_generator(rng)
     import psignifit  # imported here: the fit is the only user and the import is not free
@@ -87,9 +100,14 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75,
         raise ValueError("a psychometric fit needs at least 3 levels with trials")
     data = np.column_stack([np.log10(x[keep]), k[keep], n[keep]])
     with warnings.catch_warnings():
-        # psignifit warns about grid bounds and few trials per block; those fits are still
-        # reported, with their (wide) intervals saying how little the data constrain them.
-        warnings.simplefilter("ignore")
+        # psignifit's own UserWarnings about the data (few trials per block) and the grid
+        # bounds ("psignifit:boundWarning"): those fits are still reported, with their (wide)
+        # intervals saying how little the data constrain them. With verbose=False psignifit 4.3
+        # does not issue them (nor any other warning, in fits of ceiling, floor, chance, one
+        # trial per level); filtered by message in case a version does. Other warnings show.
+        for message in (r"psignifit:boundWarning", r"All blocks in data have only 1 trial",
+                        r"All provided data blocks contain <= 5 trials"):
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
         result = psignifit.psignifit(data, experiment_type="2AFC", sigmoid=sigmoid, verbose=False, debug=True)
     est = result.parameter_estimate_MAP
     sig = result.configuration.make_sigmoid()
@@ -107,11 +125,11 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_pc=0.75,
         # Scaled → unscaled by hand: Sigmoid.inverse(pc, t, w, gamma, lambda) raises for the
         # whole array if any posterior sample has a lapse rate too high to reach pc; such a
         # sample has no threshold (NaN, dropped from the interval) instead.
-        thr = point_and_interval(lambda t, w, g, l: sig.inverse(
-            np.where(1 - l > threshold_pc, (threshold_pc - g) / (1 - l - g), np.nan), t, w))
+        thr = point_and_interval(lambda t, w, g, lapse: sig.inverse(
+            np.where(1 - lapse > threshold_p_correct, (threshold_p_correct - g) / (1 - lapse - g), np.nan), t, w))
         # Ceiling: the unscaled sigmoid at ceiling_fraction (independent of gamma/lambda).
-        ceil = point_and_interval(lambda t, w, g, l: sig.inverse(ceiling_fraction, t, w, 0.0, 0.0))
+        ceil = point_and_interval(lambda t, w, g, lapse: sig.inverse(ceiling_fraction, t, w, 0.0, 0.0))
     return PsychometricFit(threshold_pct=thr[0], threshold_low=thr[1], threshold_high=thr[2],
                            ceiling_pct=ceil[0], ceiling_low=ceil[1], ceiling_high=ceil[2],
                            lapse=float(est["lambda"]), width_log10=float(est["width"]), n_trials=int(n.sum()),
-                           threshold_pc=threshold_pc, credible_mass=credible_mass, result=result)
+                           threshold_p_correct=threshold_p_correct, credible_mass=credible_mass, result=result)

@@ -8,7 +8,6 @@ import base64
 import dataclasses
 import datetime as _dt
 import html
-import os
 
 import numpy as np
 import pandas as pd
@@ -94,9 +93,9 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
         parts.append(_p("Mean % of image pixels revealed per level: " + ", ".join(
             f"{lv}: {v:.3g} %" for lv, v in result.pixel_pct.items() if np.isfinite(v))))
     parts.append("<h2>Psychometric fits and ceiling</h2>")
-    parts.append(_p(f"psignifit 4, 2AFC, x = log10 % revealed; threshold at {s.threshold_pc:.0%} correct with 95 % "
-                    f"credible interval; fitted ceiling where the curve is {s.ceiling_fraction:.0%} of the way "
-                    f"to its asymptote; empirical ceiling: lowest level from which mean accuracy stays within "
+    parts.append(_p(f"psignifit 4, 2AFC, x = log10 % revealed; threshold at {s.threshold_p_correct:.0%} correct "
+                    f"with 95 % credible interval; fitted ceiling where the curve is {s.ceiling_fraction:.0%} of the "
+                    f"way to its asymptote; empirical ceiling: lowest level from which mean accuracy stays within "
                     f"{s.ceiling_tolerance:.0%} of intact-image accuracy. *_image_pct: the same point in mean % of "
                     "image pixels."))
     parts.append(_table(result.fits, "no fits"))
@@ -153,6 +152,21 @@ def render_page(title: str, *, intro=(), figures=None, tables=None, version: str
         Heading → table.
     version, command : str
         Toolkit version and the command line, shown under the title.
+
+    Returns
+    -------
+    str
+        One self-contained HTML page.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"level": ["1", "full"], "mean": [0.61234, 0.95]})
+    >>> page = render_page("Demo", intro=["Two rows."], tables={"Curves": table})
+    >>> page.startswith("<!DOCTYPE html>"), "<h2>Curves</h2>" in page
+    (True, True)
+    >>> [line.strip() for line in page.splitlines() if line.strip().startswith("<td>")]
+    ['<td>1</td>', '<td>0.6123</td>', '<td>full</td>', '<td>0.95</td>']
     """
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]

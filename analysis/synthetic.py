@@ -9,10 +9,10 @@ Each synthetic participant follows the experiment's design: every image once, at
 condition given by the Latin square (participant i, image j → condition (j + i) mod 12),
 and answers correctly with probability
 
-    p(x) = 0.5 + (0.5 − lapse) · Φ((log10 x − threshold) / spread)
+    p(x) = 0.5 + (0.5 − lapse) · Φ((log10 x − threshold) / sigma)
 
-(``x`` = % of the feature budget revealed; intact images: 1 − lapse), with the threshold
-varying between participants.
+(``x`` = % of the feature budget revealed; intact images: 1 − lapse; ``sigma`` sets the
+slope), with the threshold varying between participants (``observer_sd``).
 """
 from __future__ import annotations
 
@@ -23,35 +23,79 @@ from scipy.stats import norm
 from ..core.seeding import as_generator
 from ..core.levels import FULL, normalize_level
 
-__all__ = ["DEFAULT_LEVELS", "accuracy_model", "simulate_trials"]
+__all__ = ["DEFAULT_LEVELS", "two_afc_curve", "accuracy_model", "simulate_trials"]
 
 DEFAULT_LEVELS = [normalize_level(v) for v in np.logspace(0, 2, 11)] + [FULL]
 
 
-def accuracy_model(levels, threshold_log10, spread_log10=0.25, lapse=0.03):
+def two_afc_curve(log10_x, threshold_log10, sigma_log10, lapse):
+    """The 2AFC psychometric curve: a cumulative Gaussian in log10 % revealed, as psignifit
+    fits it (guess rate 0.5).
+
+    ``p(x) = 0.5 + (0.5 − lapse) · Φ((log10 x − threshold_log10) / sigma_log10)``
+
+    Parameters
+    ----------
+    log10_x : float or ndarray
+        log10 of the % of the feature budget revealed.
+    threshold_log10 : float
+        Midpoint of the rise (75 % correct without lapses), log10 units.
+    sigma_log10 : float
+        SD of the cumulative Gaussian, log10 units (psignifit's width is
+        ``2 · Φ⁻¹(0.95) · sigma_log10``).
+    lapse : float
+        Errors on easy trials: the curve tends to 1 − lapse.
+
+    Returns
+    -------
+    float or ndarray, like ``log10_x``
+        Probability correct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(two_afc_curve(np.log10([1, 10, 100]), threshold_log10=1.0, sigma_log10=0.25, lapse=0.03), 3)
+    array([0.5  , 0.735, 0.97 ])
+    >>> float(two_afc_curve(1.0, 1.0, 0.25, lapse=0.0))  # 75 % correct at the threshold
+    0.75
+    """
+    return 0.5 + (0.5 - lapse) * norm.cdf((log10_x - threshold_log10) / sigma_log10)
+
+
+def accuracy_model(levels, threshold_log10, sigma_log10=0.25, lapse=0.03):
     """Probability correct at each level (see module docstring).
 
     Parameters
     ----------
     levels : sequence of str
-    threshold_log10, spread_log10, lapse : float
+    threshold_log10, sigma_log10, lapse : float
+        As in :func:`two_afc_curve` (``sigma_log10``: the slope's scale, not a spread between
+        participants).
 
     Returns
     -------
     ndarray, shape (n_levels,)
+
+    Examples
+    --------
+    Halfway between chance and 1 − lapse at the threshold (10 %), 1 − lapse on intact images:
+
+    >>> import numpy as np
+    >>> np.round(accuracy_model(["1", "10", "100", "full"], threshold_log10=1.0), 3)
+    array([0.5  , 0.735, 0.97 , 0.97 ])
     """
     out = []
     for lv in levels:
         if lv == FULL:
             out.append(1 - lapse)
         else:
-            out.append(0.5 + (0.5 - lapse) * norm.cdf((np.log10(float(lv)) - threshold_log10) / spread_log10))
+            out.append(two_afc_curve(np.log10(float(lv)), threshold_log10, sigma_log10, lapse))
     return np.array(out)
 
 
 def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int = 80, levels=DEFAULT_LEVELS,
                     observer_sd: float = 0.1, timeout_rate: float = 0.0, kind: str = "simulated",
-                    spread_log10: float = 0.25, lapse: float = 0.03) -> pd.DataFrame:
+                    sigma_log10: float = 0.25, lapse: float = 0.03) -> pd.DataFrame:
     """Tidy trials of simulated participants.
 
     Parameters
@@ -70,12 +114,25 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int =
         Probability of a timeout (no response) on any trial.
     kind : str
         ``observer_kind`` written (``simulated`` by default).
-    spread_log10, lapse : float
+    sigma_log10, lapse : float
+        The curve's slope scale and lapse rate (:func:`accuracy_model`), the same for everyone.
 
     Returns
     -------
     pandas.DataFrame
         Tidy trial table (docs/conventions.md), with ``image_frac`` ≈ level / 100 · 0.3.
+
+    Examples
+    --------
+    Two participants per group, 24 images each (every level twice):
+
+    >>> trials = simulate_trials({"clickme": 0.8, "salicon": 1.2}, 2, rng=0, n_images=24)
+    >>> trials.groupby("observer").size().to_dict()
+    {'cl0000': 24, 'cl0001': 24, 'sa1000': 24, 'sa1001': 24}
+    >>> trials.groupby(["observer", "level"]).size().unique().tolist()
+    [2]
+    >>> trials.groupby("group")["correct"].mean().round(3).to_dict()  # lower threshold, more correct
+    {'clickme': 0.75, 'salicon': 0.583}
     """
     rng = as_generator(rng)
     levels = list(levels)
@@ -87,7 +144,7 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int =
             th = threshold + observer_sd * rng.standard_normal()
             cond = (np.arange(n_images) + i) % n_cond
             lv = [levels[c] for c in cond]
-            p = accuracy_model(lv, th, spread_log10, lapse)
+            p = accuracy_model(lv, th, sigma_log10, lapse)
             correct = (rng.random(n_images) < p).astype(int)
             category = np.where(np.arange(n_images) % 2 == 0, "animal", "nonanimal")
             timed = (rng.random(n_images) < timeout_rate).astype(int)

@@ -40,9 +40,11 @@ def _study_trials(design, effects, n, rng):
                 t = np.arange(k)
                 frames.append(pd.DataFrame({
                     "observer": f"{effect.name}{i:03d}", "observer_kind": "simulated", "group": effect.name,
-                    "session": 1, "block": 1, "trial": t + 1, "stimulus_id": [f"{effect.name}{i}_{level}_{x}" for x in t],
-                    "image_id": [f"img{x}" for x in t], "category": "animal", "map_source": effect.name, "level": level,
-                    "response": "animal", "correct": ((t >= timed[i, j]) & (t - timed[i, j] < correct[i, j])).astype(int),
+                    "session": 1, "block": 1, "trial": t + 1,
+                    "stimulus_id": [f"{effect.name}{i}_{level}_{x}" for x in t],
+                    "image_id": [f"img{x}" for x in t], "category": "animal", "map_source": effect.name,
+                    "level": level, "response": "animal",
+                    "correct": ((t >= timed[i, j]) & (t - timed[i, j] < correct[i, j])).astype(int),
                     "rt_s": 0.4, "timed_out": (t < timed[i, j]).astype(int)}))
     return pd.concat(frames, ignore_index=True)
 

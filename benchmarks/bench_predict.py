@@ -158,7 +158,8 @@ def other_cpu_runtimes(batch_size, tmp, batches=None):
     x = torch.randn(batch_size, 3, 224, 224)
     path = Path(tmp) / "efficientnet_lite0.onnx"
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # the legacy (TorchScript) exporter's DeprecationWarnings; tracing this network warns nothing else
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["logits"], dynamo=False)
     with torch.inference_mode():
         reference = net(x).numpy()
@@ -432,8 +433,8 @@ def run(args):
         for model in models:
             observer = observer_for(model, tmp, args.random_weights)
             loop_n = min(args.loop_n, len(manifest))
-            predict(sample, observer, Path(tmp) / f"warm-{model}.csv", device=device, batch_size=bs, num_workers=workers,
-                    progress=False)  # warm-up: cuDNN autotuning, allocator, page cache
+            predict(sample, observer, Path(tmp) / f"warm-{model}.csv", device=device, batch_size=bs,
+                    num_workers=workers, progress=False)  # warm-up: cuDNN autotuning, allocator, page cache
             loop_rates, rates, traces = [], [], []
             for k in range(args.repeats):  # interleaved, so that a noisy neighbour hits both alike
                 loop_rate, loop_p = plain_loop(stimset, device, loop_n, observer)

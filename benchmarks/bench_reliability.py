@@ -122,7 +122,8 @@ def main():
               f"({cpu / elapsed:4.2f} cores busy); same numbers as 1 worker: {same}")
     base = per_image[args.workers[0]]
     for w in args.workers[1:]:
-        print(f"speed-up {args.workers[0]} -> {w} workers: {base / per_image[w]:4.2f}x (ideal {w / args.workers[0]:.0f}x)")
+        print(f"speed-up {args.workers[0]} -> {w} workers: {base / per_image[w]:4.2f}x "
+              f"(ideal {w / args.workers[0]:.0f}x)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: on a shared machine the wall-clock "
           f"speed-up is capped by the cores the other processes leave free")
     print(f"slice reliability {reference['reliability'].mean():.3f}, null {reference['null'].mean():.3f}")

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
@@ -82,7 +81,7 @@ def run_demo(out_dir="reveal-demo", *, n_observers=240, seed=0, device="auto", n
     if n_observers < 2:
         raise InputError("the demo needs at least 2 simulated observers (one per map source)")
     out = Path(out_dir)
-    # The demo owns its folder as every command does (stimuli.outputs.OutputFolder): a rerun
+    # The demo owns its folder as every command does (reveal.core.outputs.OutputFolder): a rerun
     # removes the files the earlier demo recorded and nothing else; a folder of someone else's
     # files is refused, --overwrite or not.
     folder = OutputFolder(out, COMMAND, overwrite=True)
@@ -204,7 +203,8 @@ def summary(res: DemoResult) -> str:
         family = table[table["level"] == "any"].set_index("n_per_group")["power"]
         best = table[table["level"] != "any"].sort_values("power", kind="stable").groupby("n_per_group").last()
         lines.append(f"  power with this sample's {res.power.settings['n_images']} images "
-                     f"({res.power.settings['n_studies']} simulated studies per N; {res.out_dir / 'power' / 'power.html'}):")
+                     f"({res.power.settings['n_studies']} simulated studies per N; "
+                     f"{res.out_dir / 'power' / 'power.html'}):")
         for n, p in family.items():
             lines.append(f"    {n} per group: any level {p:.2f}; best level {best.loc[n, 'level']} "
                          f"{best.loc[n, 'power']:.2f}")

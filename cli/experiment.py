@@ -1,4 +1,4 @@
-"""``reveal experiment build|run``: a thin argparse layer over experiments.builder / .run."""
+"""``reveal experiment build|run``: a thin argparse layer over :mod:`reveal.experiments.builder` / ``.run``."""
 from __future__ import annotations
 
 import sys
@@ -63,7 +63,7 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
-    from ..experiments.run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
+    from ..experiments.run import NoDisplayError, NoRefreshError, run_experiment
 
     try:
         return run_experiment(args.experiment, args.participant, session=args.session,

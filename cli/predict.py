@@ -21,8 +21,8 @@ def register(subparsers):
                     "resumed.")
     p.add_argument("--stimuli", required=True, metavar="DIR", help="stimulus-set folder (with manifest.csv)")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
-                   help=f"efficientnet_lite0 (bundled, default), a torchvision classification model "
-                        f"(resnet50, vgg16, ...) or package.module:factory")
+                   help="efficientnet_lite0 (bundled, default), a torchvision classification model "
+                        "(resnet50, vgg16, ...) or package.module:factory")
     p.add_argument("--weights", metavar="PATH", help="local weights file instead of the bundled/published ones")
     p.add_argument("--name", metavar="LABEL", help="observer label in the output (default: the model name)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")

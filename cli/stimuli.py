@@ -1,7 +1,6 @@
 """``reveal stimuli …``: build stimulus sets from the command line."""
 from __future__ import annotations
 
-import argparse
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path

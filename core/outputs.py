@@ -4,6 +4,9 @@ Two rules every command follows:
 
 - **Atomic files.** A file is written under a temporary name in its own folder and renamed
   over the target (:func:`atomic_write`), so a reader, or a crash, never meets half a file.
+  The exceptions — ``reveal predict``'s appended CSV, the files PsychoPy writes itself, the
+  sample inputs — are listed with their reasons in docs/conventions.md ("Files the toolkit
+  writes").
 - **Owned folders.** An output folder holds a record, ``.reveal-outputs.json``, of the files
   the command wrote there (:class:`OutputFolder`). A rerun replaces only the recorded files
   and never deletes anything else; a non-empty folder without a record holds someone else's

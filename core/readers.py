@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import trialdata
 from .errors import InputError
-from .levels import normalize_level, sort_levels
+from .levels import normalize_level
 from .stimset import read_stimulus_set
 
 __all__ = [
@@ -116,7 +116,7 @@ def _normalize_levels(series: pd.Series, path, row_numbers) -> pd.Series:
     return pd.Series(out, index=series.index, dtype=object)
 
 
-def detect_layout(columns, first_bytes: bytes = b"", text_sample: str = "") -> str | None:
+def detect_layout(columns, text_sample: str = "") -> str | None:
     """``"tidy"``, ``"psychopy"``, ``"psychojs"`` or ``None`` (unknown) from a header."""
     cols = set(columns)
     if {"observer", "observer_kind", "stimulus_id"} <= cols:
@@ -150,8 +150,8 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     path : path-like
         A PsychoPy, PsychoJS or tidy/model CSV.
     manifest : pandas.DataFrame, optional
-        The set's manifest indexed by ``stimulus_id`` (as :func:`read_trials` passes it); fills columns the file lacks and checks stimulus ids
-        and levels against the stimulus set.
+        The set's manifest indexed by ``stimulus_id`` (as :func:`read_trials` passes it); fills columns the
+        file lacks and checks stimulus ids and levels against the stimulus set.
 
     Returns
     -------
@@ -175,7 +175,7 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"not a readable CSV file ({err})", path=path) from None
     table.columns = [c.strip() for c in table.columns]
-    layout = detect_layout(table.columns, raw_bytes[:3], raw_bytes[:200_000].decode("utf-8", "replace"))
+    layout = detect_layout(table.columns, raw_bytes[:200_000].decode("utf-8", "replace"))
     if layout is None:
         raise InputError(
             "unknown column layout: expected a tidy trial file (observer, observer_kind, "
@@ -227,7 +227,7 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
     participants = table["participant"].where(~_is_missing(table["participant"]), "")
     for reason, mask in (("not a trial row (other routine)", stim_missing),
                          ("training trial (not analysed)", ~stim_missing & (phase == "training")),
-                         (f"phase not 'test'", ~stim_missing & (phase != "training") & (phase != "test"))):
+                         ("phase not 'test'", ~stim_missing & (phase != "training") & (phase != "test"))):
         for observer, n in participants[mask].value_counts().items():
             dropped.append({"file": os.fspath(path), "observer": observer, "reason": reason, "rows": int(n)})
     test = table[~stim_missing & (phase == "test")].copy()
@@ -444,7 +444,8 @@ def read_trials(paths, stimuli=None) -> ReadResult:
         if digest in hashes:
             duplicates.append({"file": os.fspath(f), "observer": "", "duplicate_of": os.fspath(hashes[digest]),
                                "kind": "identical file"})
-            n = sum(1 for _ in open(f, "rb")) - 1
+            with open(f, "rb") as fh:
+                n = sum(1 for _ in fh) - 1
             dropped.append({"file": os.fspath(f), "observer": "", "reason": "duplicate file (identical copy)",
                             "rows": max(n, 0)})
             file_rows.append({"file": os.fspath(f), "layout": "", "observers": "", "rows_read": max(n, 0),
@@ -507,8 +508,3 @@ def read_trials(paths, stimuli=None) -> ReadResult:
         dropped=pd.DataFrame(dropped, columns=["file", "observer", "reason", "rows"]),
         duplicates=pd.DataFrame(duplicates, columns=["file", "observer", "duplicate_of", "kind"]),
     )
-
-
-def levels_in(trials: pd.DataFrame) -> list[str]:
-    """The levels present, sorted (``full`` last)."""
-    return sort_levels(trials["level"])

@@ -29,7 +29,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -318,7 +317,8 @@ def _check_rows(man: pd.DataFrame, path: Path):
     cats = man.groupby("image_id", sort=False)["category"].nunique()
     if (cats > 1).any():
         image_id = cats[cats > 1].index[0]
-        i, _ = _first((man["image_id"] == image_id) & (man["category"] != man["category"][man["image_id"] == image_id].iat[0]))
+        first_category = man["category"][man["image_id"] == image_id].iat[0]
+        i, _ = _first((man["image_id"] == image_id) & (man["category"] != first_category))
         raise InputError(f"image {image_id!r} has more than one category", path, i + 1)
     first_level = man.groupby("level_index", sort=False)["level"].transform("first")
     clash = man["level"] != first_level

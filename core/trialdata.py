@@ -25,7 +25,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS", "ANTICIPATION_S",
-           "RESPONSES", "EXPERIMENT_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
+           "EXPERIMENT_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
 
 #: The tidy trial form, in order.
 TIDY_COLUMNS = (
@@ -41,7 +41,6 @@ MODEL_COLUMNS = TIDY_COLUMNS + EVIDENCE_COLUMNS
 EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation",
                  "early_presses")
 OBSERVER_KINDS = ("human", "model", "simulated")
-RESPONSES = ("animal", "nonanimal", "none")
 
 #: Columns the experiment adds to every trial row with ``addData`` (lab and PsychoJS alike).
 EXPERIMENT_COLUMNS = (

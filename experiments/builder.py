@@ -34,9 +34,9 @@ The code components are written twice, in Python and in JavaScript, in template 
 ``string.Template``), not by automatic translation, which declares variables inside one
 routine function, where other routines do not see them.  The JavaScript assigns shared
 variables without ``let``/``var`` so that PsychoPy declares them once at module level.
-The ``addData`` lines are generated from :data:`DATA_COLUMNS`; the participant -> list
-rule is :func:`design.participant_list`, whose source the lab script's setup code
-copies, and its JavaScript twin in ``setup.js.tmpl``.
+The ``addData`` lines are generated from :data:`reveal.core.trialdata.EXPERIMENT_COLUMNS`;
+the participant -> list rule is :func:`design.participant_list`, whose source the lab
+script's setup code copies, and its JavaScript twin in ``setup.js.tmpl``.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ import textwrap
 from importlib import resources
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -59,13 +60,13 @@ from ..core.stimset import read_stimulus_set
 
 from . import design as dsg
 
+if TYPE_CHECKING:  # the return annotation of make_experiment only; imported lazily at run time
+    import psychopy.experiment
+
 log = logging.getLogger(__name__)
 
-__all__ = ["build_experiment", "DATA_COLUMNS", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
+__all__ = ["build_experiment", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
            "add_data_lines", "compile_experiment", "make_experiment"]
-
-#: The trial-data contract's experiment columns: the addData lines are generated from it.
-DATA_COLUMNS = EXPERIMENT_COLUMNS
 
 IMAGE_SIZE_PX = 256
 FEEDBACK_S = 0.8
@@ -104,7 +105,8 @@ def _template(section: str, lang: str) -> Template:
 
 
 def add_data_lines(lang: str) -> str:
-    """The ``addData`` lines of one trial, generated from :data:`DATA_COLUMNS`.
+    """The ``addData`` lines of one trial, generated from the trial-data contract's
+    :data:`reveal.core.trialdata.EXPERIMENT_COLUMNS`.
 
     Parameters
     ----------
@@ -119,11 +121,11 @@ def add_data_lines(lang: str) -> str:
         One statement per line, no trailing newline.
     """
     if lang == "py":
-        return "\n".join(f"thisExp.addData({col!r}, {col})" for col in DATA_COLUMNS
+        return "\n".join(f"thisExp.addData({col!r}, {col})" for col in EXPERIMENT_COLUMNS
                          if col not in EXPINFO_COLUMNS)
     if lang == "js":
         return "\n".join(f"psychoJS.experiment.addData({col!r}, {_JS_VALUES.get(col, col)});"
-                         for col in DATA_COLUMNS)
+                         for col in EXPERIMENT_COLUMNS)
     raise ValueError(f"lang must be 'py' or 'js', not {lang!r}")
 
 
@@ -221,7 +223,7 @@ def _code(comps, routine, name, **sections):
     return comp
 
 
-def make_experiment(name: str, sources, levels, resources=(), downloads=None
+def make_experiment(name: str, sources, levels, startup_resources=(), downloads=None
                     ) -> "psychopy.experiment.Experiment":
     """The Builder experiment object (not saved).
 
@@ -233,7 +235,7 @@ def make_experiment(name: str, sources, levels, resources=(), downloads=None
         Map sources of the set, sorted (the order lists are assigned in).
     levels : sequence of str
         ``level`` by ``level_index`` 0..11, as the manifest writes it.
-    resources : sequence of str
+    startup_resources : sequence of str
         Paths relative to the experiment folder that PsychoJS downloads at start-up, for
         every participant (none by default: see ``downloads``).
     downloads : tuple, optional
@@ -260,7 +262,7 @@ def make_experiment(name: str, sources, levels, resources=(), downloads=None
     s["Show mouse"].val = False
     s["measureFrameRate"].val = True
     s["HTML path"].val = ""  # empty: the JS lists every resource explicitly
-    s["Resources"].val = list(resources)
+    s["Resources"].val = list(startup_resources)
     s["Save log file"].val = True
     s["Save wide csv file"].val = True
     s["Save csv file"].val = False
@@ -412,7 +414,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
                       "index.html", "design.json"])
 
     # stimuli: the set's PNGs under stimuli/ with its manifest and parameters
-    for rel in used:  # rel is checked relative, without '..' (stimuli.stimset)
+    for rel in used:  # rel is checked relative, without '..' (reveal.core.stimset)
         atomic_write(folder.path(f"stimuli/{rel}"), stimset.resolve(rel).read_bytes())
     for meta in metas:
         atomic_write(folder.path(f"stimuli/{meta}"), (stimset.root / meta).read_bytes())
@@ -449,7 +451,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         "n_images": int(len(stimset.images)),
         "n_blocks": int(min(n_blocks, len(stimset.images))), "n_training": int(n_training),
         "seed": stimset.seed, "stimuli": os.fspath(Path(stimuli_dir).resolve()),
-        "data_columns": list(DATA_COLUMNS), "notes": notes,
+        "data_columns": list(EXPERIMENT_COLUMNS), "notes": notes,
     }
     atomic_write(out / "design.json", json.dumps(info, indent=2))
     folder.close()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def participant_list(participant, sources, group, n_rows):
     return index
 
 
-def list_index(participant, sources, group: str | None = None) -> int:
+def list_index(participant: int | str, sources: Sequence[str], group: str | None = None) -> int:
     """The list a participant runs (the rule the compiled experiment applies too).
 
     Parameters
@@ -234,7 +235,7 @@ def list_index(participant, sources, group: str | None = None) -> int:
     return participant_list(pid, sources, group, N_CONDITIONS)
 
 
-def assignment(participant, sources, group: str | None = None) -> Assignment:
+def assignment(participant: int | str, sources: Sequence[str], group: str | None = None) -> Assignment:
     """Group, Latin-square row and key mapping of one participant (index or id string)."""
     sources = list(sources)
     L = list_index(participant, sources, group)
@@ -378,15 +379,16 @@ def training_trials(stimset: StimulusSet, a: Assignment, rng=None,
                       fixation_durations(len(rows), rng), a)
 
 
-def participant_design(stimset: StimulusSet, participant: int, group: str | None = None,
+def participant_design(stimset: StimulusSet, participant: int | str, group: str | None = None,
                        n_blocks: int = 5, n_training: int = 8) -> ParticipantDesign:
     """Assignment, training and test trials of one participant (deterministic).
 
     Parameters
     ----------
     stimset : StimulusSet
-    participant : int
-        Participant index (>= 0); wraps over the ``n_lists`` lists.
+    participant : int or str
+        Participant index (>= 0; wraps over the ``n_lists`` lists) or a participant id
+        string as the experiment receives it (reduced by :func:`participant_list`).
     group : str, optional
         Force a map source.
     n_blocks, n_training : int

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from ..analysis.exclusions import ExclusionSettings
 from ..core.levels import FULL, LEVEL_LABELS, N_CONDITIONS, level_value
 from ..analysis.randomization import permutation_group_test
+from ..analysis.synthetic import two_afc_curve
 from ..core.seeding import as_generator
 from .design import assignment, latin_square_conditions
 
@@ -121,7 +122,7 @@ def stated_effect(name, threshold_pct, width_log10=0.8, lapse=0.03, *, spread_lo
     if not threshold_pct > 0 or not width_log10 > 0 or not 0 <= lapse < 0.5:
         raise ValueError("need threshold_pct > 0, width_log10 > 0 and 0 <= lapse < 0.5")
     sigma = width_log10 / (2 * norm.ppf(0.95))
-    p = 0.5 + (0.5 - lapse) * norm.cdf((CURVE_GRID - np.log10(threshold_pct)) / sigma)
+    p = two_afc_curve(CURVE_GRID, np.log10(threshold_pct), sigma, lapse)
     return GroupEffect(name, tuple(CURVE_GRID), tuple(p), 1 - lapse, spread_log10, timeout_rate,
                        f"stated: threshold {threshold_pct:g} %, width {width_log10:g} log10, lapse {lapse:g}")
 

@@ -20,7 +20,7 @@ from ..analysis.psychometric import fit_psychometric
 from ..core.readers import read_trials
 from ..core.errors import InputError
 from ..core.seeding import as_generator
-from .power import CURVE_GRID, GroupEffect, stated_effect
+from .power import GroupEffect, stated_effect
 
 __all__ = ["effects_from_pilot", "effects_from_models", "parse_group_spec", "participant_shifts"]
 
@@ -121,7 +121,7 @@ def effects_from_pilot(paths, stimuli=None, *, exclusions=ExclusionSettings(), r
             group, curve.log10_pct, curve.p_correct, p_full, spread_log10=spread,
             timeout_rate=float(observers["timeout_rate"].mean()),
             origin=f"pilot: {len(per_obs)} participants, threshold {fit.threshold_pct:.3g} % "
-                   f"(at {fit.threshold_pc:.0%}), width {fit.width_log10:.2f} log10 pooled, "
+                   f"(at {fit.threshold_p_correct:.0%}), width {fit.width_log10:.2f} log10 pooled, "
                    f"{_WIDTH_PER_SIGMA * sigma:.2f} per participant, lapse {fit.lapse:.3f}"))
     if len(effects) < 2:
         raise InputError(f"the pilot has participants (after exclusions) in one group only, "

@@ -55,14 +55,17 @@ def power_figure(table, target=0.8):
     -------
     matplotlib.figure.Figure
     """
-    from ..analysis.figures import plt
+    import matplotlib
+
+    from ..analysis.figures import new_figure
 
     comparisons = list(dict.fromkeys(table["comparison"]))
-    fig, axes = plt.subplots(1, len(comparisons), figsize=(5.6 * len(comparisons) + 2.2, 4.6), squeeze=False)
+    fig = new_figure(figsize=(5.6 * len(comparisons) + 2.2, 4.6))
+    axes = fig.subplots(1, len(comparisons), squeeze=False)
     for ax, comparison in zip(axes[0], comparisons):
         sub = table[table["comparison"] == comparison]
         levels = [lv for lv in dict.fromkeys(sub["level"]) if lv != "any"]
-        colours = plt.cm.viridis(np.linspace(0, 0.95, len(levels)))
+        colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.95, len(levels)))
         for colour, level in zip(colours, levels):
             rows = sub[sub["level"] == level]
             ax.errorbar(rows["n_per_group"], rows["power"], yerr=1.96 * rows["power_se"], color=colour, lw=1.3,
@@ -104,7 +107,7 @@ def write_power_outputs(result, effects_table, out, *, command=""):
     dict
         Output name -> path.
     """
-    from ..analysis.figures import plt, png_bytes, save_figure
+    from ..analysis.figures import png_bytes, save_figure
     from ..analysis.report import render_page, write_report
 
     paths = {}
@@ -117,7 +120,6 @@ def write_power_outputs(result, effects_table, out, *, command=""):
     paths["figure"] = out.path("power.png")
     save_figure(fig, paths["figure"], dpi=200)
     png = png_bytes(fig)
-    plt.close(fig)
     s = result.settings
     intro = [f"{s['n_studies']} simulated studies per N, each analysed with {s['n_resamples']} randomization "
              f"resamples (Welch t per level, max-|t| family-wise correction, alpha {s['alpha']:g}); "

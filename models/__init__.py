@@ -1,7 +1,7 @@
 """Model observers: ImageNet networks categorise the stimuli, trial data in the human format out.
 
-Names are imported lazily so that ``reveal --help`` (which imports ``reveal.cli.predict``) does not
-pay for importing torch. (The inference module is not called ``predict``: a submodule of
+Names are imported lazily (PEP 562), so that ``import reveal.models`` does not pay for importing
+torch until a name is used. (The inference module is not called ``predict``: a submodule of
 that name would shadow the ``reveal.models.predict`` function once imported.)
 """
 import importlib
@@ -10,7 +10,7 @@ _EXPORTS = {
     "DEFAULT_MODEL": "registry", "Observer": "registry", "known_models": "registry",
     "load_observer": "registry", "resolve_device": "registry",
     "animal_evidence": "readout", "decide": "readout",
-    "predict": "inference", "read_predictions": "inference", "OUTPUT_COLUMNS": "inference",
+    "predict": "inference", "read_predictions": "inference",
     "attention_map": "attention", "write_attention_maps": "attention",
 }
 

@@ -35,6 +35,8 @@ photographs and writes them as a map folder (:mod:`reveal.core.mapfiles`), which
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,8 @@ import torch.nn.functional as F
 from ..core.seeding import as_generator
 from ..core.mapfiles import check_map_folder, write_maps
 from ..core.errors import InputError
+from .readout import ANIMAL_CLASSES
+from .registry import Observer, resize_shorter_side
 
 __all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_norm", "default_layer",
            "attention_map", "write_attention_maps"]
@@ -51,11 +55,8 @@ __all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_nor
 #: The attention kinds, in the order they are written.
 KINDS = ("smoothgrad", "activation")
 
-#: ImageNet-1k indices of the animal classes (0 = tench … 397 = puffer).
-ANIMAL_CLASSES = slice(0, 398)
 
-
-def full_view(observer):
+def full_view(observer: Observer) -> Callable[[torch.Tensor], torch.Tensor]:
     """The observer's preprocessing without its centre crop.
 
     Parameters
@@ -69,17 +70,22 @@ def full_view(observer):
     callable
         Float batch (N, 3, H, W) on the 0–255 scale -> normalised batch whose shorter
         side is ``resize_size``; differentiable.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from reveal.models.registry import Observer
+    >>> observer = Observer.from_module(torch.nn.Identity(), "id", resize_size=32, crop_size=32)
+    >>> tuple(full_view(observer)(torch.zeros(1, 3, 24, 36)).shape)  # no crop
+    (1, 3, 32, 48)
+    >>> tuple(observer.preprocess(torch.zeros(1, 3, 24, 36, dtype=torch.uint8)).shape)
+    (1, 3, 32, 32)
     """
     target = observer.resize_size or observer.crop_size
     mode = observer.interpolation
 
     def preprocess(batch):
-        x = batch.float()
-        h, w = x.shape[-2:]
-        if min(h, w) != target:
-            scale = target / min(h, w)
-            size = (max(target, round(h * scale)), max(target, round(w * scale)))
-            x = F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False)
+        x = resize_shorter_side(batch.float(), target, mode)
         mean = torch.tensor(observer.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(observer.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
@@ -108,7 +114,9 @@ def _score(logits, target, top_class):
     return logits[:, top_class]
 
 
-def smoothgrad(module, preprocess, image, rng=None, target="animal", n_samples=25, noise=0.15, batch_size=8):
+def smoothgrad(module: torch.nn.Module, preprocess: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray,
+               rng: np.random.Generator | int | None = None, target: str | int = "animal", n_samples: int = 25,
+               noise: float = 0.15, batch_size: int = 8) -> np.ndarray:
     """SmoothGrad map of one image.
 
     Parameters
@@ -135,6 +143,23 @@ def smoothgrad(module, preprocess, image, rng=None, target="animal", n_samples=2
     -------
     saliency : ndarray of float64, shape (H, W)
         Non-negative.
+
+    Examples
+    --------
+    A tiny untrained network (any ``nn.Module`` with 1000 outputs) on a 24 × 36 image:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from reveal.models.registry import Observer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1000))
+    >>> observer = Observer.from_module(net, "tiny", resize_size=32, crop_size=32)
+    >>> image = np.random.default_rng(0).integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    >>> saliency = smoothgrad(net, full_view(observer), image, rng=0, n_samples=4)
+    >>> saliency.shape, saliency.dtype, bool((saliency >= 0).all() and saliency.max() > 0)
+    ((24, 36), dtype('float64'), True)
     """
     rng = as_generator(rng)
     device = _module_device(module)
@@ -179,7 +204,8 @@ def _feature_maps(module, preprocess, x, layers):
     return got
 
 
-def default_layer(module, preprocess, image_shape=(256, 256), min_size=7):
+def default_layer(module: torch.nn.Module, preprocess: Callable[[torch.Tensor], torch.Tensor],
+                  image_shape: tuple[int, int] = (256, 256), min_size: int = 7) -> str:
     """The last layer to run whose output is still at least ``min_size`` × ``min_size``.
 
     Deeper layers are more selective for objects (on ``chelsea``, efficientnet-lite0's
@@ -193,6 +219,23 @@ def default_layer(module, preprocess, image_shape=(256, 256), min_size=7):
     -------
     str
         A name for :meth:`torch.nn.Module.get_submodule`.
+
+    Examples
+    --------
+    The network input is 32 × 48: the second convolution's 7 × 11 output is the last at
+    least 7 px on a side (its ReLU, which runs after it, is taken):
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from reveal.models.registry import Observer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1000))
+    >>> observer = Observer.from_module(net, "tiny", resize_size=32, crop_size=32)
+    >>> image = np.random.default_rng(0).integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    >>> default_layer(net, full_view(observer), image_shape=(24, 36))
+    '3'
     """
     pads = (torch.nn.ZeroPad2d, torch.nn.ConstantPad2d, torch.nn.ReflectionPad2d, torch.nn.ReplicationPad2d)
     names = [n for n, m in module.named_modules() if n and not isinstance(m, pads)
@@ -222,7 +265,8 @@ def _pull_back(preprocess, input_map, x_shape, device):
     return torch.where(seen, num / torch.where(seen, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
-def activation_norm(module, preprocess, image, layer=None):
+def activation_norm(module: torch.nn.Module, preprocess: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray,
+                    layer: str | None = None) -> np.ndarray:
     """Channel-wise L2 norm of a layer's activations, at image size.
 
     Parameters
@@ -238,6 +282,24 @@ def activation_norm(module, preprocess, image, layer=None):
     -------
     saliency : ndarray of float64, shape (H, W)
         Non-negative; 0 outside the region the network sees.
+
+    Examples
+    --------
+    With the observer's own preprocessing (centre crop), the image's left and right edges
+    are not seen:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from reveal.models.registry import Observer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1000))
+    >>> observer = Observer.from_module(net, "tiny", resize_size=32, crop_size=32)
+    >>> image = np.random.default_rng(0).integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    >>> act = activation_norm(net, observer.preprocess, image, layer="2")
+    >>> act.shape, bool((act[:, :2] == 0).all()), bool((act[:, 8:-8] > 0).all())
+    ((24, 36), True, True)
     """
     device = _module_device(module)
     x = _as_batch(image).to(device)
@@ -253,7 +315,8 @@ def activation_norm(module, preprocess, image, layer=None):
     return _pull_back(preprocess, up, x.shape, device).detach().cpu().double().numpy()
 
 
-def attention_map(observer, image, kind="smoothgrad", rng=None, crop=False, **kwargs):
+def attention_map(observer: Observer, image: np.ndarray, kind: str = "smoothgrad",
+                  rng: np.random.Generator | int | None = None, crop: bool = False, **kwargs) -> np.ndarray:
     """Attention map of an observer of the model registry (:func:`reveal.models.registry.load_observer`).
 
     Parameters
@@ -272,6 +335,24 @@ def attention_map(observer, image, kind="smoothgrad", rng=None, crop=False, **kw
     Returns
     -------
     ndarray of float64, shape (H, W)
+
+    Examples
+    --------
+    A tiny untrained network (any ``nn.Module`` with 1000 outputs) on a 24 × 36 image:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from reveal.models.registry import Observer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1000))
+    >>> observer = Observer.from_module(net, "tiny", resize_size=32, crop_size=32)
+    >>> image = np.random.default_rng(0).integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    >>> attention_map(observer, image, "smoothgrad", rng=0, n_samples=2).shape
+    (24, 36)
+    >>> attention_map(observer, image, "activation", layer="2").shape
+    (24, 36)
     """
     preprocess = observer.preprocess if crop else full_view(observer)
     if kind == "smoothgrad":
@@ -295,8 +376,11 @@ def _read_photos(images):
     return dict(images)
 
 
-def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, target="animal", n_samples=25,
-                         noise=0.15, layer=None, crop=False, seed=0, progress=False):
+def write_attention_maps(model: str | Observer, images: str | os.PathLike | Mapping[str, np.ndarray],
+                         out: str | os.PathLike, kinds=KINDS, *, weights: str | os.PathLike | None = None,
+                         target: str | int = "animal", n_samples: int = 25, noise: float = 0.15,
+                         layer: str | None = None, crop: bool = False, seed: int = 0,
+                         progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
     """Attention maps of a registry observer for every photograph, written as a map folder.
 
     Parameters
@@ -337,6 +421,26 @@ def write_attention_maps(model, images, out, kinds=KINDS, *, weights=None, targe
     InputError
         Unknown kind, target or layer, an unknown model, an unreadable photograph (the
         message names the file).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from reveal.models.registry import Observer
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1000))
+    >>> observer = Observer.from_module(net, "tiny", resize_size=32, crop_size=32)
+    >>> image = np.random.default_rng(0).integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     maps = write_attention_maps(observer, {"cat": image}, os.path.join(tmp, "maps"), n_samples=2, layer="2")
+    ...     written = sorted(os.listdir(os.path.join(tmp, "maps")))
+    >>> {source: {i: m.shape for i, m in by_image.items()} for source, by_image in maps.items()}
+    {'tiny:smoothgrad': {'cat': (24, 36)}, 'tiny:activation': {'cat': (24, 36)}}
+    >>> written
+    ['maps.json', 'tiny_activation', 'tiny_smoothgrad']
     """
     from tqdm.auto import tqdm
 

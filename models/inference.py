@@ -30,21 +30,15 @@ from tqdm.auto import tqdm
 from ..core.errors import InputError
 from ..core.outputs import atomic_write
 from ..core.stimset import read_stimulus_set
-from ..core.trialdata import (EVIDENCE_COLUMNS, MODEL_COLUMNS, TIDY_COLUMNS, model_header, read_model_rows,
-                                  typed_model_rows)
+from ..core.trialdata import MODEL_COLUMNS, model_header, read_model_rows, typed_model_rows
 
 from .dataset import StimulusImages
 from .readout import N_CLASSES, THRESHOLD, animal_evidence, decide, format_top5, imagenet_categories
 from .registry import DEFAULT_MODEL, Observer, load_observer, resolve_device
 
-__all__ = ["TRIAL_COLUMNS", "EVIDENCE_COLUMNS", "OUTPUT_COLUMNS", "predict", "read_predictions",
-           "default_batch_size", "default_workers"]
+__all__ = ["predict", "read_predictions", "default_batch_size", "default_workers"]
 
 log = logging.getLogger(__name__)
-
-#: The columns, from the trial-data contract (:mod:`reveal.core.trialdata`).
-TRIAL_COLUMNS = TIDY_COLUMNS
-OUTPUT_COLUMNS = MODEL_COLUMNS
 
 
 def default_batch_size(device):
@@ -182,7 +176,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
     Returns
     -------
     pandas.DataFrame
-        One row per stimulus in manifest order, columns :data:`OUTPUT_COLUMNS`, typed as
+        One row per stimulus in manifest order, columns :data:`reveal.core.trialdata.MODEL_COLUMNS`, typed as
         by :func:`read_predictions`.
     """
     root = Path(stimuli)
@@ -282,5 +276,5 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
 
     if out is not None:
         return typed_model_rows(_finalise(out, manifest).reset_index(drop=True), out)
-    df = typed_model_rows(pd.DataFrame(collected, columns=list(OUTPUT_COLUMNS)).astype(str))
+    df = typed_model_rows(pd.DataFrame(collected, columns=list(MODEL_COLUMNS)).astype(str))
     return df.sort_values("trial", kind="stable").reset_index(drop=True)

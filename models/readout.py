@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 __all__ = [
     "ANIMAL_CLASSES", "N_CLASSES", "THRESHOLD", "animal_evidence", "decide",
@@ -22,7 +23,7 @@ ANIMAL_CLASSES = slice(0, 398)
 THRESHOLD = 0.5
 
 
-def animal_evidence(logits, k=5):
+def animal_evidence(logits: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """P(animal) and the top-k classes from ImageNet-1k logits.
 
     Runs on whatever device the logits are on, so only a few numbers per image travel
@@ -43,6 +44,19 @@ def animal_evidence(logits, k=5):
         Indices of the k most probable classes, most probable first.
     top_p : torch.Tensor of float32, shape (N, k)
         Their probabilities.
+
+    Examples
+    --------
+    A confident "tabby" (class 281, an animal) and a less confident "pickup" (717):
+
+    >>> import torch
+    >>> logits = torch.zeros(2, 1000)
+    >>> logits[0, 281], logits[1, 717] = 10.0, 8.0
+    >>> p_animal, top_idx, top_p = animal_evidence(logits, k=1)
+    >>> [round(p, 3) for p in p_animal.tolist()], top_idx.tolist()
+    ([0.974, 0.1], [[281], [717]])
+    >>> [round(p, 3) for p in top_p[:, 0].tolist()]
+    [0.957, 0.749]
     """
     if logits.ndim != 2 or logits.shape[1] != N_CLASSES:
         raise ValueError(f"expected logits of shape (N, {N_CLASSES}), got {tuple(logits.shape)}")
@@ -53,7 +67,7 @@ def animal_evidence(logits, k=5):
     return p_animal, top_idx, top_p
 
 
-def decide(p_animal, threshold=THRESHOLD):
+def decide(p_animal: ArrayLike, threshold: float = THRESHOLD) -> np.ndarray:
     """Answer from evidence: ``"animal"`` where ``p_animal >= threshold``.
 
     Parameters
@@ -65,19 +79,26 @@ def decide(p_animal, threshold=THRESHOLD):
     -------
     response : ndarray of str, shape (N,)
         ``"animal"`` or ``"nonanimal"``.
+
+    Examples
+    --------
+    >>> decide([0.91, 0.5, 0.2]).tolist()
+    ['animal', 'animal', 'nonanimal']
+    >>> decide([0.91, 0.5, 0.2], threshold=0.95).tolist()
+    ['nonanimal', 'nonanimal', 'nonanimal']
     """
     p = np.asarray(p_animal, dtype=float)
     return np.where(p >= threshold, "animal", "nonanimal")
 
 
-def imagenet_categories():
+def imagenet_categories() -> list[str]:
     """The 1000 ImageNet-1k class names, in index order (from torchvision's metadata, offline)."""
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def format_top5(top_idx, top_p, categories=None):
+def format_top5(top_idx: ArrayLike, top_p: ArrayLike, categories: list[str] | None = None) -> list[str]:
     """The ``top5`` column: ``"285:Egyptian cat:0.7123;281:tabby:0.1500;..."`` per image.
 
     Parameters
@@ -90,6 +111,15 @@ def format_top5(top_idx, top_p, categories=None):
     Returns
     -------
     list of str, length N
+
+    Examples
+    --------
+    With two made-up classes (by default the names are ImageNet-1k's, e.g. ``285:Egyptian cat``):
+
+    >>> import numpy as np
+    >>> format_top5(np.array([[1, 0], [0, 1]]), np.array([[0.71234, 0.28766], [0.6, 0.4]]),
+    ...             categories=["cat", "dog"])
+    ['1:dog:0.7123;0:cat:0.2877', '0:cat:0.6000;1:dog:0.4000']
     """
     names = imagenet_categories() if categories is None else categories
     idx = np.asarray(top_idx)
@@ -98,8 +128,14 @@ def format_top5(top_idx, top_p, categories=None):
             for row_i, row_p in zip(idx.tolist(), p.tolist())]
 
 
-def parse_top5(text):
-    """Inverse of :func:`format_top5` for one cell: a list of ``(index, name, probability)``."""
+def parse_top5(text: str) -> list[tuple[int, str, float]]:
+    """Inverse of :func:`format_top5` for one cell: a list of ``(index, name, probability)``.
+
+    Examples
+    --------
+    >>> parse_top5("285:Egyptian cat:0.7123;281:tabby:0.1500")
+    [(285, 'Egyptian cat', 0.7123), (281, 'tabby', 0.15)]
+    """
     out = []
     for item in str(text).split(";"):
         index, rest = item.split(":", 1)

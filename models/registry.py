@@ -34,13 +34,49 @@ from ..core.errors import InputError
 
 __all__ = [
     "Observer", "load_observer", "known_models", "resolve_device", "load_weights_file",
-    "fold_batchnorm", "DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD",
+    "fold_batchnorm", "resize_shorter_side", "DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD",
 ]
 
 DEFAULT_MODEL = "efficientnet_lite0"
 #: torchvision's ImageNet normalisation, on the 0–255 scale of the uint8 input.
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+def resize_shorter_side(x: torch.Tensor, target: int, mode: str = "bilinear") -> torch.Tensor:
+    """Resize a batch so that the shorter image side is ``target`` pixels.
+
+    The aspect ratio is kept (each side rounded, neither below ``target``); a batch whose
+    shorter side already is ``target`` is returned as it is.
+
+    Parameters
+    ----------
+    x : torch.Tensor of float, shape (N, C, H, W)
+        The images (any value scale).
+    target : int
+        Length of the shorter side after the resize.
+    mode : {"bilinear", "bicubic"}
+        Resampling, antialiased (``torch.nn.functional.interpolate``); differentiable.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, C, H', W') with ``min(H', W') == target``
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.rand(1, 3, 64, 96)
+    >>> tuple(resize_shorter_side(x, 32).shape)
+    (1, 3, 32, 48)
+    >>> resize_shorter_side(x, 64) is x
+    True
+    """
+    h, w = x.shape[-2:]
+    if min(h, w) == target:
+        return x
+    scale = target / min(h, w)
+    size = (max(target, round(h * scale)), max(target, round(w * scale)))
+    return F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False)
 
 
 @dataclass
@@ -120,11 +156,9 @@ class Observer:
         target = self.resize_size
         if target is None and min(h, w) < self.crop_size:
             target = self.crop_size
-        if target is not None and min(h, w) != target:
-            scale = target / min(h, w)
-            size = (max(target, round(h * scale)), max(target, round(w * scale)))
-            x = F.interpolate(x, size=size, mode=self.interpolation, antialias=True, align_corners=False)
-            h, w = size
+        if target is not None:
+            x = resize_shorter_side(x, target, self.interpolation)
+            h, w = x.shape[-2:]
         c = self.crop_size
         top, left = int(round((h - c) / 2.0)), int(round((w - c) / 2.0))
         x = x[..., top:top + c, left:left + c]
@@ -137,7 +171,7 @@ class Observer:
         return ((x - mean) * inv_std).contiguous(memory_format=torch.channels_last)
 
 
-def fold_batchnorm(module):
+def fold_batchnorm(module: nn.Module) -> nn.Module:
     """An eval-mode copy of ``module`` with each BatchNorm folded into the convolution before it
     (and, for EfficientNet, the rewrites of :func:`_lighten_efficientnet`).
 
@@ -146,6 +180,20 @@ def fold_batchnorm(module):
     efficientnet_lite0's time on a CPU). EfficientNet's convs are subclasses that ``torch.fx``'s
     fuser does not recognise, so its conv/BN pairs are named; other models go through
     ``torch.fx.experimental.optimization.fuse`` and stay unfolded if they cannot be traced.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    >>> _ = net[1].running_var.uniform_(0.5, 2.0)
+    >>> folded = fold_batchnorm(net)
+    >>> any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    False
+    >>> x = torch.rand(2, 3, 8, 8)
+    >>> torch.allclose(net(x), folded(x), atol=1e-5)
+    True
     """
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 

@@ -16,7 +16,8 @@ from reveal.analysis.synthetic import DEFAULT_LEVELS
 
 @pytest.fixture(scope="session")
 def human_trials():
-    """24 simulated participants per group (two full Latin-square rotations) with a known ClickMe advantage, as if they were humans."""
+    """24 simulated participants per group (two full Latin-square rotations) with a known ClickMe advantage,
+    as if they were humans."""
     rng = np.random.default_rng(20260301)
     t = simulate_trials({"clickme": 0.55, "salicon": 0.85}, 24, rng=rng, timeout_rate=0.03, kind="human")
     return t

@@ -10,7 +10,9 @@ outcome is one of
 
 In every case nothing outside ``--out`` is written, changed or deleted (a snapshot of the
 case's folder before and after), and where a case puts a file of the user's inside ``--out``
-it is still there, unchanged.
+it is still there, unchanged. The error cases of ``CONSOLE_CASES`` also run as the console
+command (``python -m reveal.cli.main``), one process each: exit 2, stderr beginning with the
+message.
 
 ``python tests/test_hostile_inputs.py`` runs the corpus and prints its size and the count of
 cases per outcome.
@@ -32,7 +34,7 @@ from PIL import Image
 
 from reveal.cli.main import main
 
-pytestmark = pytest.mark.slow  # ~100 commands; the whole corpus runs in about a minute
+pytestmark = pytest.mark.slow  # ~100 commands in this process and 16 console processes
 
 
 # --------------------------------------------------------------------------- the harness
@@ -531,6 +533,13 @@ def _(ctx):
     return Case(argv, notes / "sub", out=None)
 
 
+@case("stimuli build: --sample into a file")
+def _(ctx):
+    bad = ctx.root / "notes.txt"
+    bad.write_text("mine")
+    return Case(["stimuli", "build", "--sample", "--no-progress", "--out", bad], bad, out=None)
+
+
 @case("stimuli build: --out holds someone else's files")
 def _(ctx):
     ctx.out.mkdir()
@@ -727,17 +736,17 @@ def _(ctx):
 
 @case("predict: --out holds bad rows")
 def _(ctx):
-    from reveal.models.inference import OUTPUT_COLUMNS
+    from reveal.core.trialdata import MODEL_COLUMNS
 
     argv, out = _predict_argv(ctx)
-    out.write_text(",".join(OUTPUT_COLUMNS) + "\n" + ",".join(["x"] * len(OUTPUT_COLUMNS)) + "\n"
+    out.write_text(",".join(MODEL_COLUMNS) + "\n" + ",".join(["x"] * len(MODEL_COLUMNS)) + "\n"
                    + "garbage\n")
     return Case(argv, out, None, None)
 
 
 @case("predict: --out holds a row with a bad trial number")
 def _(ctx):
-    from reveal.models.inference import OUTPUT_COLUMNS
+    from reveal.core.trialdata import MODEL_COLUMNS
     from reveal.core.stimset import read_stimulus_set
 
     argv, out = _predict_argv(ctx)
@@ -747,7 +756,7 @@ def _(ctx):
                trial="first", stimulus_id=m["stimulus_id"], image_id=m["image_id"], category=m["category"],
                map_source=m["map_source"], level=m["level"], response="animal", correct="1", rt_s="", timed_out="0",
                p_animal="0.9", top5="", stimset=stimset.fingerprint)
-    out.write_text(",".join(OUTPUT_COLUMNS) + "\n" + ",".join(str(row[c]) for c in OUTPUT_COLUMNS) + "\n")
+    out.write_text(",".join(MODEL_COLUMNS) + "\n" + ",".join(str(row[c]) for c in MODEL_COLUMNS) + "\n")
     return Case(argv, out, 1, None)
 
 
@@ -988,7 +997,7 @@ def _(ctx):
 
 @case("analyze: model predictions with bad rows")
 def _(ctx):
-    from reveal.models.inference import OUTPUT_COLUMNS
+    from reveal.core.trialdata import MODEL_COLUMNS
 
     bad = ctx.root / "model.csv"
     row = dict(observer="net", observer_kind="model", group="clickme", session="1", block="1", trial="1",
@@ -996,7 +1005,7 @@ def _(ctx):
                response="animal", correct="1", rt_s="", timed_out="0", p_animal="0.9", top5="", stimset="x")
     rows = [dict(row), dict(row, trial="2", stimulus_id="b", correct="2")]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(OUTPUT_COLUMNS), lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=list(MODEL_COLUMNS), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     bad.write_text(buf.getvalue())
@@ -1017,6 +1026,15 @@ def _(ctx):
     ctx.out.mkdir()
     (ctx.out / "report.html").write_text("my own report")
     return Case(_analyze_argv(ctx, good, stimuli=ctx.stimset()) + ["--overwrite"], ctx.out, None, None)
+
+
+@case("analyze: --out holds someone else's report, and the data are unreadable")
+def _(ctx):  # the --out check comes first
+    (ctx.root / "data").mkdir()
+    (ctx.root / "data" / "p.csv").write_text("a,b\n1,2\n")
+    ctx.out.mkdir()
+    (ctx.out / "report.html").write_text("my own report")
+    return Case(["analyze", ctx.root / "data", "--out", ctx.out, "--overwrite"], ctx.out, None, None)
 
 
 @case("analyze: --out is a file")
@@ -1052,6 +1070,34 @@ def shared(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case(name, shared, tmp_path, capsys):
     run_case(name, tmp_path, shared, capsys)
+
+
+#: Cases also run as the console command, in a process of their own: exit status 2 of the
+#: process, and its stderr *begins* with the one-line message (nothing printed before it).
+CONSOLE_CASES = [
+    "stimuli build: categories UTF-16", "stimuli build: categories unknown category",
+    "stimuli build: categories empty", "stimuli build: truncated photograph", "stimuli build: complex .npy map",
+    "stimuli build: string .npy map", "stimuli build: 3-D .npy map", "stimuli build: --sample into a file",
+    "analyze: not UTF-8", "analyze: empty file", "analyze: unknown layout", "analyze: binary junk",
+    "analyze: --out holds someone else's report, and the data are unreadable",
+    "maps reliability: pickled NPZ", "maps reliability: truncated NPZ", "maps reliability: UTF-16 CSV",
+]
+
+
+@pytest.mark.parametrize("name", CONSOLE_CASES)
+def test_console(name, shared, tmp_path):
+    import subprocess
+
+    case = CASES[name](Ctx(tmp_path, shared))
+    assert case.expect == "error", name
+    before = snapshot(tmp_path, case.out)
+    proc = subprocess.run([sys.executable, "-m", "reveal.cli.main", *map(str, case.argv)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert proc.stderr.startswith("reveal: error: "), proc.stderr
+    assert str(case.bad) in proc.stderr or case.bad.name in proc.stderr, proc.stderr
+    assert snapshot(tmp_path, case.out) == before, "files outside --out were written, changed or deleted"
 
 
 class _Capture:

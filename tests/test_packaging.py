@@ -81,3 +81,10 @@ def test_only_the_format_owners_parse_csv():
              if (rel := p.relative_to(ROOT).as_posix()) not in CSV_OWNERS
              for line, name in _csv_parsing_calls(p)]
     assert found == []
+
+
+def test_ruff_finds_nothing():
+    # pyflakes and pycodestyle errors, as configured in pyproject.toml ([tool.ruff]).
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

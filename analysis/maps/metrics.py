@@ -51,6 +51,7 @@ there are (tested), and 0.5 for a constant map.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from skimage.transform import resize
 
@@ -76,7 +77,7 @@ def _as_map(m, name="map"):
     return m
 
 
-def resize_map(m, shape):
+def resize_map(m: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Resize a map to ``shape`` (H, W): bilinear, anti-aliased when shrinking.
 
     Parameters
@@ -88,6 +89,14 @@ def resize_map(m, shape):
     -------
     ndarray of float64, shape ``shape``
         ``m`` itself (as float) when it already has that shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resize_map(np.array([[0, 2], [4, 6]]), (3, 3))
+    array([[0., 1., 2.],
+           [2., 3., 4.],
+           [4., 5., 6.]])
     """
     m = np.asarray(m, dtype=np.float64)
     shape = tuple(int(s) for s in shape)
@@ -98,7 +107,7 @@ def resize_map(m, shape):
     return resize(m, shape, order=1, mode="edge", anti_aliasing=shrink, preserve_range=True)
 
 
-def fixation_mask(fixations, shape):
+def fixation_mask(fixations: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Binary fixation map on a grid.
 
     Parameters
@@ -112,6 +121,16 @@ def fixation_mask(fixations, shape):
     Returns
     -------
     mask : ndarray of bool, shape ``shape``
+
+    Examples
+    --------
+    Points are 0-based ``[row, col]``; a repeat counts once:
+
+    >>> import numpy as np
+    >>> fixation_mask(np.array([[0, 0], [2, 1], [0, 0]]), (3, 3)).astype(int)
+    array([[1, 0, 0],
+           [0, 0, 0],
+           [0, 1, 0]])
     """
     fix = np.asarray(fixations)
     shape = tuple(int(s) for s in shape)
@@ -148,16 +167,33 @@ def _standardise(m):
     return (m - m.mean()) / m.std(ddof=1)
 
 
-def spearman(saliency, reference):
+def spearman(saliency: ArrayLike, reference: ArrayLike) -> float:
     """Spearman rank correlation over pixels (average ranks for ties).
 
     Not an MIT benchmark metric; it is the ClickMe papers' map similarity and the one
     the human split-half ceiling is computed with (:mod:`reveal.analysis.maps.reliability`).
 
+    Parameters
+    ----------
+    saliency : array_like, shape (h, w)
+        The map; resized to the reference's shape.
+    reference : array_like, shape (H, W)
+        The reference map.
+
     Returns
     -------
     float
         NaN when either map is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> ref = np.array([[0, 0, 1], [0, 1, 2], [1, 2, 4]])
+    >>> print(f"{spearman(m, ref):.3f}")
+    0.987
+    >>> spearman(np.ones((3, 3)), ref)
+    nan
     """
     sal, ref = _pair(saliency, reference)
     if np.ptp(sal) == 0 or np.ptp(ref) == 0:
@@ -165,8 +201,28 @@ def spearman(saliency, reference):
     return float(stats.spearmanr(sal.ravel(), ref.ravel()).statistic)
 
 
-def cc(saliency, reference):
-    """Pearson linear correlation coefficient (MIT ``CC``). NaN for a constant map."""
+def cc(saliency: ArrayLike, reference: ArrayLike) -> float:
+    """Pearson linear correlation coefficient (MIT ``CC``). NaN for a constant map.
+
+    Parameters
+    ----------
+    saliency : array_like, shape (h, w)
+        The map; resized to the reference's shape.
+    reference : array_like, shape (H, W)
+        The reference map.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> ref = np.array([[0, 0, 1], [0, 1, 2], [1, 2, 4]])
+    >>> print(f"{cc(m, ref):.3f} {cc(ref, ref):.3f}")
+    0.941 1.000
+    """
     sal, ref = _pair(saliency, reference)
     a, b = _standardise(sal), _standardise(ref)
     if a is None or b is None:
@@ -175,7 +231,7 @@ def cc(saliency, reference):
     return float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)))
 
 
-def nss(saliency, fixations, shape=None):
+def nss(saliency: ArrayLike, fixations: ArrayLike, shape: tuple[int, int] | None = None) -> float:
     """Normalized scanpath saliency (MIT ``NSS``).
 
     Mean of the standardised map (``ddof=1``) over the fixated pixels.
@@ -191,6 +247,13 @@ def nss(saliency, fixations, shape=None):
     -------
     float
         NaN for a constant map or no fixations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> print(f"{nss(m, np.array([[2, 2], [1, 2]])):.3f}")  # fixations on the bright corner
+    1.225
     """
     sal = _as_map(saliency, "saliency")
     mask = fixation_mask(fixations, _grid(fixations, shape, sal))
@@ -213,16 +276,31 @@ def _grid(fixations, shape, sal):
     return sal.shape if _is_points(fix) else fix.shape  # a fixation map defines its own grid
 
 
-def sim(saliency, reference):
+def sim(saliency: ArrayLike, reference: ArrayLike) -> float:
     """Similarity, i.e. histogram intersection (MIT ``similarity``).
 
     Each map is min–max normalised then divided by its sum (an all-zero map stays zero);
     SIM = sum of the pixel-wise minimum. 1 for identical maps, 0 for disjoint ones.
 
+    Parameters
+    ----------
+    saliency : array_like, shape (h, w)
+        The map; resized to the reference's shape.
+    reference : array_like, shape (H, W)
+        The reference map.
+
     Returns
     -------
     float
         NaN when a map is constant but not zero (MIT: 0/0 in the min–max step).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> ref = np.array([[0, 0, 1], [0, 1, 2], [1, 2, 4]])
+    >>> print(f"{sim(m, ref):.3f} {sim(ref, ref):.3f} {sim(np.eye(3), 1 - np.eye(3)):.3f}")
+    0.828 1.000 0.000
     """
     sal, ref = _pair(saliency, reference)
     parts = []
@@ -238,17 +316,41 @@ def sim(saliency, reference):
     return float(np.minimum(*parts).sum())
 
 
-def kld(saliency, reference):
+def kld(saliency: ArrayLike, reference: ArrayLike) -> float:
     """Kullback–Leibler divergence of the map from the reference (MIT ``KLdiv``).
 
     ``sum(Q * log(eps + Q / (P + eps)))``, ``P`` = map / sum, ``Q`` = reference / sum
     (an all-zero map is left as zeros), ``eps`` = MATLAB's eps. 0 for identical maps;
     lower is better. Not symmetric.
 
+    Parameters
+    ----------
+    saliency : array_like, shape (h, w)
+        The map; resized to the reference's shape.
+    reference : array_like, shape (H, W)
+        The reference map.
+
+    Returns
+    -------
+    float
+
     Raises
     ------
     ValueError
         For negative values (not a distribution).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> ref = np.array([[0, 0, 1], [0, 1, 2], [1, 2, 4]])
+    >>> print(f"{kld(m, ref):.3f} {abs(kld(ref, ref)):.3f}")
+    0.156 0.000
+
+    Not symmetric: a map that is zero where the reference has mass costs much more:
+
+    >>> print(f"{kld(ref, m):.3f}")
+    3.612
     """
     sal, ref = _pair(saliency, reference)
     if (sal < 0).any() or (ref < 0).any():
@@ -258,7 +360,7 @@ def kld(saliency, reference):
     return float(np.sum(q * np.log(MATLAB_EPS + q / (p + MATLAB_EPS))))
 
 
-def matlab_colon(a, step, b):
+def matlab_colon(a: float, step: float, b: float) -> np.ndarray:
     """MATLAB's ``a:step:b``, value for value (``step > 0``).
 
     Not ``a + step * arange(n)``: MATLAB decides the count with a tolerance of
@@ -273,6 +375,14 @@ def matlab_colon(a, step, b):
     Returns
     -------
     ndarray of float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matlab_colon(0, 0.1, 0.3)
+    array([0. , 0.1, 0.2, 0.3])
+    >>> float(matlab_colon(0, 0.1, 1)[7]), float((0.1 * np.arange(11))[7])
+    (0.7, 0.7000000000000001)
     """
     a, step, b = float(a), float(step), float(b)
     if not step > 0:
@@ -302,7 +412,8 @@ def _roc_area(tp, fp):
     return float(np.sum(np.diff(fp) * (tp[1:] + tp[:-1]) / 2))
 
 
-def auc_judd(saliency, fixations, shape=None, rng=None):
+def auc_judd(saliency: ArrayLike, fixations: ArrayLike, shape: tuple[int, int] | None = None,
+             rng: int | np.random.Generator | None = None) -> float:
     """Area under the ROC curve, Judd's variant (MIT ``AUC_Judd``).
 
     Thresholds are the map's values at the fixated pixels; true positives are fixated
@@ -315,19 +426,28 @@ def auc_judd(saliency, fixations, shape=None, rng=None):
     fixations : ndarray, shape (H, W) fixation map, or (N, 2) 0-based [row, col]
     shape : tuple of int, optional
         Grid of point fixations; default ``saliency.shape``.
-    rng : numpy.random.Generator, optional
-        Jitter the map with uniform noise of 1e-7 first, as the MIT code does.
+    rng : None, int or numpy.random.Generator, optional
+        Jitter the map with uniform noise of 1e-7 first, as the MIT code does (None: no jitter).
 
     Returns
     -------
     float
         In [0, 1]; NaN without fixations or when every pixel is fixated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> print(f"{auc_judd(m, np.array([[2, 2], [1, 2]])):.3f}")
+    0.964
+    >>> auc_judd(np.ones((3, 3)), np.array([[2, 2], [1, 2]]))  # constant map: chance
+    0.5
     """
     sal = _as_map(saliency, "saliency")
     mask = fixation_mask(fixations, _grid(fixations, shape, sal))
     s = resize_map(sal, mask.shape)
     if rng is not None:
-        s = s + rng.random(s.shape) / 1e7  # MIT: rand(size(saliencyMap))/10000000
+        s = s + as_generator(rng).random(s.shape) / 1e7  # MIT: rand(size(saliencyMap))/10000000
     s = s.ravel()
     f = mask.ravel()
     n_fix, n_pix = int(f.sum()), f.size
@@ -343,7 +463,9 @@ def auc_judd(saliency, fixations, shape=None, rng=None):
     return _roc_area(tp, fp)
 
 
-def auc_shuffled(saliency, fixations, other_fixations, rng=None, shape=None, n_splits=100, step=0.1):
+def auc_shuffled(saliency: ArrayLike, fixations: ArrayLike, other_fixations: ArrayLike,
+                 rng: np.random.Generator | int | None = None, shape: tuple[int, int] | None = None,
+                 n_splits: int = 100, step: float = 0.1) -> float:
     """Shuffled AUC (MIT ``AUC_shuffled``, after Borji): negatives from other images.
 
     The map is min–max normalised (a constant map becomes all zeros). For each of
@@ -369,6 +491,15 @@ def auc_shuffled(saliency, fixations, other_fixations, rng=None, shape=None, n_s
     -------
     float
         NaN without fixations or without other-image fixations.
+
+    Examples
+    --------
+    Fixations on the bright corner; the other images' fixations on the dark one:
+
+    >>> import numpy as np
+    >>> m = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    >>> auc_shuffled(m, np.array([[2, 2], [1, 2]]), np.array([[0, 0], [0, 1], [1, 0]]), rng=0)
+    1.0
     """
     rng = as_generator(rng)
     sal = _as_map(saliency, "saliency")

@@ -199,8 +199,6 @@ def reliability(clicks, out=None, *, splits=100, seed=0, spearman_brown=False, c
 
 
 def _write_reliability(report, out, splits, command):
-    import matplotlib.pyplot as plt
-
     from ..figures import png_bytes, save_figure
     from .figures import reliability_figure
 
@@ -211,7 +209,6 @@ def _write_reliability(report, out, splits, command):
     fig = reliability_figure(report.result.per_image)
     save_figure(fig, paths["figure"])
     png = png_bytes(fig)
-    plt.close(fig)
     overall = report.overall
     _report(paths["report"], "Split-half reliability of importance maps",
             [f"{int(overall['n_images'])} images ({int(overall['n_skipped'])} skipped: fewer than 2 "
@@ -399,8 +396,6 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
 
 
 def _write_compare(report, out, reference, sources, references, images, resamples, command):
-    import matplotlib.pyplot as plt
-
     from ...stimuli.loaders import read_image
     from ...stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem
     from ..figures import png_bytes, save_figure
@@ -429,7 +424,6 @@ def _write_compare(report, out, reference, sources, references, images, resample
                          scores=spearman)
     save_figure(fig, paths["thumbnails"], dpi=150)
     png = png_bytes(fig, dpi=110)
-    plt.close(fig)
     ceiling = report.ceiling
     _report(paths["report"], "Maps against reference maps",
             [f"Reference: {ref_name} ({ref_path}), {len(references)} images. Human ceiling: "

@@ -27,23 +27,25 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from ...stimuli.loaders.clickme import CLICKME_SHAPE, count_map, disk_sums
 from ...core.seeding import as_generator, derive_rng, derive_seed
 
 __all__ = [
-    "average_ranks", "spearman_brown", "participant_maps", "split_half",
+    "average_ranks", "unit_ranks", "spearman_brown", "participant_maps", "split_half",
     "ReliabilityResult", "split_half_reliability", "summarize_reliability",
 ]
 
 log = logging.getLogger(__name__)
 
-def average_ranks(x):
+def average_ranks(x: ArrayLike) -> np.ndarray:
     """Ranks 1…n with ties given their average rank (``scipy.stats.rankdata``'s 'average').
 
     Written out because it dominates the reliability run: click maps are mostly zero,
@@ -57,6 +59,14 @@ def average_ranks(x):
     Returns
     -------
     ranks : ndarray of float64, shape (x.size,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> average_ranks(np.array([[0, 3], [3, 1]]))
+    array([1. , 3.5, 3.5, 2. ])
+    >>> average_ranks(np.array([-1.0, 2.0, 2.0]))
+    array([1. , 2.5, 2.5])
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     out = np.empty(x.size)
@@ -89,22 +99,67 @@ def _dot(a, b):
     return float(np.einsum("i,i->", a, b))
 
 
-def _unit(ranks):
-    # centred, unit-norm ranks: the Spearman correlation is then a dot product
-    z = ranks - ranks.mean()
+def unit_ranks(x: ArrayLike) -> np.ndarray | None:
+    """Centred, unit-norm average ranks of ``x``: the Spearman correlation of two maps is
+    then the dot product of their unit ranks (and a matrix product for many maps).
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+        Ranked over all its values (:func:`average_ranks`).
+
+    Returns
+    -------
+    ndarray of float64, shape (x.size,), or None
+        ``(ranks - mean) / norm``; None when ``x`` is constant (all ranks equal: the
+        correlation is undefined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = unit_ranks(np.array([0, 1, 5, 3])), unit_ranks(np.array([0, 2, 3, 4]))
+    >>> np.round(a, 3)
+    array([-0.671, -0.224,  0.671,  0.224])
+    >>> print(f"{a @ b:.1f}")  # scipy.stats.spearmanr([0, 1, 5, 3], [0, 2, 3, 4])
+    0.8
+    >>> print(unit_ranks(np.ones(3)))
+    None
+    """
+    z = average_ranks(x)
+    z -= z.mean()
     norm = np.sqrt(_dot(z, z))
     return z / norm if norm > 0 else None
 
 
-def spearman_brown(r):
-    """Spearman–Brown prophecy for doubling the group size: ``2 r / (1 + r)``."""
+def spearman_brown(r: float | ArrayLike) -> float | np.ndarray:
+    """Spearman–Brown prophecy for doubling the group size: ``2 r / (1 + r)``.
+
+    Parameters
+    ----------
+    r : float or array_like
+        Correlation(s) between halves.
+
+    Returns
+    -------
+    float or ndarray
+        A float for a scalar ``r``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spearman_brown(0.5)
+    0.6666666666666666
+    >>> np.round(spearman_brown(np.array([0.2, 0.6])), 3)
+    array([0.333, 0.75 ])
+    """
     r = np.asarray(r, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 2 * r / (1 + r)
     return float(out) if out.ndim == 0 else out
 
 
-def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
+def participant_maps(points_per_participant: Sequence[ArrayLike],
+                     shape: tuple[int, int] = CLICKME_SHAPE) -> np.ndarray:
     """Blurred click map of each participant, unnormalised and integer-exact.
 
     The blur is linear, so the blurred mean over any half equals the mean of these
@@ -126,6 +181,13 @@ def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
         in exact arithmetic tie bit for bit in the ranks — with normalised maps the sums of
         rounded fractions broke ~40 % of those ties at random — and pixels no click reaches
         are exactly 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> maps = participant_maps([np.array([[8, 8], [9, 10]]), np.array([[40, 5]])], shape=(48, 48))
+    >>> maps.shape, bool((maps == np.round(maps)).all())
+    ((2, 48, 48), True)
     """
     out = np.empty((len(points_per_participant), *shape))
     for i, pts in enumerate(points_per_participant):
@@ -133,7 +195,8 @@ def participant_maps(points_per_participant, shape=CLICKME_SHAPE):
     return out
 
 
-def split_half(maps, n_splits, rng=None, partner_maps=None):
+def split_half(maps: np.ndarray, n_splits: int, rng: np.random.Generator | int | None = None,
+               partner_maps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split-half Spearman correlations of one image.
 
     Parameters
@@ -153,6 +216,19 @@ def split_half(maps, n_splits, rng=None, partner_maps=None):
     null : ndarray, shape (n_splits,)
         Spearman correlation of this image's first half with a random half of the partner
         (NaN without a partner).
+
+    Examples
+    --------
+    Three participants click near the top left of one image; the partner image's two
+    near the bottom right:
+
+    >>> import numpy as np
+    >>> maps = participant_maps([np.array([[8, 8], [9, 10]]), np.array([[10, 8]]),
+    ...                          np.array([[7, 9], [40, 5]])], shape=(48, 48))
+    >>> partner = participant_maps([np.array([[40, 40]]), np.array([[38, 41]])], shape=(48, 48))
+    >>> r, null = split_half(maps, 4, rng=0, partner_maps=partner)
+    >>> np.round(r, 3), np.round(null, 3)
+    (array([0.608, 0.727, 0.781, 0.727]), array([-0.561, -0.433, -0.432, -0.443]))
     """
     rng = as_generator(rng)
     p = len(maps)
@@ -162,14 +238,14 @@ def split_half(maps, n_splits, rng=None, partner_maps=None):
     null = np.full(n_splits, np.nan)
     for s in range(n_splits):
         perm = rng.permutation(p)
-        a = _unit(average_ranks(maps[perm[: p // 2]].mean(axis=0)))
-        b = _unit(average_ranks(maps[perm[p // 2:]].mean(axis=0)))
+        a = unit_ranks(maps[perm[: p // 2]].mean(axis=0))
+        b = unit_ranks(maps[perm[p // 2:]].mean(axis=0))
         if a is not None and b is not None:
             r[s] = _dot(a, b)
         if partner_maps is not None:
             q = len(partner_maps)
             half = rng.permutation(q)[q // 2:]
-            c = _unit(average_ranks(partner_maps[half].mean(axis=0)))
+            c = unit_ranks(partner_maps[half].mean(axis=0))
             if a is not None and c is not None:
                 null[s] = _dot(a, c)
     return r, null
@@ -224,7 +300,7 @@ def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=No
 
     Parameters
     ----------
-    clicks : ClickDump or dict
+    clicks : ClickDump or dict of str to list of ndarray
         A click dump (:func:`reveal.stimuli.loaders.read_click_csv`), or
         ``image_id -> list of (N_i, 2) [x, y] arrays`` (one per participant).
     n_splits : int
@@ -243,6 +319,23 @@ def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=No
     Returns
     -------
     ReliabilityResult
+
+    Examples
+    --------
+    ``owl`` has one participant only (skipped); ``cat`` and ``dog`` are each other's
+    partner for the null:
+
+    >>> import numpy as np
+    >>> clicks = {"cat": [np.array([[8, 8], [9, 10]]), np.array([[10, 8]]), np.array([[7, 9], [40, 5]])],
+    ...           "dog": [np.array([[40, 40]]), np.array([[38, 41], [41, 39]])],
+    ...           "owl": [np.array([[20, 20]])]}
+    >>> result = split_half_reliability(clicks, n_splits=10, seed=0, shape=(48, 48))
+    >>> result.per_image[["image_id", "n_participants", "reliability", "null"]].round(3)
+      image_id  n_participants  reliability   null
+    0      cat               3        0.701 -0.486
+    1      dog               2        0.972 -0.556
+    >>> result.skipped, result.partners
+    (['owl'], {'cat': 'dog', 'dog': 'cat'})
     """
     points, dump_shape = _clicks_of(clicks)
     shape = tuple(shape or dump_shape or CLICKME_SHAPE)
@@ -303,6 +396,21 @@ def summarize_reliability(result, categories=None, spearman_brown_correction=Fal
     pandas.DataFrame
         ``scope (image|category|overall), image_id, category, n_images, n_skipped,
         n_participants, reliability, null, [reliability_sb, null_sb,] p_value``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clicks = {"cat": [np.array([[8, 8], [9, 10]]), np.array([[10, 8]]), np.array([[7, 9], [40, 5]])],
+    ...           "dog": [np.array([[40, 40]]), np.array([[38, 41], [41, 39]])],
+    ...           "owl": [np.array([[20, 20]])]}
+    >>> result = split_half_reliability(clicks, n_splits=10, seed=0, shape=(48, 48))
+    >>> table = summarize_reliability(result, categories={"cat": "animal", "dog": "animal", "owl": "animal"})
+    >>> table[["scope", "image_id", "category", "n_images", "n_skipped", "reliability", "null"]].round(3)
+          scope image_id category  n_images  n_skipped  reliability   null
+    0     image      cat   animal         1          0        0.701 -0.486
+    1     image      dog   animal         1          0        0.972 -0.556
+    2  category            animal         2          1        0.836 -0.521
+    3   overall                           2          1        0.836 -0.521
     """
     per = result.per_image.copy()
     categories = categories or {}

@@ -6,6 +6,8 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+
+from reveal.core.outputs import RECORD
 import pytest
 
 from reveal.core.readers import read_trials
@@ -50,7 +52,9 @@ def test_outputs_written(analysis_run):
         assert (out / name).stat().st_size > 0, name
     assert (out / "accuracy.png").read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in (out / "accuracy.svg").read_bytes()[:2000]
-    assert not list(out.glob(".tmp-*"))  # atomic writes leave nothing behind
+    # atomic writes (a hidden ``.NAME.PID.part`` renamed into place) leave nothing behind: the only
+    # hidden file is the folder's record of what the command wrote
+    assert [p.name for p in out.rglob(".*")] == [RECORD]
 
 
 def test_tests_csv(analysis_run):
@@ -114,14 +118,20 @@ def test_bad_input_exits_2_with_clean_message(tmp_path, capsys):
     assert err.startswith("reveal: error: ") and str(empty) in err and "Traceback" not in err
 
 
-def test_out_folder_is_owned(tmp_path, capsys, analysis_run):
+def _few_observers(trials, per_group=3):
+    keep = [obs for _, sub in trials.groupby("group") for obs in sorted(sub["observer"].unique())[:per_group]]
+    return trials[trials["observer"].isin(keep)]
+
+
+def test_out_folder_is_owned(tmp_path, capsys, human_trials, write_experiment_folder):
     from reveal.cli.main import main
 
     # someone else's files: refused before any work, nothing touched
     out = tmp_path / "results"
     out.mkdir()
     (out / "trials.csv").write_text("my own table\n")
-    data = analysis_run.parent / "data"
+    data = tmp_path / "data"  # a few observers: what is tested is the folder, not the statistics
+    write_experiment_folder(_few_observers(human_trials), data)
     rc = main(["analyze", str(data), "--out", str(out), "--no-fits", "--resamples", "50", "--bootstrap", "50"])
     err = capsys.readouterr().err
     assert rc == 2 and str(out) in err and "trials.csv" in err and "Traceback" not in err
@@ -141,8 +151,8 @@ def test_out_folder_is_owned(tmp_path, capsys, analysis_run):
 def test_every_observer_excluded_is_a_clear_message(tmp_path, capsys, human_trials, manifest_for,
                                                     write_experiment_folder):
     # every answer wrong (intact images at chance or below): every observer excluded
-    wrong = human_trials.assign(correct=0, response=np.where(human_trials["category"] == "animal",
-                                                             "nonanimal", "animal"))
+    few = _few_observers(human_trials)
+    wrong = few.assign(correct=0, response=np.where(few["category"] == "animal", "nonanimal", "animal"))
     stim = tmp_path / "stimset"
     stim.mkdir()
     manifest_for(wrong).to_csv(stim / "manifest.csv", index=False)

@@ -106,4 +106,5 @@ def test_demo_shows_the_power_of_its_own_sample_set(demo):
     table = pd.read_csv(power / "power.csv", dtype={"level": str})
     assert sorted(table["n_per_group"].unique()) == [20, 40, 60, 80, 100, 120]
     assert table["power"].between(0, 1).all() and "any" in set(table["level"])
-    assert (power / "power.png").stat().st_size > 0 and "Power of the reveal design" in (power / "power.html").read_text()
+    assert (power / "power.png").stat().st_size > 0
+    assert "Power of the reveal design" in (power / "power.html").read_text()

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -71,6 +73,36 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     assert _tree(tmp_path) == {"x.csv": b"3,4\n"}
     atomic_write(tmp_path / "y.png", b"png", sync=False)  # the build's PNGs: same writer, no fsync
     assert _tree(tmp_path) == {"x.csv": b"3,4\n", "y.png": b"png"}
+
+
+def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
+    # The disk fills up half-way through the new file (a file-size limit of 64 KiB in a child
+    # process, so the write itself fails after 64 KiB are on disk): the old file is still there,
+    # byte for byte, and no temporary file is left. Writing the target in place would leave a
+    # truncated file instead.
+    target = tmp_path / "trials.csv"
+    target.write_bytes(b"old,complete\n" * 10)
+    code = (
+        "import resource, signal, sys\n"
+        "from reveal.core.outputs import atomic_write\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG as an OSError instead of a signal\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n"
+        "try:\n"
+        "    atomic_write(sys.argv[1], b'new,row\\n' * 100_000)\n"
+        "except OSError as err:\n"
+        "    sys.exit(f'failed: {err.strerror}')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith("failed:"), r.stderr
+    assert _tree(tmp_path) == {"trials.csv": b"old,complete\n" * 10}
+
+
+def test_text_that_cannot_be_encoded_leaves_the_old_file_whole(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write(target, "new \udcff")  # a lone surrogate, e.g. from a mis-decoded file name
+    assert _tree(tmp_path) == {"report.html": b"old"}
 
 
 def test_resume_removes_only_the_temporary_files_a_killed_run_left(tmp_path):

@@ -1,17 +1,12 @@
 """Fixtures: a written stimulus set, a built experiment, an Xvfb display and a key driver."""
 from __future__ import annotations
 
-from pathlib import Path
-import csv
-import json
 import os
 import shutil
 import subprocess
 import threading
 import time
 
-from PIL import Image
-import numpy as np
 import pytest
 
 

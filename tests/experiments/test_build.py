@@ -9,10 +9,11 @@ import subprocess
 
 import pytest
 
-from reveal.experiments.builder import DATA_COLUMNS, compile_experiment
+from reveal.core.trialdata import EXPERIMENT_COLUMNS
+from reveal.experiments.builder import compile_experiment
 
-# Real PsychoPy sessions, compiles or network runs: minutes, so not in `pytest -m "not slow"`.
-pytestmark = pytest.mark.slow
+# One build (the session's `built` fixture, ~10 s) is in the everyday loop, `pytest -m "not slow"`:
+# it is what every lab and online session runs. Recompiling and the sample's own build are slow.
 
 
 def test_folder_layout(built):
@@ -23,11 +24,12 @@ def test_folder_layout(built):
     assert built["legacy_js"].name == "rapidcat-legacy-browsers.js"
     info = json.loads((folder / "design.json").read_text())
     assert info["n_lists"] == 48 and info["sources"] == ["clickme", "salicon"]
-    assert info["data_columns"] == list(DATA_COLUMNS)
+    assert info["data_columns"] == list(EXPERIMENT_COLUMNS)
     assert len(list((folder / "conditions").glob("list*_blocks.csv"))) == 48
     assert (folder / "stimuli" / "manifest.csv").is_file()
 
 
+@pytest.mark.slow
 def test_psyexp_loads_back_and_recompiles(built, tmp_path):
     from psychopy import experiment
 
@@ -52,7 +54,7 @@ def test_psyexp_loads_back_and_recompiles(built, tmp_path):
 def test_python_script_compiles(built):
     py_compile.compile(str(built["py"]), doraise=True)
     text = built["py"].read_text(encoding="utf-8-sig")
-    for col in DATA_COLUMNS:
+    for col in EXPERIMENT_COLUMNS:
         if col in ("participant", "session", "group"):
             continue  # written from expInfo on every row (see builder)
         assert f"thisExp.addData('{col}'" in text
@@ -66,7 +68,7 @@ def test_javascript_parses(built, tmp_path):
         r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     text = built["js"].read_text(encoding="utf-8-sig")
-    for col in DATA_COLUMNS:
+    for col in EXPERIMENT_COLUMNS:
         assert f"psychoJS.experiment.addData('{col}'" in text
 
 
@@ -105,6 +107,7 @@ def test_js_shared_variables_declared_at_module_level(built):
             assert not re.search(rf"^[ \t]+(let|var|const) {name}\b", text, flags=re.M), (path.name, name)
 
 
+@pytest.mark.slow
 def test_cli_build_on_bundled_sample(tmp_path, capsys):
     """`reveal stimuli build --sample` then `reveal experiment build` (the issue's done-when)."""
     from reveal.cli.main import main

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from reveal.experiments import design as dsg
-from reveal.experiments.builder import DATA_COLUMNS
+from reveal.core.trialdata import EXPERIMENT_COLUMNS
 from reveal.experiments.run import NoDisplayError, SessionKilledError, run_experiment
 from reveal.core.stimset import read_stimulus_set
 
@@ -52,7 +52,7 @@ def test_short_session_data_file(built, stimset_dir, key_driver, xvfb, monkeypat
     d, exp = _expected(stimset_dir, 7)
     assert d.assignment.key_animal == "l"  # participant 7: 's' means non-animal
     # exactly the documented columns, one row per trial, in design order
-    assert set(DATA_COLUMNS) <= set(df.columns)
+    assert set(EXPERIMENT_COLUMNS) <= set(df.columns)
     assert len(df) == len(exp) == 6
     assert df["stimulus_id"].tolist() == exp["stimulus_id"].tolist()
     assert df["phase"].tolist() == ["training"] * 2 + ["test"] * 4
@@ -338,7 +338,6 @@ def test_reused_id_in_the_dialog_keeps_earlier_data_and_warns(built, key_driver,
 
     typist = threading.Thread(target=fill_dialog)
     typist.start()
-    drv = None
     try:
         result = {}
         runner = threading.Thread(target=lambda: result.setdefault(

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from reveal.cli.main import main
-from reveal.models import OUTPUT_COLUMNS, Observer, predict, read_predictions
+from reveal.models import Observer, predict, read_predictions
+from reveal.core.trialdata import MODEL_COLUMNS
 from reveal.core.stimset import read_stimulus_set
 from reveal.models.readout import decide, parse_top5
 from reveal.core.errors import InputError
@@ -33,7 +34,7 @@ def test_cli_writes_one_trial_row_per_stimulus(tiny_set, tmp_path, capsys):
                  "--batch-size", "4", "--no-progress"]) == 0
     assert "12 stimuli" in capsys.readouterr().out
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(raw.columns) == TRIAL_COLUMNS + ["p_animal", "top5", "stimset"] == list(OUTPUT_COLUMNS)
+    assert list(raw.columns) == TRIAL_COLUMNS + ["p_animal", "top5", "stimset"] == list(MODEL_COLUMNS)
     manifest = _manifest(tiny_set)
     assert raw["stimulus_id"].tolist() == manifest["stimulus_id"].tolist()  # manifest order, no duplicates
     assert (raw["trial"] == [str(i) for i in range(1, 13)]).all()

@@ -1,4 +1,3 @@
-import csv
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -109,7 +108,6 @@ def _build(inputs, out, **kw):
 
 
 def test_bad_inputs_name_the_file(inputs, tmp_path):
-    root = inputs["root"]
     # missing image
     os.remove(inputs["images"] / "astronaut.png")
     with pytest.raises(InputError, match="astronaut") as err:

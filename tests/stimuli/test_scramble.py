@@ -24,13 +24,21 @@ def test_periodic_component_keeps_the_image_but_not_its_border_jumps():
     image = data.chelsea().astype(np.float64)
     p = np.fft.ifft2(periodic_spectrum(image), axes=(0, 1)).real
     assert np.allclose(p.mean(axis=(0, 1)), image.mean(axis=(0, 1)))
+
     # the jump between opposite borders (what the DFT sees as an edge) shrinks
-    jump = lambda x: np.abs(x[0] - x[-1]).mean() + np.abs(x[:, 0] - x[:, -1]).mean()
-    step = lambda x: np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()
+    def jump(x):
+        return np.abs(x[0] - x[-1]).mean() + np.abs(x[:, 0] - x[:, -1]).mean()
+
+    def step(x):
+        return np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()
+
     assert jump(p) < 0.1 * jump(image)  # chelsea: 113 -> 5 grey levels
     assert jump(p) < step(p)  # the wrap-around is no rougher than any neighbour step
+
     # only a harmonic (smooth) field was removed: the Laplacian is unchanged off the border
-    lap = lambda x: (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4 * x[1:-1, 1:-1])[1:-1, 1:-1]
+    def lap(x):
+        return (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:] - 4 * x[1:-1, 1:-1])[1:-1, 1:-1]
+
     np.testing.assert_allclose(lap(p), lap(image), atol=1e-9)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 
 
 def make_clicks(rng, image_ids, n_participants=8, n_clicks=15, spread=18.0, shape=(256, 256)):

@@ -103,7 +103,10 @@ def test_auc_judd_matches_the_mit_loop(rng):
 def test_shuffled_auc_discounts_centre_bias(rng):
     yy, xx = np.mgrid[:64, :64]
     centre = np.exp(-((yy - 32) ** 2 + (xx - 32) ** 2) / (2 * 10 ** 2))
-    near_centre = lambda n: np.clip(np.rint(rng.normal(32, 6, (n, 2))), 0, 63).astype(int)
+
+    def near_centre(n):
+        return np.clip(np.rint(rng.normal(32, 6, (n, 2))), 0, 63).astype(int)
+
     fix, other = near_centre(40), near_centre(400)
     assert M.auc_judd(centre, fix) > 0.85  # plain AUC rewards the centre bias ...
     assert M.auc_shuffled(centre, fix, other, rng) == pytest.approx(0.5, abs=0.08)  # ... shuffled AUC does not
