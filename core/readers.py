@@ -304,9 +304,11 @@ def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:
             raise InputError(f"the file lacks columns {missing}; give the stimulus set (--stimuli DIR) "
                              "so they can be taken from its manifest.csv", path=path)
         return out
-    known = out["stimulus_id"].isin(manifest.index)
+    # get_indexer, not Series.isin: with pandas' Arrow strings isin converts the manifest's
+    # thousands of ids to Python objects on every file (most of the time of reading a folder)
+    known = manifest.index.get_indexer(out["stimulus_id"]) >= 0
     if not known.all():
-        i = int((~known).to_numpy().nonzero()[0][0])
+        i = int((~known).nonzero()[0][0])
         raise InputError(f"stimulus_id {out['stimulus_id'].iloc[i]!r} is not in the stimulus set's manifest",
                          path=path, row=int(out["_row"].iloc[i]))
     ref = manifest.loc[out["stimulus_id"]]
