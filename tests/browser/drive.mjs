@@ -295,13 +295,102 @@ function libraryFiles(exportDir, psychojsDir, indexHtml, result, fail) {
   return files;
 }
 
+// Which PsychoJS APIs the experiment module calls: member chains rooted at the psychoJS
+// instance, at the library's namespaces (core, util, visual, data, sound, hardware), at the
+// aliases the compiled script declares, and at variables it assigns with `new ns.Class(...)`.
+// The page checks each against the library it loaded (see API_CHECK).
+const INSTANCE_CLASSES = {
+  serverManager: ['core', 'ServerManager'], experiment: ['data', 'ExperimentHandler'],
+  experimentLogger: ['core', 'Logger'], window: ['core', 'Window'], eventManager: ['core', 'EventManager'],
+  gui: ['core', 'GUI'], logger: null,
+};
+const ALIASES = { PsychoJS: ['core', 'PsychoJS'], TrialHandler: ['data', 'TrialHandler'],
+  MultiStairHandler: ['data', 'MultiStairHandler'], Scheduler: ['util', 'Scheduler'] };
+
+function apiUses(source) {
+  // comments out (a // after code or at a line's start, not inside a URL-like string)
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').split('\n')
+    .map((l) => l.replace(/(^|[\s;{}(),])\/\/.*$/, '$1')).join('\n');
+  const uses = new Map();
+  const add = (expr, check) => { if (!uses.has(expr)) { uses.set(expr, check); } };
+  for (const m of code.matchAll(/\bpsychoJS\.(\w+)(?:\.(\w+))?\s*\(/g)) {
+    if (m[2] === undefined) {
+      add(`psychoJS.${m[1]}()`, { proto: ['core', 'PsychoJS'], member: m[1] });
+    } else {
+      add(`psychoJS.${m[1]}`, { proto: ['core', 'PsychoJS'], member: m[1] });
+      const cls = INSTANCE_CLASSES[m[1]];
+      if (cls) {
+        add(`psychoJS.${m[1]}.${m[2]}()`, { proto: cls, member: m[2] });
+      } else if (cls === undefined) {
+        add(`psychoJS.${m[1]}.${m[2]}()`, { unknown: true });
+      }
+    }
+  }
+  for (const m of code.matchAll(/\b(core|util|visual|data|sound|hardware)\.(\w+)(?:\.(\w+))?/g)) {
+    add(`${m[1]}.${m[2]}`, { path: [m[1], m[2]] });
+    if (m[3] !== undefined) {
+      add(`${m[1]}.${m[2]}.${m[3]}`, { path: [m[1], m[2], m[3]] });
+    }
+  }
+  for (const m of code.matchAll(/\b(PsychoJS|TrialHandler|MultiStairHandler|Scheduler)\.(\w+)(?:\.(\w+))?/g)) {
+    const [ns, name] = ALIASES[m[1]];
+    add(`${m[1]}.${m[2]}`, { path: [ns, name, m[2]] });
+    if (m[3] !== undefined) {
+      add(`${m[1]}.${m[2]}.${m[3]}`, { path: [ns, name, m[2], m[3]] });
+    }
+  }
+  const vars = new Map();
+  for (const m of code.matchAll(/\b(\w+)\s*=\s*new\s+(?:(core|util|visual|data|sound|hardware)\.)?(\w+)\s*\(/g)) {
+    const cls = m[2] ? [m[2], m[3]] : ALIASES[m[3]];
+    if (cls) {
+      vars.set(m[1], cls);
+    }
+  }
+  for (const [v, cls] of vars) {
+    for (const m of code.matchAll(new RegExp(`\\b${v}\\.(\\w+)\\s*\\(`, 'g'))) {
+      add(`${v}.${m[1]}() [${cls.join('.')}]`, { proto: cls, member: m[1] });
+    }
+  }
+  return [...uses].map(([expr, check]) => ({ expr, ...check }));
+}
+
+// runs in the page: the library the page loaded (same URL, so the same module instance)
+const API_CHECK = async ({ lib, uses }) => {
+  const m = await import(lib);
+  const missing = [];
+  for (const u of uses) {
+    let ok;
+    if (u.unknown) {
+      ok = false;
+    } else if (u.proto) {
+      const cls = m[u.proto[0]] && m[u.proto[0]][u.proto[1]];
+      ok = typeof cls === 'function' && u.member in cls.prototype;
+      // setX / getX of attributes are made per instance by PsychObject._addAttribute("x")
+      const attr = u.member.match(/^[sg]et([A-Z]\w*)$/);
+      for (let c = cls; !ok && attr && typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+        ok = c.toString().includes(`_addAttribute("${attr[1][0].toLowerCase()}${attr[1].slice(1)}"`);
+      }
+    } else {
+      let o = m;
+      for (const k of u.path) {
+        o = (o === undefined || o === null) ? undefined : o[k];
+      }
+      ok = o !== undefined;
+    }
+    if (!ok) {
+      missing.push(u.expr);
+    }
+  }
+  return missing;
+};
+
 async function main() {
   let spec;
   try {
     spec = readSpec();
   } catch (e) {
-    process.stdout.write(JSON.stringify({ ok: false, failures: [`bad spec: ${e.message}`] }) + '\n');
-    process.exit(2);
+    process.stdout.write(JSON.stringify({ ok: false, failures: [`bad spec: ${e.message}`] }) + '\n', () => process.exit(2));
+    return;
   }
   const started = Date.now();
   const result = {
@@ -340,8 +429,8 @@ async function main() {
     }
   }
   if (result.failures.length) {
-    process.stdout.write(JSON.stringify(result, null, 1) + '\n');
-    process.exit(1);
+    process.stdout.write(JSON.stringify(result, null, 1) + '\n', () => process.exit(1));
+    return;
   }
 
   const serverLog = [];
@@ -445,15 +534,18 @@ async function main() {
         fail(`console error: ${text}`, true);
         return;
       }
+      const v = text.match(/\[PsychoJS\] Version (\S+)/);
+      if (v) {
+        result.psychojs_version = v[1];
+      }
       const m = text.match(/reveal: refresh rate ([0-9.]+) Hz/);
       if (m) {
         result.refresh_hz = Number(m[1]);
         result.refresh_log = text;
       }
-      if (type === 'warning') {
-        result.console_warnings.push(text);
-      } else if (result.console_log.length < 300) {
-        result.console_log.push(text.slice(0, 300));
+      const kept = type === 'warning' ? result.console_warnings : result.console_log;
+      if (kept.length < 300) {
+        kept.push(text.slice(0, 300));
       }
     });
     page.on('requestfailed', (req) => {
@@ -628,6 +720,16 @@ async function main() {
         }
       }
     }
+    // the PsychoJS calls the experiment makes, checked against the library the page loaded
+    if (result.module) {
+      const uses = apiUses(fs.readFileSync(path.join(exportDir, result.module), 'utf8'));
+      const lib = Object.keys(libFiles).find((k) => k.endsWith('.js') && !k.endsWith('.iife.js'));
+      result.api_checked = uses.length;
+      result.api_missing = await page.evaluate(API_CHECK, { lib: base + lib, uses });
+      for (const expr of result.api_missing) {
+        fail(`the experiment calls ${expr}, which PsychoJS ${result.psychojs_version || ''} does not have`.replace('  ', ' '));
+      }
+    }
     await Promise.race([page.waitForSelector('#dialogOK:not(.disabled)', { timeout: Math.min(left(), 90000) }), fatalPromise]);
     result.dialog_fields = await page.$$eval('#experiment-dialog input', (els) => els.map((e) => [e.name, e.value]));
     await page.click('#dialogOK');
@@ -683,7 +785,10 @@ async function main() {
       return { frames: window.__rvStats.frames, frame_ms_median: q(0.5), frame_ms_p95: q(0.95), frame_ms_max: q(1) };
     });
   } catch (e) {
-    fail(`driver: ${e && e.message ? e.message : e}`);
+    if (!fatal || (e && e.message !== fatal)) {
+      fail(`driver: ${e && e.message ? e.message : e}`);
+    }
+    await sleep(1500);  // PsychoJS's error dialog follows the error it reports
   } finally {
     if (context) {
       await context.close().catch(() => {});
@@ -730,8 +835,8 @@ async function main() {
   }
   result.duration_s = (Date.now() - started) / 1000;
   result.ok = result.failures.length === 0;
-  process.stdout.write(JSON.stringify(result, null, 1) + '\n');
-  process.exit(result.ok ? 0 : 1);
+  // exit once the (long) JSON has reached a pipe
+  process.stdout.write(JSON.stringify(result, null, 1) + '\n', () => process.exit(result.ok ? 0 : 1));
 }
 
 main();
