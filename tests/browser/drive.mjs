@@ -14,7 +14,10 @@
 //   answers      planned answer per trial in the order the images appear (training, then
 //                test): "correct" | "wrong" | "missing" | "late" | "double"; trials past
 //                the end of the list get default_answer ("correct")
-//   rt_ms        when an answer is pressed after the image's onset frame (default 300)
+//   rt_ms        when an answer is pressed after the image's onset frame (default 300), or
+//                earlier: at most 45 % of the response window as the frames run now (the
+//                window is 550 ms in frames of the rate the experiment measured at the
+//                start, and software rendering changes its frame rate), never under 110 ms
 //   late_ms      earliest time a "late" answer is pressed (default 600; the deadline is
 //                550 ms): after the response window, early in the "too slow" feedback
 //   double_gap_ms  gap between the two keys of a "double" answer (default 30)
@@ -26,16 +29,30 @@
 //   chromium     browser executable (default $CHROMIUM or /usr/bin/chromium)
 //   node_modules folder with jquery, jquery-ui-dist, preloadjs (default: next to this file)
 //   timeout_s    whole run (default 300)
+//   viewport     window size (default 400 x 300: Chromium renders WebGL in software here,
+//                at a cost that grows with the canvas; the image is 256 x 256 px)
+//   debug        true: every event from the page in the result
 //
 // How the driver knows what is on screen without touching PsychoJS or the experiment's
 // code: an init script observes the browser APIs the page uses.  PsychoJS's Window.render()
 // reads one pixel (gl.readPixels(0,0,1,1)) right after drawing each frame and before
 // running its flip callbacks (where key_resp's clock is reset); at that call the script
 // samples the central 224 x 224 px of the drawing buffer (the image is 256 x 256 px,
-// centred): mostly non-white = the image is on screen.  Texture uploads say which image
-// file (XHR blob URLs mapped back to their URLs) or which text (CanvasRenderingContext2D
-// fillText of PIXI's text canvases) was drawn for the first time.  PsychoJS's own dialogs
-// are read from the DOM.
+// centred).  An image's onset frame is the first frame that draws a new image texture, or
+// whose centre is mostly non-white, or shows the same pixels as an earlier onset.  Texture
+// uploads say which image file (XHR blob URLs mapped back to their URLs) or which text
+// (fillText on PIXI's text canvases) was drawn first in a frame: the screens that wait for
+// SPACE are known by their text.  PsychoJS's dialogs are read from the DOM; page errors,
+// console errors and error dialogs fail the run with their text.  The experiment module's
+// calls into PsychoJS (psychoJS.*, core.*, util.*, ..., methods of the objects it creates)
+// are checked against the library the page loaded (api_missing).
+//
+// Result (JSON): ok, failures, page_errors, console_errors, psychojs_errors, psychojs_dialogs,
+// psychojs_version, refresh_hz (as the experiment measured it), list_index (from the
+// conditions files the page asked for), trials (per image: planned answer, image drawn,
+// keys planned and keydowns as the page saw them, from the onset frame), screens, download
+// (the data file), requests (every file the page fetched from the server, by kind; CDN
+// requests answered from node_modules), api_checked / api_missing, page_stats, duration_s.
 //
 // Exit status: 0 when the run completed without errors, 1 when it failed (see "failures"),
 // 2 for a bad spec.  The JSON result is printed to stdout either way.
