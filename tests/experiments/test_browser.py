@@ -16,9 +16,10 @@ answer given (correct, wrong, none, late, two keys, an answer while the page dre
 the list Python's rule gives (a 24-hex-digit panel id typed into the dialog); each participant
 fetches only its list's files; ``reveal analyze`` reads the files.
 
-Needs ``node`` (18+), Chromium (``$CHROMIUM`` or ``chromium`` on PATH; Debian package
-``chromium``), ``npm ci --prefix tests/browser`` and the PsychoJS build.  Outside CI a missing
-piece skips these tests (the reason names it); with ``CI`` set it fails them.
+Needs ``node`` (20+, for playwright-core), Chromium (``$CHROMIUM`` or ``chromium`` on PATH;
+Debian package ``chromium``), ``npm ci --prefix tests/browser`` and the PsychoJS build.
+Outside CI a missing piece skips these tests (the reason names it); with ``CI`` set it fails
+them.
 
 Chromium renders WebGL in software here (SwiftShader), at 5-30 frames per second that vary
 within a session, while the experiment counts durations in frames of the rate it measured at
@@ -76,7 +77,7 @@ def missing_tools() -> list[str]:
     """What the browser tests need and this machine lacks, each with how to get it."""
     missing = []
     if shutil.which("node") is None:
-        missing.append("node (Node.js 18+) on PATH")
+        missing.append("node (Node.js 20+) on PATH")
     if chromium_path() is None:
         missing.append("Chromium (Debian: apt-get install --no-install-recommends chromium; "
                        "or set CHROMIUM to its executable)")
@@ -237,7 +238,9 @@ def test_answers_are_recorded_as_given(sessions, exported):
     refresh = result["refresh_hz"]
     assert refresh and all(number(r["refresh_hz"]) == refresh for r in rows)
     for k, (row, cond, trial, plan) in enumerate(zip(rows, planned, result["trials"], PLAN_A)):
-        where = f"trial {k} ({plan}): {json.dumps({c: row[c] for c in ('resp_key', 'response', 'correct', 'rt_s', 'timed_out', 'early_presses', 'stim_duration_s', 'timing_ok')})}, driver {trial['keydowns']}"
+        shown = {c: row[c] for c in ("resp_key", "response", "correct", "rt_s", "timed_out",
+                                     "early_presses", "stim_duration_s", "timing_ok")}
+        where = f"trial {k} ({plan}): {json.dumps(shown)}, keys seen {trial['keydowns']}"
         right = cond["correct_key"]
         other = "l" if right == "s" else "s"
         other_category = "nonanimal" if cond["category"] == "animal" else "animal"
