@@ -2,6 +2,16 @@
 
 Every row taken out of the accuracy computation is counted in a ledger with its reason, so
 the report can account for all data read.
+
+The rules apply in this order, and a row left out by one is counted under that rule only:
+
+1. observers (intact-image accuracy at or below chance, too many timeouts), judged on all their
+   test trials, the trials left out below included;
+2. unattended online trials (``page_hidden = 1`` or ``focus_lost = 1``, unless
+   ``keep_unattended``): a hidden page stops the browser's frame loop, so such a trial's timing
+   usually fails too, and it is counted under its cause;
+3. image timing failures (``timing_ok = 0``, unless ``keep_timing_failures``);
+4. timeouts (left out, or counted as errors with ``timeouts_as_errors``).
 """
 from __future__ import annotations
 
@@ -12,7 +22,7 @@ import pandas as pd
 
 from ..core.levels import FULL
 
-__all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions"]
+__all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions", "UNATTENDED_REASON", "ATTENTION_COUNTS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +48,12 @@ class ExclusionSettings:
         False (default): trials whose image was not shown for 400 ms ± one frame, by the
         flips the experiment measured (``timing_ok = 0``), are left out and counted. True:
         they are analysed like the others.
+    keep_unattended : bool
+        False (default): online (PsychoJS) trials during which the page was hidden
+        (``page_hidden = 1``: another tab, a minimised window) or the browser window lost
+        focus (``focus_lost = 1``) are left out and counted, like timing failures; a missing
+        value (lab files, older online files) counts as attended. True: they are analysed like
+        the others.
     """
 
     chance: float = 0.5
@@ -45,6 +61,14 @@ class ExclusionSettings:
     timeouts_as_errors: bool = False
     exclude_models: bool = False
     keep_timing_failures: bool = False
+    keep_unattended: bool = False
+
+
+#: The ledger's reason for a trial left out by the attention rule (``keep_unattended=False``).
+UNATTENDED_REASON = "page hidden or window unfocused during the trial (online)"
+#: The online attention columns: per observer, :func:`apply_exclusions` counts the trials with each at 1
+#: (``n_page_hidden``, ``n_focus_lost``) where the observer's files have the column.
+ATTENTION_COUNTS = {"page_hidden": "n_page_hidden", "focus_lost": "n_focus_lost"}
 
 
 @dataclasses.dataclass
@@ -57,7 +81,10 @@ class ExclusionResult:
         The rows that enter accuracy.
     observers : pandas.DataFrame
         One row per observer: ``observer, observer_kind, group, n_trials, full_accuracy,
-        timeout_rate, excluded, reason``.
+        timeout_rate, excluded, reason``, and, when any trial has the online attention columns,
+        ``n_page_hidden, n_focus_lost``: the observer's test trials with ``page_hidden = 1`` /
+        ``focus_lost = 1`` (before any exclusion; empty for an observer whose files lack the
+        column).
     dropped : pandas.DataFrame
         Ledger ``file, observer, reason, rows`` of the rows left out here.
     settings : ExclusionSettings
@@ -123,6 +150,14 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
                      "excluded": bool(reasons), "reason": "; ".join(reasons)})
     observers = pd.DataFrame(rows, columns=["observer", "observer_kind", "group", "n_trials", "full_accuracy",
                                             "timeout_rate", "excluded", "reason"])
+    for column, count in ATTENTION_COUNTS.items():
+        if column in trials:
+            flag = pd.to_numeric(trials[column], errors="coerce")
+            per = (pd.DataFrame({"hit": (flag == 1).to_numpy(), "known": flag.notna().to_numpy()},
+                                index=pd.MultiIndex.from_frame(trials[key])).groupby(level=[0, 1]).sum()
+                   .reindex(pd.MultiIndex.from_frame(observers[key])))
+            # an observer whose files lack the column: not measured (NA), not 0
+            observers[count] = pd.array(per["hit"].where(per["known"] > 0).to_numpy(), dtype="Int64")
     ledger = []
     excluded = observers[observers["excluded"]]
     drop = np.zeros(len(trials), dtype=bool)
@@ -133,6 +168,14 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
             ledger.append({"file": fname, "observer": ob["observer"], "reason": f"observer excluded: {ob['reason']}",
                            "rows": int(n)})
     kept = trials[~drop]
+    present = [c for c in ATTENTION_COUNTS if c in kept]
+    if present and not settings.keep_unattended:
+        # missing (lab files, older online files) counts as attended
+        unattended = np.logical_or.reduce([(pd.to_numeric(kept[c], errors="coerce") == 1).to_numpy()
+                                           for c in present])
+        for (fname, observer), n in kept[unattended].groupby(["source_file", "observer"]).size().items():
+            ledger.append({"file": fname, "observer": observer, "reason": UNATTENDED_REASON, "rows": int(n)})
+        kept = kept[~unattended]
     if "timing_ok" in kept and not settings.keep_timing_failures:
         ok = pd.to_numeric(kept["timing_ok"], errors="coerce")
         failed = (ok == 0).to_numpy()  # files without the measurement (NaN) are not judged

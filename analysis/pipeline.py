@@ -250,9 +250,19 @@ def _nothing_left(excl) -> str:
     because = "; ".join(f"{n} {'observer' if n == 1 else 'observers'}: {r or 'no trial left'}"
                         for r, n in reasons.items())
     rules = excl.settings
-    return (f"every observer was excluded, nothing is left to analyse ({len(obs)} observers; {because}). "
+    text = (f"every observer was excluded, nothing is left to analyse ({len(obs)} observers; {because}). "
             f"The rules: intact-image accuracy above {rules.chance:g}, at most "
             f"{rules.max_timeout_rate:.0%} timeouts (see --chance, --max-timeout-rate)")
+    ledger = excl.dropped
+    trial_rules = ledger[~ledger["reason"].str.startswith("observer excluded")]
+    if len(trial_rules):  # observers kept, but each of their trials left out by a trial rule
+        counts = trial_rules.groupby("reason", sort=True)["rows"].sum()
+        text = (f"no trial is left to analyse ({len(obs)} observers, {int(obs['excluded'].astype(bool).sum())} "
+                f"excluded{'; ' + because if because else ''}); the trials of the others were left out: "
+                + "; ".join(f"{n} {r}" for r, n in counts.items())
+                + " (see --keep-unattended, --keep-timing-failures, --timeouts-as-errors, --chance, "
+                  "--max-timeout-rate)")
+    return text
 
 
 def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSettings()) -> AnalysisResult:

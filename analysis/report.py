@@ -120,6 +120,20 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
                  if len(ledger) else ledger)
     parts.append("<h3>Rows not analysed, by reason</h3>" + _table(by_reason, "every row read was analysed"))
     parts.append("<details><summary>per file and observer</summary>" + _table(ledger) + "</details>")
+    counts = [c for c in ("n_page_hidden", "n_focus_lost") if c in obs]
+    if counts:  # online (PsychoJS) files with the attention columns
+        online = obs[obs[counts].notna().any(axis=1)]
+        fate = ("analysed like the others (--keep-unattended)" if s.exclusions.keep_unattended else
+                "left out of accuracy and counted above ('page hidden or window unfocused during the trial "
+                "(online)')")
+        parts.append("<h3>Attention during online trials</h3>"
+                     + _p("Per participant, the test trials during which the page was hidden (n_page_hidden: "
+                          "another tab, a minimised window) and during which the browser window lost focus "
+                          f"(n_focus_lost), as the online experiment recorded them. These trials were {fate}; "
+                          "the counts are of all test trials, before any exclusion.")
+                     + _table(online[["observer", "group", "n_trials", *counts, "excluded"]]
+                              .rename(columns={"excluded": "observer_excluded"}),
+                              "no participant's files have these columns"))
     parts.append("<h3>Observers</h3>" + _table(obs))
     parts.append("<h2>Settings</h2>")
     settings = dataclasses.asdict(s)

@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--keep-timing-failures", action="store_true",
                    help="analyse trials whose image was not shown for 400 ms ± one frame (default: left out, "
                         "counted in the report)")
+    p.add_argument("--keep-unattended", action="store_true",
+                   help="analyse online (PsychoJS) trials during which the page was hidden (page_hidden = 1: "
+                        "another tab, a minimised window) or the browser window lost focus (focus_lost = 1) "
+                        "(default: left out, counted in the report)")
     p.add_argument("--no-fits", action="store_true", help="skip the psychometric fits")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_analyze)
@@ -49,7 +53,8 @@ def run_analyze(args) -> int:
         n_resamples=args.resamples, n_bootstrap=args.bootstrap, seed=args.seed, fit=not args.no_fits,
         exclusions=ExclusionSettings(chance=args.chance, max_timeout_rate=args.max_timeout_rate,
                                      timeouts_as_errors=args.timeouts_as_errors,
-                                     keep_timing_failures=args.keep_timing_failures),
+                                     keep_timing_failures=args.keep_timing_failures,
+                                     keep_unattended=args.keep_unattended),
         progress=not args.no_progress)
     out = open_output(args.out, overwrite=args.overwrite)  # refused before minutes of work
     try:

@@ -23,6 +23,15 @@ def register(subparsers) -> None:
     b.add_argument("--training", type=int, default=8, help="training trials (default: 8)")
     b.add_argument("--allow-unbalanced", action="store_true",
                    help="go on (with a warning) when animal and non-animal counts differ")
+    o = b.add_argument_group("online (Pavlovia) options")
+    o.add_argument("--completed-url", default="", metavar="URL",
+                   help="where PsychoJS sends a participant once the data are saved (e.g. a panel's completion "
+                        "link with its code)")
+    o.add_argument("--incomplete-url", default="", metavar="URL",
+                   help="where PsychoJS sends a participant who ends the study early (Escape)")
+    o.add_argument("--url-param", action="append", default=[], metavar="NAME",
+                   help="a URL parameter to save on every row (repeatable); PROLIFIC_PID, STUDY_ID and SESSION_ID "
+                        "always are")
     b.set_defaults(func=_build)
 
     r = sub.add_parser("run", help="run the compiled lab experiment for one participant")
@@ -53,7 +62,8 @@ def _build(args) -> int:
 
     out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
                            n_training=args.training, allow_unbalanced=args.allow_unbalanced,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, completed_url=args.completed_url,
+                           incomplete_url=args.incomplete_url, url_params=args.url_param)
     for note in out["notes"]:
         print(f"note: {note}")
     print(f"built {out['psyexp']} ({out['n_lists']} participant lists)")

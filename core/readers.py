@@ -2,7 +2,9 @@
 
 The tidy table has the columns of docs/conventions.md (:data:`TIDY_COLUMNS`), plus, where
 known, ``image_frac`` (from the stimulus set's manifest), the model evidence columns
-``p_animal, top5`` and ``source_file``.
+``p_animal, top5``, the experiment's timing columns, the online experiment's data-quality
+columns and panel ids (:data:`reveal.core.trialdata.ONLINE_QUALITY_COLUMNS`,
+:data:`reveal.core.trialdata.PANEL_COLUMNS`) and ``source_file``.
 
 Three layouts are recognised from the header alone:
 
@@ -270,7 +272,7 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
                         "observer_kind": kind, "stimulus_id": test["stimulus_id"].str.strip()})
     for col in ("group", "session", "block", "trial", "image_id", "category", "map_source", "level",
                 "rt_s", "timed_out", "correct", "timing_ok", "stim_duration_s", "anticipation",
-                "early_presses"):
+                "early_presses", *trialdata.ONLINE_QUALITY_COLUMNS, *trialdata.PANEL_COLUMNS):
         if col in test:
             out[col] = test[col]
     if "trial" not in out and "trials.thisN" in test:
@@ -372,9 +374,18 @@ def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
     derived = (out["response"] == out["category"]).astype(float)
     out["correct"] = correct.fillna(derived).astype(int)
     out["timed_out"] = out["timed_out"].astype(int)
-    for col in ("p_animal", "image_frac"):
+    for col in ("p_animal", "image_frac", *trialdata.ONLINE_NUMERIC_COLUMNS):
         if col in out:
             out[col] = _to_float(out[col].astype(str), col, path, rows)
+    # The online experiment's data-quality flags (0/1, missing NaN) and its panel's ids (strings
+    # kept as written; a missing id is "").
+    for col in trialdata.ONLINE_BINARY_COLUMNS:
+        if col in out:
+            out[col] = _to_binary(out[col].astype(str), col, path, rows)
+    for col in trialdata.PANEL_COLUMNS:
+        if col in out:
+            ids = out[col].astype(str)
+            out[col] = ids.where(~_is_missing(ids), "")
     keep = TIDY_COLUMNS + [c for c in EXTRA_COLUMNS if c in out] + ["_row"]
     return out[keep].reset_index(drop=True)
 

@@ -8,7 +8,10 @@ columns live here once and everything else imports them:
 - :data:`EVIDENCE_COLUMNS` — what a network adds (``p_animal``, ``top5``, ``stimset``);
 - :data:`EXPERIMENT_COLUMNS` — what the PsychoPy experiment adds to every trial row with
   ``addData`` (its code components are generated from this list), read back by
-  :mod:`reveal.core.readers`.
+  :mod:`reveal.core.readers`;
+- :data:`ONLINE_QUALITY_COLUMNS` — what only the online (PsychoJS) experiment adds to every
+  trial row about the conditions the trial ran in (page visibility, focus, full screen, window,
+  frame intervals, image loading), and :data:`PANEL_COLUMNS` — the online panel's ids.
 
 Reading is :mod:`reveal.core.readers` (every layout into the tidy table); this module
 reads only the model file, for ``reveal predict``'s resume, and imports nothing of the
@@ -25,7 +28,8 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["TIDY_COLUMNS", "EVIDENCE_COLUMNS", "MODEL_COLUMNS", "EXTRA_COLUMNS", "OBSERVER_KINDS", "ANTICIPATION_S",
-           "EXPERIMENT_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
+           "EXPERIMENT_COLUMNS", "ONLINE_QUALITY_COLUMNS", "ONLINE_BINARY_COLUMNS", "ONLINE_NUMERIC_COLUMNS",
+           "PANEL_COLUMNS", "model_header", "read_model_rows", "typed_model_rows"]
 
 #: The tidy trial form, in order.
 TIDY_COLUMNS = (
@@ -37,12 +41,46 @@ TIDY_COLUMNS = (
 EVIDENCE_COLUMNS = ("p_animal", "top5", "stimset")
 #: What ``reveal predict`` writes.
 MODEL_COLUMNS = TIDY_COLUMNS + EVIDENCE_COLUMNS
+#: Data-quality columns only the online (PsychoJS) experiment writes, one value per trial row.
+#: Lab files and online files written before these columns existed lack them; the readers keep
+#: each one only where a file has it, and a missing value (empty, ``undefined``, ``null``) is
+#: missing (NaN), never 0.
+#:
+#: ``page_hidden`` (0/1)
+#:     The page was hidden (``document`` ``visibilitychange`` to ``hidden``: another tab, a
+#:     minimised window, a locked screen) at any moment from the trial's start to its end.
+#: ``focus_lost`` (0/1)
+#:     The browser window lost focus (``blur``: another window or application) during the trial.
+#: ``fullscreen`` (0/1)
+#:     The document was in full screen (``document.fullscreenElement``) at the image's onset.
+#: ``window_w``, ``window_h`` (integers, CSS pixels)
+#:     The window's inner width and height at the trial's start.
+#: ``pixel_ratio`` (number)
+#:     ``window.devicePixelRatio`` at the trial's start (device pixels per CSS pixel).
+#: ``max_frame_ms`` (number, milliseconds)
+#:     The longest interval between two frames while the image was on screen.
+#: ``image_ready`` (0/1)
+#:     The image's texture was loaded before its onset.
+#:
+#: ``reveal analyze`` leaves out trials with ``page_hidden = 1`` or ``focus_lost = 1`` by default
+#: (:class:`reveal.analysis.exclusions.ExclusionSettings` ``keep_unattended``) and counts them.
+ONLINE_QUALITY_COLUMNS = ("page_hidden", "focus_lost", "fullscreen", "window_w", "window_h", "pixel_ratio",
+                          "max_frame_ms", "image_ready")
+#: The 0/1 columns of :data:`ONLINE_QUALITY_COLUMNS` (read as 0.0/1.0, missing NaN).
+ONLINE_BINARY_COLUMNS = ("page_hidden", "focus_lost", "fullscreen", "image_ready")
+#: The numeric columns of :data:`ONLINE_QUALITY_COLUMNS` (read as float, missing NaN).
+ONLINE_NUMERIC_COLUMNS = ("window_w", "window_h", "pixel_ratio", "max_frame_ms")
+#: The online panel's ids, which the online experiment writes on every row when the study's URL
+#: carried them (Prolific's ``PROLIFIC_PID``, ``STUDY_ID``, ``SESSION_ID``). Strings, kept as
+#: written (never converted to numbers); a missing value is the empty string.
+PANEL_COLUMNS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 #: Columns the readers keep next to the tidy ones when a file has them.
 EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation",
-                 "early_presses")
+                 "early_presses") + ONLINE_QUALITY_COLUMNS + PANEL_COLUMNS
 OBSERVER_KINDS = ("human", "model", "simulated")
 
-#: Columns the experiment adds to every trial row with ``addData`` (lab and PsychoJS alike).
+#: Columns the experiment adds to every trial row with ``addData`` (lab and PsychoJS alike); the
+#: online-only :data:`ONLINE_QUALITY_COLUMNS` and :data:`PANEL_COLUMNS` are not among them.
 EXPERIMENT_COLUMNS = (
     "participant", "session", "group", "key_animal", "key_nonanimal", "phase",
     "block", "trial", "stimulus_id", "image_id", "category", "map_source",

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..core.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS
+from ..core.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS, ONLINE_QUALITY_COLUMNS, PANEL_COLUMNS
 from ..core.errors import InputError
 from ..core.outputs import OutputFolder, atomic_write
 from ..core.stimset import read_stimulus_set
@@ -70,6 +70,9 @@ __all__ = ["build_experiment", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
 
 IMAGE_SIZE_PX = 256
 FEEDBACK_S = 0.8
+#: URL parameters a panel passes (Prolific's), saved on every row online (empty when the link
+#: lacks them); ``PROLIFIC_PID`` is also the participant id when the link gives no ``participant``.
+PANEL_PARAMS = PANEL_COLUMNS
 
 
 def _psychopy_experiment():
@@ -143,7 +146,7 @@ def _participant_list_def() -> str:
 REFRESH_INTERVALS = 60
 
 
-def code_text(section: str, lang: str, sources=(), levels=(), downloads=None) -> str:
+def code_text(section: str, lang: str, sources=(), levels=(), downloads=None, url_params=PANEL_PARAMS) -> str:
     """The code of one section in one language, as the experiment's code component holds it.
 
     Parameters
@@ -159,6 +162,8 @@ def code_text(section: str, lang: str, sources=(), levels=(), downloads=None) ->
         ``(files, list_files, n_blocks)`` (``setup``, JavaScript only): every image path
         once, per list the indices of its images, and blocks per list — what a participant
         downloads after the list is assigned.  Default: no images, 5 blocks.
+    url_params : sequence of str
+        URL parameters saved on every row online (``setup``, JavaScript only).
 
     Returns
     -------
@@ -178,15 +183,18 @@ def code_text(section: str, lang: str, sources=(), levels=(), downloads=None) ->
                           n_intervals=REFRESH_INTERVALS, files=json.dumps(list(files)),
                           list_files=json.dumps([list(map(int, x)) for x in list_files],
                                                 separators=(",", ":")),
-                          n_blocks=int(n_blocks))
+                          n_blocks=int(n_blocks), url_params=json.dumps(list(url_params)))
     elif section == "trial_end":
         values = {"add_data": add_data_lines(lang)}
+        if lang == "js":
+            values["quality_data"] = "\n".join(f"psychoJS.experiment.addData({col!r}, {col});"
+                                                for col in ONLINE_QUALITY_COLUMNS)
     return _template(section, lang).substitute(values)
 
 
-def _both(section: str, sources=(), levels=(), downloads=None) -> tuple:
+def _both(section: str, sources=(), levels=(), downloads=None, url_params=PANEL_PARAMS) -> tuple:
     return (code_text(section, "py", sources, levels),
-            code_text(section, "js", sources, levels, downloads))
+            code_text(section, "js", sources, levels, downloads, url_params))
 
 
 # --------------------------------------------------------------------------- experiment
@@ -223,7 +231,8 @@ def _code(comps, routine, name, **sections):
     return comp
 
 
-def make_experiment(name: str, sources, levels, startup_resources=(), downloads=None
+def make_experiment(name: str, sources, levels, startup_resources=(), downloads=None, *,
+                    completed_url: str = "", incomplete_url: str = "", url_params=PANEL_PARAMS
                     ) -> "psychopy.experiment.Experiment":
     """The Builder experiment object (not saved).
 
@@ -241,6 +250,11 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     downloads : tuple, optional
         ``(files, list_files, n_blocks)``: what each participant downloads once its list is
         assigned (:func:`code_text`); the instructions' SPACE waits for it online.
+    completed_url, incomplete_url : str
+        PsychoPy's *Completed URL* and *Incomplete URL* (online): where PsychoJS sends the
+        participant once the data are saved (a panel's completion link), or after Escape.
+    url_params : sequence of str
+        URL parameters saved on every row online (a panel's ids).
     """
     experiment = _psychopy_experiment()
     from psychopy.experiment import getAllComponents
@@ -250,10 +264,11 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     exp = experiment.Experiment()
     s = exp.settings.params
     s["expName"].val = name
-    # Builder's default participant (a random 6-digit id, also online) + the group
-    # override: empty = the group the participant's list implies.
-    s["Experiment info"].val = ("{'participant':'f\"{randint(0, 999999):06.0f}\"', "
-                                "'session':'001', 'group':''}")
+    # The dialog asks only for the participant (Builder's default: a random 6-digit id). The
+    # session and the group (the map source) are the experimenter's: `reveal experiment run
+    # --session --group` in the lab, the link's `session` and `group` parameters online; without
+    # a group the id's list says it.
+    s["Experiment info"].val = "{'participant':'f\"{randint(0, 999999):06.0f}\"'}"
     s["color"].val = "$[1,1,1]"  # white background, as in the paper
     s["colorSpace"].val = "rgb"
     s["Units"].val = "pix"
@@ -270,10 +285,12 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     s["Data file delimiter"].val = "comma"
     s["Save excel file"].val = False
     s["End Message"].val = "Thank you for taking part!"
+    s["Completed URL"].val = completed_url
+    s["Incomplete URL"].val = incomplete_url
 
     # -- instructions (+ the experiment-wide setup code)
     instr = exp.addRoutine("instructions")
-    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels, downloads),
+    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels, downloads, url_params),
           each_frame=_both("instr_frame"))
     _text(comps, instr, "instr_msg", "$instr_text", updates="set every repeat")
     _space_key(comps, instr, "instr_key", start="rv_ready", start_type="condition")
@@ -369,7 +386,8 @@ COMMAND = "reveal experiment build"
 
 
 def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: int = 5,
-                     n_training: int = 8, allow_unbalanced: bool = False, overwrite: bool = False) -> dict:
+                     n_training: int = 8, allow_unbalanced: bool = False, overwrite: bool = False,
+                     completed_url: str = "", incomplete_url: str = "", url_params=()) -> dict:
     """Build the whole experiment folder from a stimulus set.
 
     Parameters
@@ -388,6 +406,11 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         Go on (with a warning) when the set's categories are unbalanced.
     overwrite : bool
         Replace an earlier build in ``out_dir`` (only the files it recorded are removed).
+    completed_url, incomplete_url : str
+        Online: where a participant is sent once the data are saved (e.g. a panel's
+        completion link), and after ending the study early.
+    url_params : sequence of str
+        Online: URL parameters to save on every row, besides :data:`PANEL_PARAMS`.
 
     Returns
     -------
@@ -395,6 +418,13 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         Paths (``psyexp``, ``py``, ``js``, ``legacy_js``, ``html``, ``folder``), the
         number of lists and the design notes.
     """
+    for url, option in ((completed_url, "--completed-url"), (incomplete_url, "--incomplete-url")):
+        if url and not url.startswith(("https://", "http://")):
+            raise InputError(f"{option} must be a web address (https://...), got {url!r}")
+    url_params = tuple(dict.fromkeys([*PANEL_PARAMS, *url_params]))
+    bad = [p for p in url_params if not p.replace("_", "").replace("-", "").isalnum() or not p.isascii()]
+    if bad:
+        raise InputError(f"--url-param takes a URL parameter name (letters, digits, _ and -), got {bad[0]!r}")
     if not name.isidentifier():
         raise InputError(f"experiment name {name!r} must be a valid identifier "
                          f"(letters, digits, underscore)")
@@ -436,7 +466,8 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         log.info("%s", note)
 
     exp = make_experiment(name, stimset.sources, stimset.levels,
-                          downloads=(image_paths, list_files, blocks_per_list))
+                          downloads=(image_paths, list_files, blocks_per_list), completed_url=completed_url,
+                          incomplete_url=incomplete_url, url_params=url_params)
     psyexp = out / f"{name}.psyexp"
     # PsychoPy writes only to a file name: saved beside, then renamed over by atomic_write
     tmp = out / f".{name}.{os.getpid()}.part.psyexp"
@@ -451,7 +482,8 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         "n_images": int(len(stimset.images)),
         "n_blocks": int(min(n_blocks, len(stimset.images))), "n_training": int(n_training),
         "seed": stimset.seed, "stimuli": os.fspath(Path(stimuli_dir).resolve()),
-        "data_columns": list(EXPERIMENT_COLUMNS), "notes": notes,
+        "data_columns": list(EXPERIMENT_COLUMNS), "online_columns": [*ONLINE_QUALITY_COLUMNS, *url_params],
+        "completed_url": completed_url, "incomplete_url": incomplete_url, "notes": notes,
     }
     atomic_write(out / "design.json", json.dumps(info, indent=2))
     folder.close()

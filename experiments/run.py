@@ -240,7 +240,7 @@ def _child(argv=None) -> int:
             logging.getLogger(__name__).warning("%s", warning)
     else:
         expInfo["participant"] = args.participant
-        expInfo["session"] = args.session
+    expInfo["session"] = args.session  # not a dialog field: the experimenter's (--session)
     if args.group:
         expInfo["group"] = args.group
     thisExp = mod.setupData(expInfo=expInfo)

@@ -88,13 +88,27 @@ def _experiment_rows(trials: pd.DataFrame, js: bool, n_training: int = 4):
     return rows
 
 
-def experiment_csv_text(trials: pd.DataFrame, *, js: bool, drop_columns=()) -> str:
-    columns = [c for c in EXPERIMENT_COLUMNS + PSYCHOPY_EXTRA if c not in drop_columns]
+def experiment_csv_text(trials: pd.DataFrame, *, js: bool, drop_columns=(), extra_columns=None) -> str:
+    """One participant's experiment file as text.
+
+    ``extra_columns``: column -> a string written on every row (as the online experiment writes the
+    panel ids), or a sequence of strings, one per test trial in the order of ``trials`` (other rows
+    get the missing spelling).
+    """
+    extra_columns = {c: v if isinstance(v, str) else list(v) for c, v in (extra_columns or {}).items()}
+    columns = [c for c in EXPERIMENT_COLUMNS + PSYCHOPY_EXTRA if c not in drop_columns] + list(extra_columns)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     missing = "undefined" if js else ""
+    n_test = 0
     for row in _experiment_rows(trials, js):
+        for column, values in extra_columns.items():
+            if isinstance(values, str):
+                row[column] = values
+            elif row.get("phase") == "test":
+                row[column] = str(values[n_test])
+        n_test += row.get("phase") == "test"
         writer.writerow({c: row.get(c, missing if js else "") for c in columns})
     return buf.getvalue()
 

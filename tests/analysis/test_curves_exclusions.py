@@ -78,3 +78,52 @@ def test_trials_whose_image_timing_failed_are_left_out_and_counted():
     assert timing["rows"].sum() == len(bad)
     kept = apply_exclusions(trials, ExclusionSettings(max_timeout_rate=1.0, chance=0.0, keep_timing_failures=True))
     assert len(kept.trials) == len(trials) - int(trials["timed_out"].sum())
+
+
+def test_unattended_online_trials_are_left_out_and_counted():
+    from reveal.analysis.exclusions import UNATTENDED_REASON
+
+    trials = simulate_trials({"a": 0.6, "b": 0.8}, 4, rng=0)
+    trials["source_file"] = "f.csv"
+    trials["timed_out"] = 0  # only the rules under test leave trials out
+    observers = sorted(trials["observer"].unique())
+    lab = trials["observer"] == observers[0]  # a lab participant: no attention columns (NaN)
+    trials["page_hidden"] = np.where(lab, np.nan, 0.0)
+    trials["focus_lost"] = np.where(lab, np.nan, 0.0)
+    online = trials.index[~lab]
+    hidden, blurred, both = online[::9], online[4::11], online[5:6]
+    trials.loc[hidden, "page_hidden"] = 1.0
+    trials.loc[blurred, "focus_lost"] = 1.0
+    trials.loc[both, ["page_hidden", "focus_lost"]] = 1.0
+    trials.loc[online[1], "page_hidden"] = np.nan  # not recorded: counts as attended
+    unattended = hidden.union(blurred).union(both).difference(online[1:2])
+    trials.loc[unattended[0], "timing_ok"] = 0  # a hidden page's timing fails too: counted under its cause
+    trials["timing_ok"] = trials["timing_ok"].fillna(1)
+    rules = dict(max_timeout_rate=1.0, chance=0.0)
+    res = apply_exclusions(trials, ExclusionSettings(**rules))
+    assert len(res.trials) == len(trials) - len(unattended)
+    assert len(res.trials) + res.dropped["rows"].sum() == len(trials)
+    ledger = res.dropped.groupby("reason")["rows"].sum()
+    assert ledger.to_dict() == {UNATTENDED_REASON: len(unattended)}
+    assert UNATTENDED_REASON == "page hidden or window unfocused during the trial (online)"
+    # per observer: the counts before any exclusion; the lab participant has none (not 0)
+    obs = res.observers.set_index("observer")
+    assert obs.loc[observers[0], ["n_page_hidden", "n_focus_lost"]].isna().all()
+    page = trials.groupby("observer")["page_hidden"].apply(lambda f: int((f == 1).sum()))
+    focus = trials.groupby("observer")["focus_lost"].apply(lambda f: int((f == 1).sum()))
+    for ob in observers[1:]:
+        assert (obs.loc[ob, "n_page_hidden"], obs.loc[ob, "n_focus_lost"]) == (page[ob], focus[ob])
+    assert obs["n_page_hidden"].sum() == len(hidden.union(both).difference(online[1:2]))
+    # --keep-unattended: analysed like the others (the timing failure is now counted as such)
+    kept = apply_exclusions(trials, ExclusionSettings(keep_unattended=True, **rules))
+    assert len(kept.trials) == len(trials) - 1
+    assert kept.dropped["reason"].str.startswith("image timing failed").all()
+    assert "n_page_hidden" in kept.observers  # the counts are reported either way
+    # observer rules are judged on every trial, the unattended ones included (as for timing failures)
+    unattended_obs = trials.loc[unattended, "observer"].iloc[0]
+    strict = apply_exclusions(trials.assign(timed_out=trials.index.isin(unattended).astype(int)),
+                              ExclusionSettings(max_timeout_rate=0.0, chance=0.0))
+    assert strict.observers.set_index("observer").loc[unattended_obs, "excluded"]
+    # files without the columns: nothing changes, and no count columns
+    plain = apply_exclusions(trials.drop(columns=["page_hidden", "focus_lost"]), ExclusionSettings(**rules))
+    assert "n_page_hidden" not in plain.observers and len(plain.trials) == len(trials) - 1

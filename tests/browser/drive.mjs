@@ -22,9 +22,15 @@
 //                550 ms): after the response window, early in the "too slow" feedback
 //   double_gap_ms  gap between the two keys of a "double" answer (default 30)
 //   hide         {"trial": N, "ms": 1500}: from the onset of trial N (0-based, in the order
-//                above) the page draws no frame for ms milliseconds, as when hidden (see
+//                above) the page is hidden and loses focus for ms milliseconds (see
 //                hidePage); a "correct" / "wrong" / "double" answer of that trial is
 //                pressed (one key) as soon as the page runs again
+//   query        more URL parameters, appended to the study link as written
+//                (e.g. "PROLIFIC_PID=5f8d...&STUDY_ID=s1": a panel's link)
+//   completion   a URL prefix (e.g. "https://app.prolific.com/"): pages there are answered
+//                by the driver (nothing leaves the machine); after the goodbye screen the
+//                driver clicks PsychoJS's closing OK and waits for the page to be sent there
+//                (result.redirect)
 //   default_png  file served for https://pavlovia.org/assets/default/default.png
 //   chromium     browser executable (default $CHROMIUM or /usr/bin/chromium)
 //   node_modules folder with jquery, jquery-ui-dist, preloadjs (default: next to this file)
@@ -83,7 +89,7 @@ function readSpec() {
   return {
     out: null, participant: null, via: 'url', group: null, session: null,
     answers: [], default_answer: 'correct', rt_ms: 300, late_ms: 600, double_gap_ms: 30,
-    hide: null, default_png: null,
+    hide: null, default_png: null, query: '', completion: null,
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
     node_modules: path.join(HERE, 'node_modules'),
     timeout_s: 300, viewport: { width: 400, height: 300 },
@@ -526,6 +532,9 @@ async function main() {
             : route.fulfill({ status: 404, body: 'not in node_modules' });
         }
       }
+      if (spec.completion && u.startsWith(spec.completion)) {
+        return route.fulfill({ contentType: 'text/html', body: '<html><body>study completed</body></html>' });
+      }
       if (u === DEFAULT_PNG) {
         cdnLog.push({ url: u, status: 200 });
         return spec.default_png ? route.fulfill({ path: spec.default_png, contentType: 'image/png' })
@@ -605,19 +614,33 @@ async function main() {
       await page.keyboard.up(key);
     };
     // "hide the page": headless Chromium keeps a page visible whatever is in front (tried:
-    // another tab brought to front, the window minimised, Page.setWebLifecycleState), so
-    // the page's main thread is stopped instead (CDP Debugger.pause): no frame is drawn,
-    // as in a hidden tab, where browsers stop requestAnimationFrame (PsychoJS does not
-    // listen to visibilitychange)
+    // another tab brought to front, the window minimised, Page.setWebLifecycleState). So
+    // the driver does what a browser does when the participant switches to another tab:
+    // document.visibilityState becomes 'hidden' with a visibilitychange event and the window
+    // gets a blur event (dispatched in the page, as the browser would), and the page's main
+    // thread is stopped (CDP Debugger.pause): no frame is drawn, as in a hidden tab, where
+    // browsers stop requestAnimationFrame. Then the page is made visible and focused again.
     let cdp = null;
     const hidePage = async (ms) => {
       cdp = cdp || await context.newCDPSession(page);
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+        window.dispatchEvent(new Event('blur'));
+      });
       await cdp.send('Debugger.enable');
       const t = Date.now();
       await cdp.send('Debugger.pause');
       await sleep(ms);
       await cdp.send('Debugger.resume');
       await cdp.send('Debugger.disable');
+      await page.evaluate(() => {
+        delete document.visibilityState;  // the prototype's getter again: 'visible'
+        delete document.hidden;
+        document.dispatchEvent(new Event('visibilitychange'));
+        window.dispatchEvent(new Event('focus'));
+      });
       return Date.now() - t;
     };
     handlers.push((ev) => {
@@ -727,7 +750,7 @@ async function main() {
         }
       }
     }
-    const q = params.toString();
+    const q = [params.toString(), spec.query].filter((s) => s).join('&');
     await page.goto(base + 'index.html' + (q ? '?' + q : ''), { waitUntil: 'load', timeout: left() });
     await Promise.race([page.waitForSelector('#dialogOK', { timeout: Math.min(left(), 90000) }), fatalPromise]);
     if (spec.via === 'dialog') {
@@ -793,6 +816,14 @@ async function main() {
     }
     await sleep(300);  // the closing dialog
     result.download = download;
+    if (spec.completion) {
+      // PsychoJS sends the participant on when its closing dialog's OK is clicked, after saving
+      result.closing_dialog = await page.$eval('#experiment-dialog', (el) => el.innerText).catch(() => null);
+      const sent = page.waitForURL((u) => u.href.startsWith(spec.completion), { timeout: Math.min(left(), 30000) });
+      await page.click('#dialogOK', { timeout: Math.min(left(), 30000) });
+      await Promise.race([sent, fatalPromise]);
+      result.redirect = page.url();
+    }
     result.page_stats = await page.evaluate(() => {
       const t = window.__rvStats.frameTimes;
       const d = [];

@@ -163,3 +163,68 @@ def test_every_observer_excluded_is_a_clear_message(tmp_path, capsys, human_tria
     print(err)
     assert rc == 2 and "Traceback" not in err and "excluded" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_unattended_online_trials_left_out_by_default_and_kept_with_the_switch(tmp_path, human_trials,
+                                                                               write_pavlovia_csv, write_lab_csv):
+    """Online files with page_hidden/focus_lost beside a lab file: counted per observer and in the ledger."""
+    few = _few_observers(human_trials, per_group=2)
+    data = tmp_path / "data"
+    data.mkdir()
+    counts, unattended = {}, []
+    for i, (pid, sub) in enumerate(few.groupby("observer", sort=True)):
+        if i == 0:  # a lab participant: no attention columns
+            write_lab_csv(sub, data / f"{pid}.csv")
+            unattended += [False] * len(sub)
+            continue
+        n = len(sub)
+        hidden = ["1" if j % 10 == i else "0" for j in range(n)]
+        blurred = ["true" if j % 16 == 3 else ("undefined" if j == 5 else "false") for j in range(n)]
+        write_pavlovia_csv(sub, data / f"{pid}.csv", extra_columns={
+            "page_hidden": hidden, "focus_lost": blurred, "fullscreen": "1", "window_w": "1280", "window_h": "720",
+            "pixel_ratio": "2", "max_frame_ms": "16.7", "image_ready": "1", "PROLIFIC_PID": pid})
+        counts[pid] = (hidden.count("1"), blurred.count("true"))
+        unattended += [h == "1" or b == "true" for h, b in zip(hidden, blurred)]
+    unattended = np.array(unattended)
+    timed_out = np.concatenate([sub["timed_out"].to_numpy() == 1 for _, sub in few.groupby("observer", sort=True)])
+    args = ["analyze", str(data), "--no-fits", "--resamples", "50", "--bootstrap", "50", "--no-progress",
+            "--max-timeout-rate", "1", "--chance", "0"]
+    assert main(args + ["--out", str(tmp_path / "default")]) == 0
+    assert main(args + ["--out", str(tmp_path / "kept"), "--keep-unattended"]) == 0
+    reason = "page hidden or window unfocused during the trial (online)"
+    lab = sorted(few["observer"].unique())[0]
+    for name in ("default", "kept"):
+        out = tmp_path / name
+        obs = pd.read_csv(out / "observers.csv", dtype={"observer": str}).set_index("observer")
+        assert obs.loc[lab, ["n_page_hidden", "n_focus_lost"]].isna().all()  # not measured, not 0
+        for pid, pair in counts.items():  # the counts before any exclusion, whatever the switch
+            assert (obs.loc[pid, "n_page_hidden"], obs.loc[pid, "n_focus_lost"]) == pair
+        trials = pd.read_csv(out / "trials.csv", dtype={"observer": str, "PROLIFIC_PID": str})
+        assert len(trials) == len(few)  # trials.csv is every trial read, with the online columns
+        online = trials.dropna(subset=["PROLIFIC_PID"])
+        assert (online["PROLIFIC_PID"] == online["observer"]).all() and online["page_hidden"].notna().all()
+        report = (out / "report.html").read_text(encoding="utf-8")
+        assert "Attention during online trials" in report and "n_page_hidden" in report
+        # accuracy is computed on the trials neither timed out nor (by default) unattended
+        curves = pd.read_csv(out / "curves.csv")
+        analysed = curves.loc[curves["observer_kind"] == "human", "n_trials"].sum()
+        if name == "default":
+            assert f"<td>{reason}</td>\n      <td>{int(unattended.sum())}</td>" in report
+            assert analysed == int((~unattended & ~timed_out).sum())
+        else:
+            assert reason not in report and "--keep-unattended" in report
+            assert analysed == int((~timed_out).sum())
+
+
+def test_every_trial_unattended_is_a_clear_message(tmp_path, capsys, human_trials, write_pavlovia_csv):
+    one = _few_observers(human_trials, per_group=1)
+    one = one[one["observer"] == one["observer"].iloc[0]]
+    data = tmp_path / "data"
+    data.mkdir()
+    write_pavlovia_csv(one, data / "p.csv", extra_columns={"page_hidden": "1", "focus_lost": "0"})
+    rc = main(["analyze", str(data), "--out", str(tmp_path / "out"), "--no-fits", "--resamples", "50",
+               "--bootstrap", "50", "--no-progress", "--max-timeout-rate", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and not (tmp_path / "out").exists()
+    assert f"{len(one)} page hidden or window unfocused during the trial (online)" in err
+    assert "--keep-unattended" in err and "every observer was excluded" not in err

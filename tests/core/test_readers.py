@@ -279,3 +279,68 @@ def test_an_interrupted_trial_without_participant_is_counted_not_refused(tmp_pat
     assert [d["reason"] for d in dropped] == ["trial interrupted (the session ended during it)"]
     assert dropped[0]["observer"] == ""  # the interrupted row carried no id
     assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
+
+
+# ---- the online experiment's data-quality columns and panel ids (PsychoJS only)
+
+def _online_quality(n):
+    """Per-test-trial values as PsychoJS writes them (0/1, true/false, undefined, null, empty)."""
+    cols = {"page_hidden": ["0"] * n, "focus_lost": ["0"] * n, "fullscreen": ["1"] * n, "window_w": ["1280"] * n,
+            "window_h": ["720"] * n, "pixel_ratio": ["1.25"] * n, "max_frame_ms": ["16.7"] * n,
+            "image_ready": ["1"] * n}
+    cols["page_hidden"][1], cols["page_hidden"][2] = "1", "undefined"
+    cols["focus_lost"][3], cols["focus_lost"][4] = "true", "null"
+    cols["fullscreen"][5] = ""
+    cols["window_w"][6], cols["max_frame_ms"][1] = "undefined", "250.5"
+    cols["image_ready"][7] = "false"
+    return cols
+
+
+def test_online_quality_columns_are_read_typed(write_pavlovia_csv, write_lab_csv, tmp_path, human_trials):
+    from reveal.core.trialdata import ONLINE_QUALITY_COLUMNS, PANEL_COLUMNS
+
+    one = _one(human_trials)
+    quality = _online_quality(len(one))
+    path = tmp_path / "web.csv"
+    write_pavlovia_csv(one, path, extra_columns={**quality, "PROLIFIC_PID": "5f8d0d55b54764421b715e07",
+                                                 "STUDY_ID": "0123", "SESSION_ID": "undefined"})
+    trials, layout, dropped, rows_read = read_trial_file(path)
+    assert layout == "psychojs" and len(trials) == len(one)
+    assert len(trials) + sum(d["rows"] for d in dropped) == rows_read
+    for column in ONLINE_QUALITY_COLUMNS:
+        assert trials[column].dtype == float, column
+    got = trials[list(ONLINE_QUALITY_COLUMNS)]
+    assert got["page_hidden"].iloc[:2].tolist() == [0.0, 1.0] and np.isnan(got["page_hidden"].iloc[2])
+    assert got["focus_lost"].iloc[3] == 1.0 and np.isnan(got["focus_lost"].iloc[4])  # "true", "null"
+    assert np.isnan(got["fullscreen"].iloc[5]) and got["fullscreen"].drop(index=5).eq(1.0).all()
+    assert np.isnan(got["window_w"].iloc[6]) and got["window_h"].eq(720.0).all()
+    assert got["pixel_ratio"].eq(1.25).all() and got["max_frame_ms"].iloc[1] == 250.5
+    assert got["image_ready"].iloc[7] == 0.0 and got["image_ready"].sum() == len(one) - 1
+    # the panel ids: strings as written (a leading zero kept), a missing one empty
+    assert set(PANEL_COLUMNS) <= set(trials.columns)
+    assert (trials["PROLIFIC_PID"] == "5f8d0d55b54764421b715e07").all()
+    assert (trials["STUDY_ID"] == "0123").all() and (trials["SESSION_ID"] == "").all()
+    # a lab file lacks them: nothing changes for it; mixed with the online file it has NaN there
+    other = _one(human_trials, sorted(human_trials["observer"].unique())[1])
+    write_lab_csv(other, tmp_path / "lab.csv")
+    lab = read_trial_file(tmp_path / "lab.csv")[0]
+    assert not set(ONLINE_QUALITY_COLUMNS + PANEL_COLUMNS) & set(lab.columns)
+    both = read_trials([tmp_path]).trials
+    lab_rows = both[both["observer"] == other["observer"].iloc[0]]
+    assert lab_rows["page_hidden"].isna().all() and lab_rows["max_frame_ms"].isna().all()
+
+
+@pytest.mark.parametrize("column,value,message", [("page_hidden", "maybe", "0/1"), ("focus_lost", "2", "0/1"),
+                                                  ("max_frame_ms", "slow", "numeric"),
+                                                  ("window_w", "wide", "numeric")])
+def test_a_bad_online_quality_value_names_file_and_row(write_pavlovia_csv, tmp_path, human_trials, column, value,
+                                                      message):
+    one = _one(human_trials)
+    quality = _online_quality(len(one))
+    quality[column][2] = value  # the third test trial: data row 8 (instructions, 4 training rows, 2 trials)
+    path = tmp_path / "web.csv"
+    write_pavlovia_csv(one, path, extra_columns=quality)
+    with pytest.raises(InputError, match=message) as err:
+        read_trials([path])
+    assert column in str(err.value) and repr(value) in str(err.value)
+    assert err.value.path == str(path) and err.value.row == 8

@@ -60,6 +60,11 @@ PLAN_A = ["correct", "wrong", "missing", "late",
 HIDDEN_TRIAL, HIDDEN_MS = 7, 1500
 # a panel's 24-hex-digit id, typed into PsychoJS's start dialog; every answer correct
 PANEL_ID = "5f8d0d55b54764421b715e07"
+# a Prolific participant: the study link carries PROLIFIC_PID, STUDY_ID and SESSION_ID, and the
+# study sends them back to Prolific with the completion code once the data are saved
+PROLIFIC_ID = "60a1b2c3d4e5f60718293a4b"
+PROLIFIC_QUERY = f"PROLIFIC_PID={PROLIFIC_ID}&STUDY_ID=study42&SESSION_ID=sess9&lab_code=B%2B7"
+COMPLETED_URL = "https://app.prolific.com/submissions/complete?cc=C0DE1234"
 
 
 def psychojs_dir() -> Path:
@@ -148,7 +153,8 @@ def exported(browser_tools, tmp_path_factory):
                "--categories", root / "inputs" / "categories.csv", "--out", root / "set",
                "--size", 64, "--no-progress")
     run_reveal("experiment", "build", "--stimuli", root / "set", "--out", root / "exp",
-               "--blocks", N_BLOCKS, "--training", N_TRAINING)
+               "--blocks", N_BLOCKS, "--training", N_TRAINING, "--completed-url", COMPLETED_URL,
+               "--url-param", "lab_code")
     return {"root": root, "set": root / "set", "exp": root / "exp"}
 
 
@@ -181,10 +187,13 @@ def drive(tools, export: Path, out: Path, **spec) -> dict:
 @pytest.fixture(scope="module")
 def sessions(browser_tools, exported):
     out = exported["root"] / "downloads"
-    a = drive(browser_tools, exported["exp"], out, participant="7", via="url", answers=PLAN_A,
-              hide={"trial": HIDDEN_TRIAL, "ms": HIDDEN_MS})
+    # the id in the link, its name in capitals (any case is read)
+    a = drive(browser_tools, exported["exp"], out, participant="7", via="none", query="PARTICIPANT=7",
+              answers=PLAN_A, hide={"trial": HIDDEN_TRIAL, "ms": HIDDEN_MS}, completion="https://app.prolific.com/")
     b = drive(browser_tools, exported["exp"], out, participant=PANEL_ID, via="dialog")
-    return {"7": a, PANEL_ID: b}
+    c = drive(browser_tools, exported["exp"], out, participant=PROLIFIC_ID, via="none", query=PROLIFIC_QUERY,
+              completion="https://app.prolific.com/")
+    return {"7": a, PANEL_ID: b, PROLIFIC_ID: c}
 
 
 def read_conditions(export: Path, name: str) -> list[dict]:
@@ -326,7 +335,7 @@ def test_reveal_analyze_reads_the_browser_files(sessions, exported):
     out = exported["root"] / "analysis"
     files = [s["download"]["path"] for s in sessions.values()]
     run_reveal("analyze", *files, "--stimuli", exported["set"], "--out", out, "--resamples", 200,
-               "--bootstrap", 100, "--no-fits", "--keep-timing-failures", "--no-progress")
+               "--bootstrap", 100, "--no-fits", "--keep-timing-failures", "--keep-unattended", "--no-progress")
     with open(out / "trials.csv", newline="", encoding="utf-8") as f:
         trials = list(csv.DictReader(f))
     assert {t["observer"] for t in trials} == set(sessions)  # the hex id stays a string
@@ -337,3 +346,43 @@ def test_reveal_analyze_reads_the_browser_files(sessions, exported):
         assert [(t["response"], int(float(t["correct"])), int(float(t["timed_out"]))) for t in tidy] == \
             [(r["response"], int(r["correct"]), int(r["timed_out"])) for r in test_rows]
         assert all(t["observer_kind"] == "human" for t in tidy)
+
+
+def test_the_dialog_asks_only_for_the_participant(sessions):
+    # (PsychoJS leaves out a field the link gives, whatever its case: ?PARTICIPANT=7)
+    expected = {"7": [], PANEL_ID: ["participant"], PROLIFIC_ID: ["participant"]}
+    for pid, result in sessions.items():
+        assert [name for name, _ in result["dialog_fields"]] == expected[pid], result["dialog_fields"]
+
+
+def test_a_prolific_link_gives_the_id_is_saved_on_every_row_and_sends_the_participant_back(sessions):
+    result = sessions[PROLIFIC_ID]
+    rows = data_rows(result)
+    assert rows and {r["participant"] for r in rows} == {PROLIFIC_ID}
+    assert {(r["PROLIFIC_PID"], r["STUDY_ID"], r["SESSION_ID"], r["lab_code"]) for r in rows} == \
+        {(PROLIFIC_ID, "study42", "sess9", "B+7")}
+    # PsychoJS sends the participant to the completion link once the data file is saved
+    assert result["download"] and result["redirect"] == COMPLETED_URL
+    for other in ("7", PANEL_ID):  # no panel in these links: empty, not missing
+        assert {r["PROLIFIC_PID"] for r in data_rows(sessions[other])} == {""}
+
+
+def test_online_quality_columns_say_when_the_page_was_hidden(sessions):
+    result = sessions["7"]
+    rows = data_rows(result)
+    hidden = [int(r["page_hidden"]) for r in rows]
+    blurred = [int(r["focus_lost"]) for r in rows]
+    assert hidden == [int(k == HIDDEN_TRIAL) for k in range(len(rows))], hidden
+    assert blurred == hidden, blurred
+    for k, row in enumerate(rows):
+        assert (int(row["window_w"]), int(row["window_h"])) == (400, 300)  # the driver's viewport
+        assert float(row["pixel_ratio"]) == 1 and row["fullscreen"] in ("0", "1")
+        assert row["image_ready"] == "1", k  # the list's images were downloaded before the trials
+        longest = float(row["max_frame_ms"])
+        # the page drew no frame while hidden: that trial's longest frame is the hidden time
+        assert (longest >= HIDDEN_MS * 0.9) if k == HIDDEN_TRIAL else (0 < longest < HIDDEN_MS * 0.5), (k, longest)
+    # reveal analyze leaves the hidden trial out by default and counts it
+    print("quality of the trial with the hidden page:",
+          {c: rows[HIDDEN_TRIAL][c] for c in ("page_hidden", "focus_lost", "fullscreen", "window_w", "window_h",
+                                              "pixel_ratio", "max_frame_ms", "image_ready", "stim_frames",
+                                              "stim_duration_s", "timing_ok")})

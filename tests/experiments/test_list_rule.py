@@ -66,8 +66,11 @@ _HARNESS = """\
 const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const run = new Function('expInfo', SETUP +
   '\\nreturn [list_index, group, key_animal, key_nonanimal];');
-const out = cases.map(([pid, group]) => run({participant: pid, group: group, session: '001',
-                                              frameRate: 60}));
+// the id as typed into the dialog; the group, the experimenter's, from the study link's URL
+const out = cases.map(([pid, group]) => {
+  globalThis.window = {location: {search: group ? '?group=' + encodeURIComponent(group) : ''}};
+  return run({participant: pid, session: '001', frameRate: 60});
+});
 process.stdout.write(JSON.stringify(out));
 """
 
@@ -158,3 +161,52 @@ def test_compiled_javascript_writes_comma_separated_data(built):
     assert "field_separator = '\\t'" not in text
     py = built["py"].read_text(encoding="utf-8-sig")
     assert "thisExp.saveAsWideText(filename + '.csv', delim='comma')" in py
+
+
+_URL_HARNESS = """\
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const run = new Function('expInfo', SETUP + '\\nreturn [expInfo.participant, list_index, group, rv_url_data];');
+const out = cases.map(([search, typed]) => {
+  globalThis.window = {location: {search: search}};
+  try {
+    return run({participant: typed, session: '001', frameRate: 60});
+  } catch (err) {
+    return ['error', err.message];
+  }
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+@needs_node
+def test_study_link_parameters_choose_the_id_the_group_and_are_kept():
+    setup = code_text("setup", "js", FIXTURE_SOURCES, LEVELS)
+    cases = [
+        ("?PARTICIPANT=3", "123456"),                          # any case: the link's id, not the dialog's
+        ("?participant=jane%2B1%40lab.org", "1"),              # %-escapes decoded
+        ("?participant=jane+1@lab.org", "1"),                  # a '+' stays a '+' (as Python sees the id)
+        (f"?PROLIFIC_PID={PANEL_ID}&STUDY_ID=s1&SESSION_ID=x9", "42"),  # Prolific's link
+        ("?participant=7&prolific_pid=99", "1"),               # an explicit participant wins
+        ("?group=SPECTRAL_RESIDUAL&participant=5", "1"),       # the experimenter's group, any case
+        ("?group=B", "5"),                                     # a group the experiment does not have
+        ("", "  12  "),                                        # no link parameters: the dialog's id
+    ]
+    script = f"const SETUP = {json.dumps(setup)};\n" + _URL_HARNESS
+    r = subprocess.run(["node", "-e", script], input=json.dumps(cases), capture_output=True, text=True,
+                       encoding="utf-8", check=False)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    for (search, typed), out in zip(cases, got):
+        if out[0] == "error":
+            assert search == "?group=B"
+            assert 'asks for group "B"' in out[1] and "fine_grained, spectral_residual" in out[1]
+            continue
+        pid, list_index, group, params = out
+        expected_group = "spectral_residual" if "group=" in search else None
+        a = dsg.assignment(pid, FIXTURE_SOURCES, expected_group)
+        assert (list_index, group) == (a.list_index, a.group), search
+    pids = [out[0] for out in got]
+    assert pids[:5] == ["3", "jane+1@lab.org", "jane+1@lab.org", PANEL_ID, "7"]
+    assert pids[7] == "  12  "
+    assert got[3][3] == {"PROLIFIC_PID": PANEL_ID, "STUDY_ID": "s1", "SESSION_ID": "x9"}
+    assert got[0][3] == {"PROLIFIC_PID": "", "STUDY_ID": "", "SESSION_ID": ""}

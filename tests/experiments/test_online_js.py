@@ -1,10 +1,13 @@
-"""The PsychoJS code components, run by a real ``node`` with stand-ins for the browser.
+"""The logic of the PsychoJS code components, run by a real ``node`` with given frame times.
 
-PsychoJS itself (served by Pavlovia as ``lib/``) cannot run outside a browser, so these
-tests run *our* code-component JavaScript (the templates the builder writes into the
-experiment) with small stand-ins for what PsychoJS and the browser provide: a keyboard
-buffer, ``requestAnimationFrame`` with given frame times, the server manager's
-``prepareResources``.  No browser ran; what is tested is the logic of our code.
+PsychoJS cannot run in node: loading the real build (``../shared/vendor/psychojs``) there
+fails at once ("self is not defined": it needs a browser's window, document and WebGL). So
+these tests run *our* code-component JavaScript (the templates the builder writes into the
+experiment) with small stand-ins for what PsychoJS and the browser provide (a keyboard
+buffer, ``requestAnimationFrame`` called with chosen frame times, download states), to test
+the logic at frame times a browser cannot be made to produce: a 144 Hz display with a hitch,
+a key at a chosen frame. Every PsychoJS call of the templates, and the whole export, runs
+against the real PsychoJS in headless Chromium in ``test_browser.py``.
 """
 from __future__ import annotations
 
@@ -39,10 +42,14 @@ Keyboard.all = [];
 globalThis.core = {Keyboard: Keyboard, ServerManager: {ResourceStatus: {DOWNLOADED: 'DOWNLOADED'}}};
 globalThis.util = {Clock: class {}};
 globalThis.PsychoJS = {Status: {NOT_STARTED: 'NOT_STARTED', STARTED: 'STARTED', FINISHED: 'FINISHED'}};
+// the page's state, which the trial's data-quality code reads
+globalThis.document = {visibilityState: 'visible', hasFocus: () => true, fullscreenElement: null};
+globalThis.window = {innerWidth: 1280, innerHeight: 720, devicePixelRatio: 2};
 """
 
 _PSYCHOJS = """\
 globalThis.rv_status = 'NOT_DOWNLOADED';
+globalThis.expName = 'rapidcat';  // the compiled script's module-level constant
 globalThis.psychoJS = {
   serverManager: {
     prepareResources: (r) => { calls.downloads.push(r); return Promise.resolve(); },
@@ -118,13 +125,20 @@ globalThis.instr_msg = {setText: (t) => { calls.text = t; }};
             + _section("instr_frame", code_text("instr_frame", "js")) + """
 const median = setup();
 const seen = [];
+// downloading: the instructions say how far, and the refresh rate is not measured yet
+globalThis.frameN = 0;
+instr_frame();
+const loading = {text: calls.text, raf: calls.raf.length};
+rv_status = 'DOWNLOADED';
+frameN = 10;
+instr_frame();  // every file in: the measurement starts
 let t = 0;
 for (const dt of FRAMES) {  // the browser calls back once per frame with its time
   t += dt;
   const cb = calls.raf.shift();
   if (!cb) { break; }
   cb(t);
-  rv_status = 'DOWNLOADED';
+  frameN += 1;
   instr_frame();
   seen.push(rv_ready);
 }
@@ -147,7 +161,8 @@ def test_refresh_rate_measured_over_many_frames_before_the_first_trial():
     frames = [1000 / 144] * 30 + [120.0] + [1000 / 144] * 40
     script = _refresh_script(frames, "process.stdout.write(JSON.stringify({seen: seen, "
                              "hz: refresh_hz, stim: stim_frames_target, dl: deadline_frames, "
-                             "fr: expInfo['frameRate'], logs: calls.logs, text: calls.text}));")
+                             "fr: expInfo['frameRate'], logs: calls.logs, text: calls.text, "
+                             "loading: loading, n: rv_download_names.length}));")
     out = _node(script)
     assert out["hz"] == 144 and out["fr"] == 144
     assert out["stim"] == round(0.4 * 144) and out["dl"] == round(0.55 * 144)
@@ -156,6 +171,9 @@ def test_refresh_rate_measured_over_many_frames_before_the_first_trial():
     assert not any(out["seen"][:REFRESH_INTERVALS])
     assert "144 Hz" in out["logs"][0] and f"median of {REFRESH_INTERVALS}" in out["logs"][0]
     assert "loading" not in out["text"]
+    # while the files download: progress in files, and no frame is measured yet
+    assert out["loading"]["raf"] == 0
+    assert f"(loading the study: 0 of {out['n']} files...)" in out["loading"]["text"]
 
 
 def participant_downloads(setup_js: str, list_indices) -> list:
