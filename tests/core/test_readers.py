@@ -198,7 +198,13 @@ def test_tidy_file_read_as_is(tmp_path, human_trials):
 
 # ---- real data files: PsychoJS in a browser (shared fixtures), PsychoPy's own lab writer
 
-PAVLOVIA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pavlovia"
+# copied from the project's shared fixtures (../shared/fixtures/pavlovia) with their README: the
+# suite runs in a clone with nothing beside it
+PAVLOVIA = Path(__file__).resolve().parents[1] / "fixtures" / "pavlovia"
+
+
+def test_the_real_psychojs_files_are_in_the_repository():
+    assert len(sorted(PAVLOVIA.glob("*.csv"))) == 3  # a parametrized test over nothing would pass
 
 
 @pytest.mark.parametrize("path", sorted(PAVLOVIA.glob("*.csv")), ids=lambda p: p.name[:12])
