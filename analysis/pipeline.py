@@ -345,6 +345,12 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     from .report import render_report, write_report
 
     out = out_dir if isinstance(out_dir, OutputFolder) else open_output(out_dir, overwrite=overwrite)
+    tables = ("trials", "curves", "tests", "fits", "consistency", "consistency_pairs", "image_spearman", "observers")
+    figures = ("accuracy", "consistency") if len(result.consistency) else ("accuracy",)
+    # every output recorded before the first is written: a run that fails part-way (a full
+    # disk) leaves a folder its rerun recognises and replaces
+    out.declare([f"{t}.csv" for t in tables] + [f"{f}.{s}" for f in figures for s in ("png", "svg")]
+                + ["report.html"])
     paths = {}
     for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
                         ("fits", result.fits), ("consistency", result.consistency),

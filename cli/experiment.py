@@ -73,7 +73,7 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
-    from ..experiments.run import NoDisplayError, NoRefreshError, run_experiment
+    from ..experiments.run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
 
     try:
         return run_experiment(args.experiment, args.participant, session=args.session,
@@ -84,3 +84,7 @@ def _run(args) -> int:
     except (NoDisplayError, NoRefreshError) as err:
         print(f"reveal: error: {err}", file=sys.stderr)
         return 3
+    except SessionKilledError as err:
+        # a shell's convention for a process ended by a signal: 128 + the signal (137 for kill -9)
+        print(f"reveal: {err}", file=sys.stderr)
+        return 128 + err.signal_number

@@ -37,7 +37,7 @@ from .levels import normalize_level
 from .stimset import read_stimulus_set
 
 __all__ = [
-    "TIDY_COLUMNS", "ReadResult", "read_trials", "read_trial_file",
+    "TIDY_COLUMNS", "ReadResult", "NotTrialDataError", "read_trials", "read_trial_file",
     "expand_paths", "detect_layout",
 ]
 
@@ -53,6 +53,15 @@ _FROM_MANIFEST = ("image_id", "category", "map_source", "level")
 _MISSING = {"", "none", "undefined", "null", "nan", "[]", "na", "n/a"}
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
+
+
+class NotTrialDataError(InputError):
+    """A CSV file that holds no trial data: empty, no columns, or columns of no known layout.
+
+    Given by name, it is an error; found in a data folder beside good sessions (the 0-byte file
+    a killed save leaves, the stub of a session that never started, another program's CSV), it is
+    a ledger entry and the folder is read around it.
+    """
 
 
 @dataclasses.dataclass
@@ -167,19 +176,19 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
     path = Path(path)
     raw_bytes = path.read_bytes()
     if not raw_bytes.strip():
-        raise InputError("file is empty", path=path)
+        raise NotTrialDataError("file is empty", path=path)
     try:
         # utf-8-sig strips the BOM Pavlovia writes; keep_default_na=False so that we, not
         # pandas, decide what counts as missing (e.g. response "none" is a real answer).
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise InputError("file has no columns (empty)", path=path) from None
+        raise NotTrialDataError("file has no columns (empty)", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"not a readable CSV file ({err})", path=path) from None
     table.columns = [c.strip() for c in table.columns]
     layout = detect_layout(table.columns, raw_bytes[:200_000].decode("utf-8", "replace"))
     if layout is None:
-        raise InputError(
+        raise NotTrialDataError(
             "unknown column layout: expected a tidy trial file (observer, observer_kind, "
             "stimulus_id, ...) or an experiment data file (participant, stimulus_id, response, ...); "
             f"found columns {list(table.columns)[:12]}", path=path)
@@ -394,7 +403,13 @@ def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
 
 def expand_paths(paths) -> list[Path]:
     """Files and folders → sorted list of CSV files (folders searched recursively)."""
+    return _expand_paths(paths)[0]
+
+
+def _expand_paths(paths) -> tuple[list[Path], set]:
+    """:func:`expand_paths`, and the files that were found inside a folder (not named)."""
     files: list[Path] = []
+    in_folders: set = set()
     for p in paths:
         p = Path(p)
         if p.is_dir():
@@ -403,6 +418,7 @@ def expand_paths(paths) -> list[Path]:
             if not found:
                 raise InputError("folder has no CSV data files", path=p)
             files.extend(found)
+            in_folders.update(found)
         elif p.is_file():
             files.append(p)
         else:
@@ -417,7 +433,7 @@ def expand_paths(paths) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, in_folders
 
 
 def read_trials(paths, stimuli=None) -> ReadResult:
@@ -448,7 +464,7 @@ def read_trials(paths, stimuli=None) -> ReadResult:
     An observer found in two different groups is an error (the design is between-subjects).
     """
     manifest = None if stimuli is None else _manifest_table(stimuli)
-    files = expand_paths(paths)
+    files, in_folders = _expand_paths(paths)
     tables, file_rows, dropped, duplicates = [], [], [], []
     hashes: dict[str, Path] = {}
     owner: dict[tuple, tuple] = {}  # (kind, observer) -> (file, group)
@@ -465,7 +481,16 @@ def read_trials(paths, stimuli=None) -> ReadResult:
                               "test_trials": 0, "kept": False})
             continue
         hashes[digest] = f
-        table, layout, file_dropped, rows_read = read_trial_file(f, manifest)
+        try:
+            table, layout, file_dropped, rows_read = read_trial_file(f, manifest)
+        except NotTrialDataError as err:
+            if f not in in_folders or len(files) == 1:  # named, or all there is: they meant it as data
+                raise
+            dropped.append({"file": os.fspath(f), "observer": "", "rows": 0,
+                            "reason": f"not a trial data file ({err.message})"})
+            file_rows.append({"file": os.fspath(f), "layout": "", "observers": "", "rows_read": 0,
+                              "test_trials": 0, "kept": False})
+            continue
         dropped.extend(file_dropped)
         keep = np.ones(len(table), dtype=bool)
         for (kind, observer), sub in table.groupby(["observer_kind", "observer"], sort=False):
@@ -504,9 +529,12 @@ def read_trials(paths, stimuli=None) -> ReadResult:
                           "rows_read": rows_read, "test_trials": len(table), "kept": len(table) > 0})
         tables.append(table)
     trials = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TIDY_COLUMNS)
-    trials = trials.drop(columns="_row")
+    trials = trials.drop(columns="_row", errors="ignore")
     if trials.empty:
-        raise InputError("no answered test trials in the data files given",
+        skipped = [f"{Path(d['file']).name} ({d['reason']})" for d in dropped
+                   if d["reason"].startswith("not a trial data file")]
+        raise InputError("no answered test trials in the data files given"
+                         + (f"; skipped: {'; '.join(skipped)}" if skipped else ""),
                          path=files[0] if len(files) == 1 else None)
     # Model rows from several files may repeat a stimulus (e.g. a re-run): keep the first.
     rep = trials.duplicated(["observer_kind", "observer", "session", "block", "trial", "stimulus_id"])

@@ -228,3 +228,25 @@ def test_every_trial_unattended_is_a_clear_message(tmp_path, capsys, human_trial
     assert rc == 2 and "Traceback" not in err and not (tmp_path / "out").exists()
     assert f"{len(one)} page hidden or window unfocused during the trial (online)" in err
     assert "--keep-unattended" in err and "every observer was excluded" not in err
+
+
+def test_an_analysis_that_failed_part_way_is_replaced_by_its_rerun(tmp_path, capsys, human_trials,
+                                                                  write_experiment_folder, monkeypatch):
+    import reveal.analysis.report as report
+
+    data = tmp_path / "data"
+    write_experiment_folder(_few_observers(human_trials), data)
+    out = tmp_path / "results"
+    args = ["analyze", str(data), "--out", str(out), "--no-fits", "--resamples", "50", "--bootstrap", "50",
+            "--no-progress"]
+
+    def disk_full(*a, **k):  # the disk fills up after the tables and figures are written
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_report", disk_full)
+    assert main(args) == 2
+    assert (out / "curves.csv").is_file() and not (out / "report.html").exists()
+    capsys.readouterr()
+    monkeypatch.undo()
+    assert main(args + ["--overwrite"]) == 0, capsys.readouterr().err  # recognised as the analysis's own
+    assert (out / "report.html").stat().st_size > 0

@@ -350,3 +350,26 @@ def test_a_bad_online_quality_value_names_file_and_row(write_pavlovia_csv, tmp_p
         read_trials([path])
     assert column in str(err.value) and repr(value) in str(err.value)
     assert err.value.path == str(path) and err.value.row == 8
+
+
+def test_a_folder_is_read_around_an_empty_file_and_a_refused_sessions_stub(write_experiment_folder, tmp_path,
+                                                                           human_trials, stimulus_dir):
+    # what a kill during a save and a station that never started leave beside good sessions
+    data = tmp_path / "data"
+    written = write_experiment_folder(human_trials, data)
+    (data / "99_rapidcat_2026-03-02_10h00.csv").write_bytes(b"")
+    stub = data / "98_rapidcat_2026-03-02_10h05.csv"
+    stub.write_text("participant,session,date,expName,psychopyVersion,frameRate\n98,001,2026-03-02,rapidcat,"
+                    "2026.2.5,\n")
+    res = read_trials([data], stimuli=stimulus_dir)
+    assert res.trials["observer"].nunique() == len(written) and len(res.trials) == len(human_trials)
+    ledger = res.dropped.set_index("file")["reason"]
+    assert ledger[str(data / "99_rapidcat_2026-03-02_10h00.csv")] == "not a trial data file (file is empty)"
+    assert ledger[str(stub)].startswith("not a trial data file (unknown column layout")
+    assert not res.files.set_index("file").loc[str(stub), "kept"]
+    # named on their own they are still errors, naming the file
+    for path, message in ((data / "99_rapidcat_2026-03-02_10h00.csv", "file is empty"),
+                          (stub, "unknown column layout")):
+        with pytest.raises(InputError, match=message) as err:
+            read_trials([path], stimuli=stimulus_dir)
+        assert err.value.path == str(path)

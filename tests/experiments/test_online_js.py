@@ -96,12 +96,13 @@ function runTrial(pressesBefore, duringFixation, answer, rt = 0.31, tStop = 1.6)
   // key_resp (PsychoJS's, listening from the onset flip) has the answer after onset
   key_resp.keys = answer || undefined; key_resp.rt = answer ? rt : undefined;
   image.tStart = 1.2; image.tStop = tStop;
+  const before = rv_block_correct;
   trial_end();
-  return Object.assign({}, calls.data);
+  return Object.assign({block_correct_added: rv_block_correct - before}, calls.data);
 }
 const a = runTrial(['s', 'l'], ['s', 'space'], 'l');
 const b = runTrial([], [], 's');
-const late = runTrial([], [], 's', 0.8);            // PsychoJS kept listening: an answer at 800 ms
+const late = runTrial([], [], key_animal, 0.8);           // PsychoJS kept listening: an answer at 800 ms
 const longImage = runTrial([], [], 's', 0.31, 2.1);  // flips 900 ms apart: a stalled frame
 process.stdout.write(JSON.stringify([a, b, late, longImage]));
 """)
@@ -113,6 +114,10 @@ process.stdout.write(JSON.stringify([a, b, late, longImage]));
     # judged by time from the onset flip, as in the lab script
     assert (a["timed_out"], b["timed_out"], late["timed_out"]) == (0, 0, 1) and late["rt_s"] == 0.8
     assert (b["timing_ok"], long_image["timing_ok"]) == (1, 0) and long_image["stim_duration_s"] == 0.9
+    # the block screen's accuracy counts what the analysis counts: a late answer is not correct
+    for trial in (a, b, late, long_image):
+        assert trial["block_correct_added"] == (trial["correct"] and not trial["timed_out"])
+    assert late["correct"] == 1 and late["block_correct_added"] == 0
 
 
 def _refresh_script(frame_ms: list, extra: str = "") -> str:

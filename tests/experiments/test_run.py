@@ -423,3 +423,31 @@ def test_an_answer_after_550_ms_is_late_though_within_the_frame_count(built, key
     assert len(answered) >= 1, "no press landed in the response window"
     assert answered["rt_s"].between(0.9, 1.5).all()  # after the stall, before the last window frame
     assert (answered["timed_out"] == 1).all() and (answered["stim_frames"] == 24).all()
+
+
+def test_a_killed_session_exits_128_plus_the_signal_with_a_plain_message(built, key_driver, xvfb, tmp_path):
+    # the console command, as a lab manager runs it: kill -9 of the session after its first
+    # answered trial is on disk
+    import signal
+    import sys
+
+    env = {**os.environ, "DISPLAY": xvfb, "TMPDIR": str(tmp_path)}  # a traceback file would land here
+    cmd = [sys.executable, "-m", "reveal.cli.main", "experiment", "run", "--experiment", str(built["folder"]),
+           "--participant", "61", "--windowed", "--max-trials", "2", "--max-blocks", "2",
+           "--training-trials", "2", "--emulate-refresh", "60"]
+    data = built["folder"] / "data"
+    with key_driver(("s", "space")):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and not any(len(_answered(p)) for p in data.glob("61_rapidcat_*.csv")):
+            time.sleep(0.1)
+        pids = subprocess.run(["pgrep", "-f", "reveal.experiments.run .*--participant 61"],
+                              capture_output=True, text=True).stdout.split()
+        assert pids, "the session did not start"
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGKILL == 137, err
+    assert "killed (SIGKILL)" in err and str(data) in err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not list(tmp_path.glob("reveal-error-*"))
