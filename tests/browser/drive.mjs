@@ -614,21 +614,17 @@ async function main() {
       await page.keyboard.up(key);
     };
     // "hide the page": headless Chromium keeps a page visible whatever is in front (tried:
-    // another tab brought to front, the window minimised, Page.setWebLifecycleState). So
-    // the driver does what a browser does when the participant switches to another tab:
-    // document.visibilityState becomes 'hidden' with a visibilitychange event and the window
-    // gets a blur event (dispatched in the page, as the browser would), and the page's main
-    // thread is stopped (CDP Debugger.pause): no frame is drawn, as in a hidden tab, where
-    // browsers stop requestAnimationFrame. Then the page is made visible and focused again.
+    // another tab brought to front, the window minimised, Page.setWebLifecycleState). So the
+    // page's main thread is stopped at once (CDP Debugger.pause): no frame is drawn, as in a
+    // hidden tab, where browsers stop requestAnimationFrame. When it runs again, before its
+    // next frame, the page gets what a browser sends about a tab that was hidden and came
+    // back (dispatched in the page, as the browser would): visibilitychange with
+    // document.visibilityState 'hidden' and a window blur, then visibilitychange to
+    // 'visible' and focus. (Dispatching before the pause would delay the pause by a round
+    // trip, past a short response window on a loaded machine.)
     let cdp = null;
     const hidePage = async (ms) => {
       cdp = cdp || await context.newCDPSession(page);
-      await page.evaluate(() => {
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
-        document.dispatchEvent(new Event('visibilitychange'));
-        window.dispatchEvent(new Event('blur'));
-      });
       await cdp.send('Debugger.enable');
       const t = Date.now();
       await cdp.send('Debugger.pause');
@@ -636,6 +632,10 @@ async function main() {
       await cdp.send('Debugger.resume');
       await cdp.send('Debugger.disable');
       await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+        window.dispatchEvent(new Event('blur'));
         delete document.visibilityState;  // the prototype's getter again: 'visible'
         delete document.hidden;
         document.dispatchEvent(new Event('visibilitychange'));

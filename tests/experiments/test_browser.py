@@ -321,6 +321,8 @@ def test_each_participant_fetches_only_its_own_files(sessions, exported):
         assert len(lib) == 2 and all(p.startswith("lib/psychojs-") for p in lib), lib
         assert set(paths) - images - conditions - lib == {"index.html", "rapidcat.js"}
         assert req["local_count"] == len(images) + len(conditions) + 4
+        print(f"participant {pid}: list {L}, {req['local_count']} files ({req['local_bytes']} bytes) from the "
+              f"study's server: {req['by_kind']}; {len(req['cdn'])} from CDNs")
         # off the machine: the CDN's jQuery, jQuery UI (js, css), PreloadJS; PsychoPy's placeholder
         assert len(req["cdn"]) == 5 and all(c.startswith("200 ") for c in req["cdn"]), req["cdn"]
 
@@ -363,6 +365,7 @@ def test_a_prolific_link_gives_the_id_is_saved_on_every_row_and_sends_the_partic
         {(PROLIFIC_ID, "study42", "sess9", "B+7")}
     # PsychoJS sends the participant to the completion link once the data file is saved
     assert result["download"] and result["redirect"] == COMPLETED_URL
+    print(f"closing dialog: {result['closing_dialog']!r}; then sent to {result['redirect']}")
     for other in ("7", PANEL_ID):  # no panel in these links: empty, not missing
         assert {r["PROLIFIC_PID"] for r in data_rows(sessions[other])} == {""}
 
