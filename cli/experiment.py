@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from ..experiments.builder import DEFAULT_PSYCHOJS_VERSION
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -32,6 +34,9 @@ def register(subparsers) -> None:
     o.add_argument("--url-param", action="append", default=[], metavar="NAME",
                    help="a URL parameter to save on every row (repeatable); PROLIFIC_PID, STUDY_ID and SESSION_ID "
                         "always are")
+    o.add_argument("--psychojs-version", default=DEFAULT_PSYCHOJS_VERSION, metavar="VERSION",
+                   help="the PsychoJS release the study loads (lib/psychojs-VERSION.js, served by Pavlovia; default: "
+                        f"{DEFAULT_PSYCHOJS_VERSION}, the release the export is tested with in a browser)")
     b.set_defaults(func=_build)
 
     r = sub.add_parser("run", help="run the compiled lab experiment for one participant")
@@ -63,7 +68,8 @@ def _build(args) -> int:
     out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
                            n_training=args.training, allow_unbalanced=args.allow_unbalanced,
                            overwrite=args.overwrite, completed_url=args.completed_url,
-                           incomplete_url=args.incomplete_url, url_params=args.url_param)
+                           incomplete_url=args.incomplete_url, url_params=args.url_param,
+                           psychojs_version=args.psychojs_version)
     for note in out["notes"]:
         print(f"note: {note}")
     print(f"built {out['psyexp']} ({out['n_lists']} participant lists)")

@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import ast
 import inspect
 import textwrap
@@ -74,6 +75,12 @@ FEEDBACK_S = 0.8
 #: lacks them); ``PROLIFIC_PID`` is also the participant id when the link gives no ``participant``.
 PANEL_PARAMS = PANEL_COLUMNS
 
+#: The PsychoJS release the online study loads (``lib/psychojs-<version>.js``, which Pavlovia
+#: serves for every PsychoJS release): the one the browser test runs the export against
+#: (``../shared/vendor/psychojs``, "[PsychoJS] Version 2024.2.0"), not the installed PsychoPy's
+#: version, which Pavlovia may not serve yet and no test here has run.
+DEFAULT_PSYCHOJS_VERSION = "2024.2.0"
+
 
 def _psychopy_experiment():
     try:
@@ -90,7 +97,7 @@ def _psychopy_experiment():
 # or are the data columns themselves.
 
 #: Code sections of the experiment: template stem -> (routine's code component, Builder tab).
-CODE_SECTIONS = ("setup", "instr_frame", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
+CODE_SECTIONS = ("dialog", "setup", "instr_frame", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
                  "block_begin", "block_end")
 #: Data columns PsychoPy's lab script writes from ``expInfo`` (extraInfo) on every row by
 #: itself; the lab script does not add them again (that would duplicate the columns).
@@ -222,7 +229,7 @@ def _space_key(comps, routine, name="key_space", stop="", start=0.0, start_type=
 def _code(comps, routine, name, **sections):
     comp = comps["CodeComponent"](exp=routine.exp, parentName=routine.name, name=name,
                                   codeType="Both")
-    keys = {"begin_exp": "Begin Experiment", "begin_routine": "Begin Routine",
+    keys = {"before_exp": "Before Experiment", "begin_exp": "Begin Experiment", "begin_routine": "Begin Routine",
             "each_frame": "Each Frame", "end_routine": "End Routine"}
     for key, (py, js) in sections.items():
         comp.params[keys[key]].val = py
@@ -290,8 +297,8 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
 
     # -- instructions (+ the experiment-wide setup code)
     instr = exp.addRoutine("instructions")
-    _code(comps, instr, "setup_code", begin_exp=_both("setup", sources, levels, downloads, url_params),
-          each_frame=_both("instr_frame"))
+    _code(comps, instr, "setup_code", before_exp=_both("dialog"),
+          begin_exp=_both("setup", sources, levels, downloads, url_params), each_frame=_both("instr_frame"))
     _text(comps, instr, "instr_msg", "$instr_text", updates="set every repeat")
     _space_key(comps, instr, "instr_key", start="rv_ready", start_type="condition")
 
@@ -381,13 +388,42 @@ def compile_experiment(psyexp, out_dir=None) -> dict:
             "html": out_dir / "index.html"}
 
 
+def check_psychojs_version(version: str) -> str:
+    """``version`` if it names a PsychoJS release (``YYYY.minor.patch``); else :class:`InputError`."""
+    if not re.fullmatch(r"20\d\d\.\d{1,2}\.\d{1,2}", version or ""):
+        raise InputError(f"--psychojs-version takes a PsychoJS release such as {DEFAULT_PSYCHOJS_VERSION}, "
+                         f"got {version!r}")
+    return version
+
+
+def set_psychojs_version(paths: dict, version: str) -> None:
+    """Make the compiled online files (``paths["html"]``, ``paths["js"]``) load PsychoJS ``version``.
+
+    PsychoPy's own way, the experiment setting *Use version*, is not used: it also makes the
+    lab script call ``psychopy.useVersion``, which fetches another PsychoPy from GitHub when
+    the lab station runs it, and the compiler asks GitHub for the list of versions (it fails
+    offline).  The compiler names a version in ``index.html`` (css and legacy bundle) and in
+    the module's import; those names are replaced, and files that name none are an error
+    (a compiler that writes them otherwise) rather than a silently wrong export.
+    """
+    name = re.compile(r"lib/psychojs-\d[\w.]*?(?=\.(?:iife\.js|js|css)[\"'])")
+    for key in ("html", "js"):
+        path = Path(paths[key])
+        text = path.read_text(encoding="utf-8")
+        if not name.search(text):
+            raise RuntimeError(f"{path.name} does not load lib/psychojs-<version>: this PsychoPy writes its "
+                               f"PsychoJS import differently; --psychojs-version cannot be applied")
+        atomic_write(path, name.sub(f"lib/psychojs-{version}", text))
+
+
 #: The command that owns an experiment folder (:class:`reveal.core.outputs.OutputFolder`).
 COMMAND = "reveal experiment build"
 
 
 def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: int = 5,
                      n_training: int = 8, allow_unbalanced: bool = False, overwrite: bool = False,
-                     completed_url: str = "", incomplete_url: str = "", url_params=()) -> dict:
+                     completed_url: str = "", incomplete_url: str = "", url_params=(),
+                     psychojs_version: str = DEFAULT_PSYCHOJS_VERSION) -> dict:
     """Build the whole experiment folder from a stimulus set.
 
     Parameters
@@ -411,6 +447,8 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         completion link), and after ending the study early.
     url_params : sequence of str
         Online: URL parameters to save on every row, besides :data:`PANEL_PARAMS`.
+    psychojs_version : str
+        Online: the PsychoJS release ``index.html`` loads (:data:`DEFAULT_PSYCHOJS_VERSION`).
 
     Returns
     -------
@@ -421,6 +459,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     for url, option in ((completed_url, "--completed-url"), (incomplete_url, "--incomplete-url")):
         if url and not url.startswith(("https://", "http://")):
             raise InputError(f"{option} must be a web address (https://...), got {url!r}")
+    check_psychojs_version(psychojs_version)
     url_params = tuple(dict.fromkeys([*PANEL_PARAMS, *url_params]))
     bad = [p for p in url_params if not p.replace("_", "").replace("-", "").isalnum() or not p.isascii()]
     if bad:
@@ -477,13 +516,15 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     finally:
         tmp.unlink(missing_ok=True)
     paths = compile_experiment(psyexp)
+    set_psychojs_version(paths, psychojs_version)
     info = {
         "name": name, "sources": list(stimset.sources), "n_lists": n,
         "n_images": int(len(stimset.images)),
         "n_blocks": int(min(n_blocks, len(stimset.images))), "n_training": int(n_training),
         "seed": stimset.seed, "stimuli": os.fspath(Path(stimuli_dir).resolve()),
         "data_columns": list(EXPERIMENT_COLUMNS), "online_columns": [*ONLINE_QUALITY_COLUMNS, *url_params],
-        "completed_url": completed_url, "incomplete_url": incomplete_url, "notes": notes,
+        "completed_url": completed_url, "incomplete_url": incomplete_url,
+        "psychojs_version": psychojs_version, "notes": notes,
     }
     atomic_write(out / "design.json", json.dumps(info, indent=2))
     folder.close()

@@ -53,7 +53,7 @@
 // calls into PsychoJS (psychoJS.*, core.*, util.*, ..., methods of the objects it creates)
 // are checked against the library the page loaded (api_missing).
 //
-// Result (JSON): ok, failures, page_errors, console_errors, psychojs_errors, psychojs_dialogs,
+// Result (JSON): ok, failures, dialog_fields, dialog_progress (the start dialog's progress line at OK), page_errors, console_errors, psychojs_errors, psychojs_dialogs,
 // psychojs_version, refresh_hz (as the experiment measured it), list_index (from the
 // conditions files the page asked for), trials (per image: planned answer, image drawn,
 // keys planned and keydowns as the page saw them, from the onset frame), screens, download
@@ -772,6 +772,7 @@ async function main() {
     }
     await Promise.race([page.waitForSelector('#dialogOK:not(.disabled)', { timeout: Math.min(left(), 90000) }), fatalPromise]);
     result.dialog_fields = await page.$$eval('#experiment-dialog input', (els) => els.map((e) => [e.name, e.value]));
+    result.dialog_progress = await page.$eval('#progressMsg', (el) => el.textContent).catch(() => null);
     await page.click('#dialogOK');
 
     // --- screens that wait for SPACE: press once their text is drawn, again if nothing moves

@@ -42,6 +42,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reveal.experiments.builder import DEFAULT_PSYCHOJS_VERSION
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -355,6 +357,17 @@ def test_the_dialog_asks_only_for_the_participant(sessions):
     expected = {"7": [], PANEL_ID: ["participant"], PROLIFIC_ID: ["participant"]}
     for pid, result in sessions.items():
         assert [name for name, _ in result["dialog_fields"]] == expected[pid], result["dialog_fields"]
+        # the list downloads after OK: the dialog does not claim it already has
+        assert "all resources downloaded" not in result["dialog_progress"].lower()
+        assert result["dialog_progress"].startswith("After OK, the pictures of your session download")
+
+
+def test_the_export_loads_the_psychojs_release_it_is_tested_with(sessions, exported):
+    design = json.loads((exported["exp"] / "design.json").read_text())
+    for result in sessions.values():
+        # index.html's lib/psychojs-<version> is the release the library itself reports
+        assert result["psychojs_served_as"] == result["psychojs_version"] == design["psychojs_version"] \
+            == DEFAULT_PSYCHOJS_VERSION
 
 
 def test_a_prolific_link_gives_the_id_is_saved_on_every_row_and_sends_the_participant_back(sessions):

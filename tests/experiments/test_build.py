@@ -131,3 +131,42 @@ def test_cli_build_bad_input_exit_2(tmp_path, capsys):
     assert main(["experiment", "build", "--stimuli", str(tmp_path / "empty"),
                  "--out", str(tmp_path / "x")]) == 2
     assert "no manifest.csv" in capsys.readouterr().err
+
+
+def test_online_files_load_the_tested_psychojs_release(built):
+    from reveal.experiments.builder import DEFAULT_PSYCHOJS_VERSION
+
+    html = built["html"].read_text(encoding="utf-8")
+    js = built["js"].read_text(encoding="utf-8-sig")
+    assert set(re.findall(r"lib/psychojs-([^\"']+?)\.(?:iife\.js|css|js)", html + js)) == {DEFAULT_PSYCHOJS_VERSION}
+    assert json.loads((built["folder"] / "design.json").read_text())["psychojs_version"] == DEFAULT_PSYCHOJS_VERSION
+    # the lab script runs the installed PsychoPy: no useVersion switch (it would fetch another from GitHub)
+    assert "useVersion" not in built["py"].read_text(encoding="utf-8-sig")
+
+
+def test_psychojs_version_renames_the_library_the_page_loads(built, tmp_path):
+    from reveal.experiments.builder import set_psychojs_version
+
+    paths = {}
+    for key in ("html", "js"):
+        paths[key] = tmp_path / built[key].name
+        shutil.copy(built[key], paths[key])
+    set_psychojs_version(paths, "2025.1.1")
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.count("./lib/psychojs-2025.1.1.css") == 1 and html.count("./lib/psychojs-2025.1.1.iife.js") == 1
+    assert "from './lib/psychojs-2025.1.1.js';" in paths["js"].read_text(encoding="utf-8-sig")
+    # a compiler that names the library otherwise is an error, not a silently wrong export
+    shutil.copy(built["js"], paths["js"])
+    paths["html"].write_text("<html><script src='./lib/psychojs.js'></script></html>")
+    with pytest.raises(RuntimeError, match="index.html does not load lib/psychojs-<version>"):
+        set_psychojs_version(paths, "2025.1.1")
+
+
+@pytest.mark.parametrize("bad", ["2024.2", "latest", "v2024.2.0", "2024.2.0; rm", ""])
+def test_cli_build_refuses_a_psychojs_version_that_is_not_a_release(tmp_path, capsys, bad):
+    from reveal.cli.main import main
+
+    assert main(["experiment", "build", "--stimuli", str(tmp_path / "none"), "--out", str(tmp_path / "x"),
+                 "--psychojs-version", bad]) == 2
+    assert "--psychojs-version takes a PsychoJS release such as 2024.2.0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
