@@ -13,7 +13,7 @@ of different difficulty inflates κ (both observers err more on the hard levels)
 
 Humans in this design see each image once, at one level (Latin square), so a human and a
 model share the trials that human saw; two humans share trials only when they are on the
-same row of the Latin square (participants i and i + 12 of one group), which gives the
+same row of the Latin square (participants i and i + n of one group, n conditions), which gives the
 human–human reference.
 
 Model evidence for the per-image correlation is the probability the model gives to the

@@ -5,8 +5,8 @@ the report can account for all data read.
 
 The rules apply in this order, and a row left out by one is counted under that rule only:
 
-1. observers (intact-image accuracy at or below chance, too many timeouts), judged on all their
-   test trials, the trials left out below included;
+1. observers (intact-image accuracy at or below chance, or not judgeable: no answered intact-image
+   trial; too many timeouts), judged on all their test trials, the trials left out below included;
 2. unattended online trials (``page_hidden = 1`` or ``focus_lost = 1``, unless
    ``keep_unattended``): a hidden page stops the browser's frame loop, so such a trial's timing
    usually fails too, and it is counted under its cause;
@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..core.levels import FULL
 
-__all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions", "UNATTENDED_REASON", "ATTENTION_COUNTS"]
+__all__ = ["ExclusionSettings", "ExclusionResult", "apply_exclusions", "UNATTENDED_REASON", "NO_INTACT_REASON",
+           "ATTENTION_COUNTS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,9 @@ class ExclusionSettings:
         An observer whose accuracy on intact (``full``) images is at or below this is
         excluded: they were not doing the task. With ~7 intact trials per participant a
         significance test would exclude most honest participants, so the rule is a plain
-        threshold.
+        threshold. An observer with no answered intact-image trial (a session that ended before
+        its first intact image, or timed out on every one) cannot be judged by this rule and is
+        excluded too, with that reason (:data:`NO_INTACT_REASON`).
     max_timeout_rate : float
         An observer who timed out on more than this share of test trials is excluded.
     timeouts_as_errors : bool
@@ -66,9 +69,16 @@ class ExclusionSettings:
 
 #: The ledger's reason for a trial left out by the attention rule (``keep_unattended=False``).
 UNATTENDED_REASON = "page hidden or window unfocused during the trial (online)"
+#: The reason of an observer excluded because the intact-image rule cannot be applied: no intact-image test
+#: trial (a session that ended before its first one). One who timed out on every intact image is excluded with
+#: "no answered intact-image trial (all N timed out), so intact-image accuracy cannot be judged".
+NO_INTACT_REASON = "no intact-image trial, so intact-image accuracy cannot be judged"
 #: The online attention columns: per observer, :func:`apply_exclusions` counts the trials with each at 1
 #: (``n_page_hidden``, ``n_focus_lost``) where the observer's files have the column.
 ATTENTION_COUNTS = {"page_hidden": "n_page_hidden", "focus_lost": "n_focus_lost"}
+#: Per observer, the test trials answered late (``late_key`` set: a key after the deadline, none in time),
+#: where the observer's files have the column (files written before it existed: empty).
+LATE_COUNT = "n_late_answers"
 
 
 @dataclasses.dataclass
@@ -84,7 +94,7 @@ class ExclusionResult:
         timeout_rate, excluded, reason``, and, when any trial has the online attention columns,
         ``n_page_hidden, n_focus_lost``: the observer's test trials with ``page_hidden = 1`` /
         ``focus_lost = 1`` (before any exclusion; empty for an observer whose files lack the
-        column).
+        column); when any trial has ``late_key``, ``n_late_answers`` likewise.
     dropped : pandas.DataFrame
         Ledger ``file, observer, reason, rows`` of the rows left out here.
     settings : ExclusionSettings
@@ -141,7 +151,12 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
         timeout_rate = float(sub["timed_out"].mean())
         reasons = []
         if kind != "model" or settings.exclude_models:
-            if np.isfinite(full_acc) and full_acc <= settings.chance:
+            n_full = int((sub["level"] == FULL).sum())
+            if not len(full):  # the rule cannot be applied: not a participant known to do the task
+                reasons.append(NO_INTACT_REASON if not n_full else
+                               f"no answered intact-image trial (all {n_full} timed out), so intact-image "
+                               "accuracy cannot be judged")
+            elif full_acc <= settings.chance:
                 reasons.append(f"intact-image accuracy {full_acc:.2f} at or below chance ({settings.chance:g})")
             if timeout_rate > settings.max_timeout_rate:
                 reasons.append(f"timeouts {timeout_rate:.0%} > {settings.max_timeout_rate:.0%}")
@@ -158,6 +173,14 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
                    .reindex(pd.MultiIndex.from_frame(observers[key])))
             # an observer whose files lack the column: not measured (NA), not 0
             observers[count] = pd.array(per["hit"].where(per["known"] > 0).to_numpy(), dtype="Int64")
+    if "late_key" in trials:
+        # late answers (a key after the deadline, on a trial without an answer in time), where measured
+        keys = trials["late_key"]
+        per = (pd.DataFrame({"hit": (keys.notna() & (keys.astype(str) != "")).to_numpy(),
+                             "known": keys.notna().to_numpy()},
+                            index=pd.MultiIndex.from_frame(trials[key])).groupby(level=[0, 1]).sum()
+               .reindex(pd.MultiIndex.from_frame(observers[key])))
+        observers[LATE_COUNT] = pd.array(per["hit"].where(per["known"] > 0).to_numpy(), dtype="Int64")
     ledger = []
     excluded = observers[observers["excluded"]]
     drop = np.zeros(len(trials), dtype=bool)

@@ -26,8 +26,8 @@ from ..core.errors import InputError
 from ..core.version import toolkit_version
 from ..core.outputs import OutputFolder, atomic_write
 
-__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "write_csv",
-           "write_outputs"]
+__all__ = ["AnalysisSettings", "AnalysisResult", "compare_groups", "fit_curves", "analyze", "describe_exclusions",
+           "write_csv", "write_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,13 @@ class AnalysisResult:
     read: object
     exclusions: object
     settings: AnalysisSettings
+
+    def ledger(self) -> pd.DataFrame:
+        """Every row read but not analysed, with its reason: ``file, observer, reason, rows`` (the reader's
+        entries, then the exclusions'; ``rows`` 0 for a note such as a session that ended early). Written as
+        ``exclusions.csv``; the report shows it."""
+        parts = [t for t in (self.read.dropped, self.exclusions.dropped) if len(t)]
+        return pd.concat(parts, ignore_index=True) if parts else self.exclusions.dropped.copy()
 
 
 def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | None = None,
@@ -243,21 +250,50 @@ def fit_curves(obs_acc: pd.DataFrame, curves: pd.DataFrame, pixel_pct: pd.Series
     return out.reindex(columns=[c for c in cols if c in out.columns or c != "fit_error"])
 
 
+def _observers(n: int) -> str:
+    return f"{n} observer{'' if n == 1 else 's'}"
+
+
+def describe_exclusions(excl, *, limit: int = 10) -> str:
+    """One line: how many observers were excluded, and each one's reason (the first ``limit``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from reveal.analysis.exclusions import apply_exclusions
+    >>> trials = pd.DataFrame({"observer": ["p1"] * 2 + ["p2"] * 2 + ["p3"], "observer_kind": "human",
+    ...                        "group": "clickme", "level": ["10", "full"] * 2 + ["10"],
+    ...                        "correct": [1, 1, 1, 0, 1], "timed_out": 0})
+    >>> for part in describe_exclusions(apply_exclusions(trials)).split("; "):
+    ...     print(part)
+    excluded 2 of 3 observers: p2: intact-image accuracy 0.00 at or below chance (0.5)
+    p3: no intact-image trial, so intact-image accuracy cannot be judged
+    """
+    obs = excl.observers
+    out = obs[obs["excluded"].astype(bool)]
+    if not len(out):
+        return f"no observer excluded ({_observers(len(obs))})"
+    listed = "; ".join(f"{row.observer}: {row.reason}" for row in out.head(limit).itertuples())
+    more = f"; and {len(out) - limit} more (see observers.csv)" if len(out) > limit else ""
+    return f"excluded {len(out)} of {_observers(len(obs))}: {listed}{more}"
+
+
 def _nothing_left(excl) -> str:
     """Why no trial is left: every observer's exclusion reason, counted."""
     obs = excl.observers
     reasons = obs.loc[obs["excluded"].astype(bool), "reason"].fillna("").value_counts()
-    because = "; ".join(f"{n} {'observer' if n == 1 else 'observers'}: {r or 'no trial left'}"
+    because = "; ".join(f"{_observers(n)}: {r or 'no trial left'}"
                         for r, n in reasons.items())
     rules = excl.settings
-    text = (f"every observer was excluded, nothing is left to analyse ({len(obs)} observers; {because}). "
-            f"The rules: intact-image accuracy above {rules.chance:g}, at most "
+    text = (f"every observer was excluded, nothing is left to analyse ({_observers(len(obs))}; {because}). "
+            f"The rules: intact-image accuracy above {rules.chance:g} (judged on at least one answered intact-image "
+            f"trial), at most "
             f"{rules.max_timeout_rate:.0%} timeouts (see --chance, --max-timeout-rate)")
     ledger = excl.dropped
     trial_rules = ledger[~ledger["reason"].str.startswith("observer excluded")]
     if len(trial_rules):  # observers kept, but each of their trials left out by a trial rule
         counts = trial_rules.groupby("reason", sort=True)["rows"].sum()
-        text = (f"no trial is left to analyse ({len(obs)} observers, {int(obs['excluded'].astype(bool).sum())} "
+        text = (f"no trial is left to analyse ({_observers(len(obs))}, {int(obs['excluded'].astype(bool).sum())} "
                 f"excluded{'; ' + because if because else ''}); the trials of the others were left out: "
                 + "; ".join(f"{n} {r}" for r, n in counts.items())
                 + " (see --keep-unattended, --keep-timing-failures, --timeouts-as-errors, --chance, "
@@ -328,7 +364,8 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     out_dir : path-like
         Output folder (created): the tables as CSV (``trials``, ``curves``, ``tests``,
         ``fits``, ``consistency``, ``consistency_pairs``, ``image_spearman``,
-        ``observers``), ``accuracy.png``/``.svg``, ``consistency.png``/``.svg`` when there is
+        ``observers``, ``exclusions``: the ledger of every row not analysed, with its reason),
+        ``accuracy.png``/``.svg``, ``consistency.png``/``.svg`` when there is
         a model–human comparison, and ``report.html``.
     command : str
         The command line shown in the report.
@@ -345,7 +382,8 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     from .report import render_report, write_report
 
     out = out_dir if isinstance(out_dir, OutputFolder) else open_output(out_dir, overwrite=overwrite)
-    tables = ("trials", "curves", "tests", "fits", "consistency", "consistency_pairs", "image_spearman", "observers")
+    tables = ("trials", "curves", "tests", "fits", "consistency", "consistency_pairs", "image_spearman", "observers",
+              "exclusions")
     figures = ("accuracy", "consistency") if len(result.consistency) else ("accuracy",)
     # every output recorded before the first is written: a run that fails part-way (a full
     # disk) leaves a folder its rerun recognises and replaces
@@ -355,7 +393,7 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
                         ("fits", result.fits), ("consistency", result.consistency),
                         ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
-                        ("observers", result.exclusions.observers)):
+                        ("observers", result.exclusions.observers), ("exclusions", result.ledger())):
         paths[name] = out.path(f"{name}.csv")
         write_csv(table, paths[name])
     figures = {}

@@ -413,7 +413,8 @@ def bootstrap_group_effects(a: ArrayLike, b: ArrayLike, *, rng: np.random.Genera
     dict of ndarray, each shape (n_levels,)
         ``difference, difference_low, difference_high, hedges_g, g_low, g_high``. Where the
         data have no variance (ceiling) the difference CI collapses to the point estimate
-        and g is NaN.
+        and g is NaN. A group of fewer than two observers has no bootstrap distribution (and
+        no variance): the difference is kept, every interval and g are NaN.
 
     Examples
     --------
@@ -427,6 +428,10 @@ def bootstrap_group_effects(a: ArrayLike, b: ArrayLike, *, rng: np.random.Genera
     """
     rng = as_generator(rng)
     a, b = np.asarray(a, float), np.asarray(b, float)
+    if min(len(a), len(b)) < 2:  # e.g. a pilot whose exclusions leave one observer in a group
+        nan = np.full(a.shape[1:], np.nan)
+        return {"difference": _mean_difference(a, b, axis=0), "difference_low": nan, "difference_high": nan,
+                "hedges_g": nan, "g_low": nan, "g_high": nan}
     out = {}
     for name, func in (("difference", _mean_difference), ("g", hedges_g)):
         estimate = func(a, b, axis=0)

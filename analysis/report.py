@@ -28,9 +28,29 @@ img{max-width:100%;height:auto;border:1px solid #eee} .note{color:#555;font-size
 """
 
 
+#: Shown for a value that does not apply: an online-only count of a lab observer, the intact-image accuracy of
+#: an observer with no answered intact-image trial (observers.csv leaves such cells empty).
+NOT_APPLICABLE = "—"
+#: The observers table's columns that are empty where they do not apply.
+_OBSERVER_OPTIONAL = ("full_accuracy", "n_page_hidden", "n_focus_lost", "n_late_answers")
+
+
+def _observer_rows(obs: pd.DataFrame) -> pd.DataFrame:
+    """The observers table as the report shows it: a value that does not apply is NOT_APPLICABLE."""
+    shown = obs.copy()
+    for column in _OBSERVER_OPTIONAL:
+        if column in shown:
+            shown[column] = [NOT_APPLICABLE if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v)
+                             for v in shown[column].astype(object)]
+    return shown
+
+
 def _table(df: pd.DataFrame | None, empty: str = "none") -> str:
     if df is None or len(df) == 0:
         return f"<p class='note'>{html.escape(empty)}</p>"
+    # a missing value of a nullable column (Int64, string) prints as '<NA>' whatever na_rep says
+    df = df.apply(lambda c: c.astype(object).where(c.notna(), "")
+                  if isinstance(c.dtype, pd.api.extensions.ExtensionDtype) and c.isna().any() else c)
     table = df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, escape=True)
     return f"<div class='wide'>{table}</div>"
 
@@ -113,16 +133,22 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
     parts.append("<h2>Data and exclusions</h2>")
     parts.append("<h3>Files</h3>" + _table(result.read.files))
     parts.append("<h3>Duplicates</h3>" + _table(result.read.duplicates, "no duplicates found"))
-    obs = result.exclusions.observers
-    parts.append("<h3>Excluded observers</h3>" + _table(obs[obs["excluded"]], "no observer excluded"))
-    ledger = pd.concat([result.read.dropped, result.exclusions.dropped], ignore_index=True)
+    obs = _observer_rows(result.exclusions.observers)
+    parts.append("<h3>Excluded observers</h3>"
+                 + _p(f"An observer is excluded when their intact-image accuracy is at or below "
+                      f"{s.exclusions.chance:g}, or cannot be judged (no answered intact-image trial: a session that "
+                      f"ended before its first intact image), or when they timed out on more than "
+                      f"{s.exclusions.max_timeout_rate:.0%} of their test trials; 'reason' says which.")
+                 + _table(obs[obs["excluded"].astype(bool)], "no observer excluded"))
+    ledger = result.ledger()
     by_reason = (ledger.groupby("reason", sort=True)["rows"].sum().reset_index()
                  if len(ledger) else ledger)
     parts.append("<h3>Rows not analysed, by reason</h3>" + _table(by_reason, "every row read was analysed"))
     parts.append("<details><summary>per file and observer</summary>" + _table(ledger) + "</details>")
     counts = [c for c in ("n_page_hidden", "n_focus_lost") if c in obs]
     if counts:  # online (PsychoJS) files with the attention columns
-        online = obs[obs[counts].notna().any(axis=1)]
+        measured = result.exclusions.observers[counts].notna().any(axis=1).to_numpy()
+        online = obs[measured]
         fate = ("analysed like the others (--keep-unattended)" if s.exclusions.keep_unattended else
                 "left out of accuracy and counted above ('page hidden or window unfocused during the trial "
                 "(online)')")
@@ -134,7 +160,11 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
                      + _table(online[["observer", "group", "n_trials", *counts, "excluded"]]
                               .rename(columns={"excluded": "observer_excluded"}),
                               "no participant's files have these columns"))
-    parts.append("<h3>Observers</h3>" + _table(obs))
+    parts.append("<h3>Observers</h3>"
+                 + _p(f"'{NOT_APPLICABLE}': does not apply (n_page_hidden and n_focus_lost are recorded only "
+                      "online; full_accuracy needs an answered intact-image trial; n_late_answers, the trials "
+                      "answered only after the deadline, needs files with the late_key column).")
+                 + _table(obs))
     parts.append("<h2>Settings</h2>")
     settings = dataclasses.asdict(s)
     settings.pop("progress", None)

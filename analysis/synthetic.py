@@ -6,7 +6,8 @@ the real trial design and whose data files PsychoPy writes are
 :mod:`reveal.experiments.simulated_participants`.
 
 Each synthetic participant follows the experiment's design: every image once, at the
-condition given by the Latin square (participant i, image j → condition (j + i) mod 12),
+condition given by the Latin square (participant i, image j → condition (j + i) mod n, n the
+number of conditions: ``levels``, by default the 11 reveal levels and ``full``),
 and answers correctly with probability
 
     p(x) = 0.5 + (0.5 − lapse) · Φ((log10 x − threshold) / sigma)
@@ -21,11 +22,13 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..core.seeding import as_generator
-from ..core.levels import FULL, normalize_level
+from ..core.levels import FULL, LEVEL_LABELS
 
 __all__ = ["DEFAULT_LEVELS", "two_afc_curve", "accuracy_model", "simulate_trials"]
 
-DEFAULT_LEVELS = [normalize_level(v) for v in np.logspace(0, 2, 11)] + [FULL]
+#: The default conditions (:data:`reveal.core.levels.LEVEL_LABELS`): a set's own are its
+#: ``StimulusSet.conditions``.
+DEFAULT_LEVELS = list(LEVEL_LABELS)
 
 
 def two_afc_curve(log10_x, threshold_log10, sigma_log10, lapse):
@@ -107,7 +110,7 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int =
     n_images : int
         Images, half animal.
     levels : sequence of str
-        The conditions of the Latin square.
+        The conditions of the Latin square (a set's ``StimulusSet.conditions``; any number).
     observer_sd : float
         Between-participant SD of the threshold (log10 units).
     timeout_rate : float

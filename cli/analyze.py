@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         "analyze", help="trial data (lab, Pavlovia, model CSVs) → curves, tests, fits, figure, report",
         description="Read PsychoPy lab CSVs, PsychoJS/Pavlovia CSVs, tidy trial files and model prediction "
                     "CSVs (files or folders), apply the exclusions, and write trials.csv, curves.csv, tests.csv, "
-                    "fits.csv, consistency.csv, the figure (PNG, SVG) and a self-contained report.html.")
+                    "fits.csv, consistency.csv, observers.csv, exclusions.csv (every row not analysed, with its "
+                    "reason), the figure (PNG, SVG) and a self-contained report.html.")
     p.add_argument("data", nargs="+", metavar="DATA", help="data files or folders (searched for *.csv)")
     p.add_argument("--stimuli", metavar="DIR", help="stimulus set folder (manifest.csv): fills missing columns, "
                                                     "checks levels, gives the %% of image pixels")
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--timeouts-as-errors", action="store_true",
                    help="count timed-out trials as errors (default: leave them out of accuracy)")
     p.add_argument("--chance", type=float, default=0.5,
-                   help="exclude observers whose intact-image accuracy is at or below this (default 0.5)")
+                   help="exclude observers whose intact-image accuracy is at or below this (default 0.5); one "
+                        "with no answered intact-image trial cannot be judged and is excluded too")
     p.add_argument("--max-timeout-rate", type=float, default=0.25,
                    help="exclude observers who timed out on more than this share of trials (default 0.25)")
     p.add_argument("--keep-timing-failures", action="store_true",
@@ -45,7 +47,7 @@ def register(subparsers) -> None:
 
 def run_analyze(args) -> int:
     from ..analysis.exclusions import ExclusionSettings
-    from ..analysis.pipeline import AnalysisSettings, analyze, open_output, write_outputs
+    from ..analysis.pipeline import AnalysisSettings, analyze, describe_exclusions, open_output, write_outputs
 
     if args.resamples < 1 or args.bootstrap < 1:
         raise InputError("--resamples and --bootstrap must be at least 1")
@@ -63,5 +65,8 @@ def run_analyze(args) -> int:
         out.abandon()  # a bad input leaves no empty folder behind
         raise
     paths = write_outputs(result, out, command=shlex.join(["reveal", *sys.argv[1:]]))
+    if result.exclusions.observers["excluded"].any():  # who was left out, and why (every row: exclusions.csv)
+        print(f"reveal analyze: {describe_exclusions(result.exclusions)} (every row not analysed: "
+              f"{paths['exclusions']})")
     print(f"reveal analyze: {len(result.trials)} trials, report: {paths['report']}")
     return 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 
-__all__ = ["source_path"]
+__all__ = ["source_path", "int_in_range"]
 
 
 def source_path(text: str, option: str = "--maps") -> tuple[str, Path]:
@@ -25,3 +25,38 @@ def source_path(text: str, option: str = "--maps") -> tuple[str, Path]:
     if not sep or not name.strip() or not path:
         raise InputError(f"{option} takes SOURCE=PATH (e.g. clickme=clicks.csv), got {text!r}")
     return name.strip(), Path(path)
+
+
+def int_in_range(value: int, option: str, low: int, high: int | None = None, why: str = "") -> int:
+    """``value`` of an integer option, refused outside ``low..high`` before any work starts.
+
+    Parameters
+    ----------
+    value : int
+        As argparse parsed it.
+    option : str
+        The option's name, e.g. ``--size``, for the message.
+    low, high : int
+        The range, both ends included; ``high=None``: no upper end.
+    why : str, optional
+        Why the range is what it is, added to the message.
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the range and ``why``.
+
+    Examples
+    --------
+    >>> int_in_range(5, "--blocks", 1)
+    5
+    """
+    if low <= value and (high is None or value <= high):
+        return value
+    allowed = f"from {low} to {high}" if high is not None else f"at least {low}"
+    raise InputError(f"{option} must be {allowed}, got {value}" + (f": {why}" if why else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..experiments.builder import DEFAULT_PSYCHOJS_VERSION
+from .arguments import int_in_range
 
 
 def register(subparsers) -> None:
@@ -65,6 +66,9 @@ def register(subparsers) -> None:
 def _build(args) -> int:
     from ..experiments.builder import build_experiment
 
+    # checked here: the design divides the test trials by the blocks, and slices by the training count
+    int_in_range(args.blocks, "--blocks", 1, why="the test trials are split into this many blocks")
+    int_in_range(args.training, "--training", 0, why="the number of training trials (0: no training)")
     out = build_experiment(args.stimuli, args.out, name=args.name, n_blocks=args.blocks,
                            n_training=args.training, allow_unbalanced=args.allow_unbalanced,
                            overwrite=args.overwrite, completed_url=args.completed_url,

@@ -8,9 +8,18 @@ from pathlib import Path
 from ..stimuli.build import build_stimulus_set
 from ..stimuli.compose import CENTRING_MODES
 from ..core.errors import InputError
-from .arguments import source_path
+from ..core.levels import parse_levels
+from .arguments import int_in_range, source_path
 from ..stimuli.sample import write_sample_inputs
 from ..stimuli.stimulus import RevealParams
+
+#: Stimulus sides ``--size`` accepts (pixels). Below 8x8 = 64 pixels no map has the feature
+#: budget of 50 that the default 1 % level needs to reveal one pixel; a 4096-pixel stimulus
+#: already takes about 5 GB of memory per image to build (2048: 1.3 GB, measured), and larger
+#: ones end in OpenCV or the kernel killing the process.
+SIZE_RANGE = (8, 4096)
+SIZE_WHY = ("a stimulus needs at least 8x8 pixels for its 1 % level to reveal one, and above 4096 it needs more "
+            "than 5 GB of memory per image (the experiment shows 256x256)")
 
 
 def register(subparsers):
@@ -18,7 +27,8 @@ def register(subparsers):
     sub = p.add_subparsers(dest="stimuli_command", metavar="ACTION")
     sub.required = True
     b = sub.add_parser("build", help="build a stimulus set (manifest.csv, stimset.json, PNGs)",
-                       description="Every image at 11 reveal levels per map source plus the intact image.")
+                       description="Every image at each reveal level per map source (by default 11 levels, "
+                                   "log-spaced 1-100 %%; see --levels) plus the intact image.")
     b.add_argument("--images", type=Path, help="folder of photographs (image id = file stem)")
     b.add_argument("--maps", action="append", default=[], metavar="SOURCE=PATH",
                    help="maps of one source: a folder of PNG/NPY maps or SALICON .mat files, a ClickMe "
@@ -27,10 +37,15 @@ def register(subparsers):
     b.add_argument("--sample", action="store_true",
                    help="use the bundled sample (scikit-image photos, two OpenCV saliency sources)")
     b.add_argument("--out", type=Path, required=True, help="output folder")
-    b.add_argument("--size", type=int, default=256, help="stimulus side in pixels (default 256)")
+    b.add_argument("--size", type=int, default=256,
+                   help=f"stimulus side in pixels, {SIZE_RANGE[0]} to {SIZE_RANGE[1]} (default 256)")
     b.add_argument("--fit", choices=("crop", "stretch"), default="crop",
                    help="make photographs square by centre-cropping (default) or stretching")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--levels", metavar="P1,P2,...",
+                   help="reveal levels, percent of the feature budget, comma-separated, strictly increasing, "
+                        "each in (0, 100] and distinct at 3 significant digits (default: 11 log-spaced levels "
+                        "1,1.58,...,63.1,100); the intact image is always added")
     b.add_argument("--threshold", type=float, default=0.0,
                    help="importance (0-1 after min-max) above which a pixel counts in the budget")
     b.add_argument("--connectivity", type=int, choices=(4, 8), default=4)
@@ -45,9 +60,16 @@ def register(subparsers):
 
 
 def _build(args):
+    int_in_range(args.size, "--size", *SIZE_RANGE, why=SIZE_WHY)
+    levels = {}
+    if args.levels is not None:
+        try:
+            levels = {"levels": parse_levels(args.levels)}
+        except ValueError as err:
+            raise InputError(f"--levels: {err}") from None
     params = RevealParams(size=args.size, fit=args.fit, seed=args.seed, threshold=args.threshold,
                           connectivity=args.connectivity, centre=args.centre,
-                          centring=args.centring)
+                          centring=args.centring, **levels)
     with tempfile.TemporaryDirectory(prefix="reveal-sample-") as tmp:
         if args.sample:
             if args.images or args.maps or args.categories:

@@ -14,6 +14,24 @@ __all__ = ["CATEGORIES", "read_categories"]
 
 #: The two answers of the task, and so the only categories an image can have.
 CATEGORIES = ("animal", "nonanimal")
+#: Longest line read (characters): a row is an image id and a category (or a manifest row), far
+#: shorter; an endless file without line breaks (``/dev/zero``) stops here, not when memory is full.
+MAX_LINE = 1 << 20
+#: Most text read (characters): a manifest of millions of stimuli is shorter; an endless file of
+#: line breaks stops here.
+MAX_CHARS = 1 << 30
+
+
+def _lines(fh, path):
+    """The lines of ``fh``, each read with a limit, so that an endless file is an error."""
+    total = 0
+    while line := fh.readline(MAX_LINE + 1):
+        total += len(line)
+        if len(line) > MAX_LINE:
+            raise InputError(f"a line longer than {MAX_LINE:,} characters: not a categories CSV", path)
+        if total > MAX_CHARS:
+            raise InputError(f"more than {MAX_CHARS:,} characters: not a categories CSV", path)
+        yield line
 
 
 def read_categories(path, *, repeats: str = "refuse") -> dict:
@@ -53,7 +71,7 @@ def read_categories(path, *, repeats: str = "refuse") -> dict:
     out: dict = {}
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(_lines(fh, path))
             if not {"image_id", "category"} <= set(reader.fieldnames or []):
                 raise InputError(f"needs columns image_id and category (found {reader.fieldnames})", path)
             for row_no, row in enumerate(reader, start=1):

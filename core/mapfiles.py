@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import re
 from pathlib import Path
 
@@ -49,13 +51,20 @@ from .errors import InputError
 from .version import toolkit_version
 from .outputs import atomic_write
 
-__all__ = ["FORMAT", "VERSION", "INDEX", "source_folder_name", "check_map_folder", "write_maps", "read_index",
-           "read_maps"]
+__all__ = ["FORMAT", "VERSION", "INDEX", "MAX_NPY_BYTES", "source_folder_name", "check_map_folder", "write_maps",
+           "read_index", "read_maps", "npy_header", "load_npy"]
 
 FORMAT = "reveal-maps"
 VERSION = 1
 #: Name of the index file in a map folder.
 INDEX = "maps.json"
+#: Largest array a ``.npy`` file (or ``.npz`` member) may declare, in bytes: a float64 map of
+#: 100 million pixels (Pillow's bomb limit for images is 89 million), and far below what a
+#: crafted header can ask for.
+MAX_NPY_BYTES = 800_000_000
+# numpy's public header readers by format version (3.0 is 2.0 with a UTF-8 header)
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
+                   (3, 0): np.lib.format.read_array_header_2_0}
 
 
 def source_folder_name(source):
@@ -95,8 +104,10 @@ def read_index(root):
         raise InputError(f"not a map folder written by reveal (no {INDEX})", Path(root))
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # not UTF-8, not JSON, an integer of too many digits
         raise InputError(f"cannot read the map index: {err}", path) from None
+    except RecursionError:  # Python's JSON reader gives up near 1,000 levels; an index has 5
+        raise InputError("cannot read the map index: JSON nested too deeply (a crafted file)", path) from None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise InputError(f"not a {FORMAT} index (format {index.get('format') if isinstance(index, dict) else None!r})",
                          path)
@@ -167,6 +178,80 @@ def check_map_folder(root, sources=()):
 
 def _plain_name(name) -> bool:
     return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
+
+
+def npy_header(fh, path, *, size=None, max_bytes=MAX_NPY_BYTES):
+    """Shape and dtype of the array a ``.npy`` stream declares, checked before it is loaded.
+
+    ``numpy.load`` allocates the array its header declares before it reads the data, so a
+    header of a hundred bytes can ask for terabytes. This reads the header alone, with
+    numpy's own readers, and refuses an array that could not be there or would not fit.
+
+    Parameters
+    ----------
+    fh : binary file
+        At the start of the ``.npy`` data: a file, or a member of an ``.npz`` zip. Left just
+        after the header.
+    path : path-like
+        The file, named in errors.
+    size : int, optional
+        Bytes of the stream, header included (a file's size, a zip member's ``file_size``):
+        the data the header declares must fit in it.
+    max_bytes : int
+        Largest array accepted (default :data:`MAX_NPY_BYTES`).
+
+    Returns
+    -------
+    shape : tuple of int
+    dtype : numpy.dtype
+
+    Raises
+    ------
+    InputError
+        Not a ``.npy`` header, a negative dimension, an array over ``max_bytes``, or more
+        data declared than the stream holds.
+    """
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = _HEADER_READERS.get(version)
+        header = None if read is None else read(fh)
+    except (ValueError, SyntaxError, EOFError) as err:
+        raise InputError(f"not a readable .npy array ({err})", path) from None
+    if header is None:
+        raise InputError(f".npy format version {version[0]}.{version[1]} is not supported", path)
+    shape, _, dtype = header
+    if any(n < 0 for n in shape):
+        raise InputError(f"the .npy header declares a negative dimension (shape {shape})", path)
+    if dtype.hasobject:  # a pickle of any length, which numpy refuses to load unless allowed
+        return shape, dtype
+    nbytes = math.prod(shape) * dtype.itemsize
+    what = f"the .npy header declares {math.prod(shape):,} values of {dtype} (shape {shape}, {nbytes:,} bytes)"
+    if nbytes > max_bytes:
+        raise InputError(f"{what}, over the limit of {max_bytes:,} (a crafted header, or not a map or click "
+                         "array)", path)
+    held = None if size is None else max(size - fh.tell(), 0)
+    if held is not None and nbytes > held:
+        raise InputError(f"{what} but holds {held:,} bytes of data (truncated or crafted)", path)
+    return shape, dtype
+
+
+def load_npy(path, *, max_bytes=MAX_NPY_BYTES):
+    """A ``.npy`` array, its header checked first (:func:`npy_header`); never unpickles.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file (for the caller to name what is missing).
+    InputError
+        A header :func:`npy_header` refuses, or data numpy cannot read.
+    """
+    with open(path, "rb") as fh:
+        npy_header(fh, path, size=os.fstat(fh.fileno()).st_size, max_bytes=max_bytes)
+        fh.seek(0)
+        try:
+            return np.load(fh, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise InputError(f"unreadable .npy data ({err})", path) from None
 
 
 def _write_json(obj, path):
@@ -272,10 +357,12 @@ def read_maps(root, sources=None):
         for image_id, shape in entry["images"].items():
             path = root / entry["folder"] / f"{image_id}.npy"
             try:
-                m = np.load(path, allow_pickle=False)
+                m = load_npy(path)
             except FileNotFoundError:
                 raise InputError(f"map of {image_id!r} (source {name!r}) is missing", path) from None
-            except (OSError, ValueError) as err:
+            except InputError as err:
+                raise InputError(f"cannot read map: {err.message}", path) from None
+            except OSError as err:
                 raise InputError(f"cannot read map: {err}", path) from None
             if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
                 raise InputError(f"map holds {m.dtype} values, not real numbers", path)

@@ -145,7 +145,7 @@ class OutputFolder:
             files = [str(f) for f in rec["files"]]
             command = str(rec["command"])
             meta = dict(rec.get("meta", {}))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deeply
             raise InputError("the toolkit's record of this folder is unreadable; remove the folder's "
                              "files yourself or choose another folder", path) from None
         return {"command": command, "files": files, "meta": meta}

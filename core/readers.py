@@ -281,7 +281,8 @@ def _from_experiment(table: pd.DataFrame, path, dropped: list) -> pd.DataFrame:
                         "observer_kind": kind, "stimulus_id": test["stimulus_id"].str.strip()})
     for col in ("group", "session", "block", "trial", "image_id", "category", "map_source", "level",
                 "rt_s", "timed_out", "correct", "timing_ok", "stim_duration_s", "anticipation",
-                "early_presses", *trialdata.ONLINE_QUALITY_COLUMNS, *trialdata.PANEL_COLUMNS):
+                "early_presses", "late_key", "late_rt_s", *trialdata.ONLINE_QUALITY_COLUMNS,
+                *trialdata.PANEL_COLUMNS):
         if col in test:
             out[col] = test[col]
     if "trial" not in out and "trials.thisN" in test:
@@ -383,9 +384,12 @@ def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
     derived = (out["response"] == out["category"]).astype(float)
     out["correct"] = correct.fillna(derived).astype(int)
     out["timed_out"] = out["timed_out"].astype(int)
-    for col in ("p_animal", "image_frac", *trialdata.ONLINE_NUMERIC_COLUMNS):
+    for col in ("p_animal", "image_frac", "late_rt_s", *trialdata.ONLINE_NUMERIC_COLUMNS):
         if col in out:
             out[col] = _to_float(out[col].astype(str), col, path, rows)
+    if "late_key" in out:  # a late answer's key; no late answer is "" (NaN: a file without the column)
+        keys = out["late_key"].astype(str).str.strip()
+        out["late_key"] = keys.where(~_is_missing(keys), "")
     # The online experiment's data-quality flags (0/1, missing NaN) and its panel's ids (strings
     # kept as written; a missing id is "").
     for col in trialdata.ONLINE_BINARY_COLUMNS:

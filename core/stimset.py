@@ -15,7 +15,10 @@ one, the 1-based data row):
 * ``stimulus_id`` unique, (image_id, map_source, level_index) unique, no empty id;
 * ``category`` one of :data:`CATEGORIES`, one category per image;
 * ``level`` written as :func:`level_label` writes it (3 significant digits, or ``full``),
-  ``level_index`` an integer 0..11, 11 exactly for ``full``, one level per level_index;
+  ``level_index`` an integer 0..n, n exactly for ``full``, one level per level_index, where n is
+  the number of the set's reveal levels: ``stimset.json``'s ``levels`` (checked by
+  :func:`~reveal.core.levels.check_level_labels`; each row's level must then be the one listed
+  for its level_index), or the default 11 levels for a set without that entry;
 * numeric columns (``revealed_px``, ``image_frac``, ...) parse, where present;
 * ``file`` a relative POSIX path without ``..`` that, after resolving symlinks, lies inside
   the set folder, and names an existing file;
@@ -29,6 +32,7 @@ import csv
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -36,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .categories import CATEGORIES
-from .levels import FULL, FULL_INDEX, N_CONDITIONS, level_label
+from .levels import FULL, LEVEL_LABELS, check_level_labels, level_label
 from .errors import InputError
 from .outputs import atomic_write
 
@@ -94,6 +98,10 @@ class StimulusSet:
     background : pandas.DataFrame
         One row per image (``image_id`` and :data:`BACKGROUND_STATS` as floats), from
         ``stimset.json``; no rows for a set built before the statistics were recorded.
+    conditions : tuple of str
+        The set's conditions by ``level_index``: its reveal levels as labels, then ``full``
+        (``stimset.json``'s ``levels``; :data:`~reveal.core.levels.LEVEL_LABELS`, the default
+        11 levels and ``full``, for a set without that entry).
     """
 
     root: Path
@@ -105,11 +113,22 @@ class StimulusSet:
     images: pd.DataFrame
     fingerprint: str
     background: pd.DataFrame = None
+    conditions: tuple = LEVEL_LABELS
     _real_root: Path = field(repr=False, default=None)
 
     @property
     def manifest_path(self) -> Path:
         return self.root / MANIFEST
+
+    @property
+    def n_conditions(self) -> int:
+        """Conditions of the set: its reveal levels + the intact image (12 by default)."""
+        return len(self.conditions)
+
+    @property
+    def full_index(self) -> int:
+        """``level_index`` of the intact image: the number of reveal levels (11 by default)."""
+        return len(self.conditions) - 1
 
     def resolve(self, file: str, row: int | None = None) -> Path:
         """The real path of a stimulus file of this set; refuses one outside the set.
@@ -156,6 +175,8 @@ def resolve_file(real_root: Path, file: str, manifest_path=None, row: int | None
     """
     if not file:
         raise InputError("empty file", manifest_path, row)
+    if "\0" in file:  # no file name can hold one; the system calls would refuse it with a ValueError
+        raise InputError(f"file {file!r} holds a NUL character, which no file name can", manifest_path, row)
     pure = PurePosixPath(file)
     if pure.is_absolute() or "\\" in file or (len(file) > 1 and file[1] == ":"):
         raise InputError(f"file {file!r} is an absolute path; files must be relative to the stimulus set "
@@ -169,17 +190,32 @@ def resolve_file(real_root: Path, file: str, manifest_path=None, row: int | None
     return real
 
 
+#: Most digits of an integer in ``stimset.json``: its seeds and sizes have far fewer, and
+#: Python refuses to convert more than 4,300 (a ValueError that would name no file).
+MAX_INT_DIGITS = 100
+
+
+def _json_int(text: str, path) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise InputError(f"holds an integer of {digits:,} digits; a stimulus set's numbers (seed, size, counts) "
+                         f"have at most {MAX_INT_DIGITS}", path)
+    return int(text)
+
+
 def read_meta(root) -> dict:
     """``stimset.json`` of a set folder as a dict ({} when there is none)."""
     path = Path(root) / STIMSET
     if not path.is_file():
         return {}
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"), parse_int=lambda text: _json_int(text, path))
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", path) from None
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON ({err})", path) from None
+    except RecursionError:  # Python's JSON reader gives up near 1,000 levels; stimset.json has 4
+        raise InputError("JSON nested too deeply to read (a crafted file)", path) from None
     if not isinstance(meta, dict):
         raise InputError("must hold a JSON object", path)
     return meta
@@ -233,7 +269,7 @@ def _seed(meta: dict, path) -> int:
     seed = params.get("seed", meta.get("seed", 0)) if isinstance(params, dict) else meta.get("seed", 0)
     try:
         return int(seed)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, or 1e999 read as a float
         raise InputError(f"seed {seed!r} is not an integer", path) from None
 
 
@@ -267,7 +303,18 @@ def _first(mask, series=None):
     return i, (None if series is None else series.iat[i])
 
 
-def _check_rows(man: pd.DataFrame, path: Path):
+def _set_levels(meta: dict, path) -> tuple:
+    """The set's conditions by level_index: ``stimset.json``'s ``levels``, or the default ones."""
+    if "levels" not in meta:
+        return LEVEL_LABELS
+    try:
+        return check_level_labels(meta["levels"])
+    except ValueError as err:
+        raise InputError(str(err), path) from None
+
+
+def _check_rows(man: pd.DataFrame, path: Path, conditions: tuple = LEVEL_LABELS, declared: bool = False):
+    n_conditions, full_index = len(conditions), len(conditions) - 1
     for col in ("stimulus_id", "image_id", "map_source"):
         empty = man[col] == ""
         if empty.any():
@@ -281,14 +328,16 @@ def _check_rows(man: pd.DataFrame, path: Path):
     if bad.any():
         i, cat = _first(bad, man["category"])
         raise InputError(f"category {cat!r} is not one of {', '.join(CATEGORIES)}", path, i + 1)
-    bad = ~man["level_index"].isin([str(k) for k in range(N_CONDITIONS)])
+    bad = ~man["level_index"].isin([str(k) for k in range(n_conditions)])
     if bad.any():
         i, k = _first(bad, man["level_index"])
-        raise InputError(f"level_index {k!r} is not an integer 0..{N_CONDITIONS - 1}", path, i + 1)
+        raise InputError(f"level_index {k!r} is not an integer 0..{n_conditions - 1}"
+                         + (f" (the set has {full_index} reveal level(s) and 'full')" if declared else ""),
+                         path, i + 1)
     for i, (level, k) in enumerate(zip(man["level"], man["level_index"]), start=1):
         if level == FULL:
-            if k != str(FULL_INDEX):
-                raise InputError(f"level 'full' has level_index {k} (must be {FULL_INDEX})", path, i)
+            if k != str(full_index):
+                raise InputError(f"level 'full' has level_index {k} (must be {full_index})", path, i)
             continue
         try:
             canonical = level_label(level)
@@ -299,8 +348,11 @@ def _check_rows(man: pd.DataFrame, path: Path):
             raise InputError(f"level {level!r} is neither a positive percentage nor 'full'", path, i)
         if canonical != level:
             raise InputError(f"level {level!r} must be written {canonical!r} (3 significant digits)", path, i)
-        if k == str(FULL_INDEX):
-            raise InputError(f"level_index {FULL_INDEX} is the intact image, but level is {level!r}", path, i)
+        if k == str(full_index):
+            raise InputError(f"level_index {full_index} is the intact image, but level is {level!r}", path, i)
+        if declared and level != conditions[int(k)]:
+            raise InputError(f"level_index {k} is level {conditions[int(k)]!r} in stimset.json's levels, "
+                             f"{level!r} here", path, i)
     for col in _INT_COLUMNS + _FLOAT_COLUMNS:
         if col not in man:
             continue
@@ -346,9 +398,15 @@ def _check_files(man: pd.DataFrame, real_root: Path, path: Path, check_files: bo
             from PIL import Image, UnidentifiedImageError
 
             try:
-                # Image.open reads only the header: the size without decoding the pixels.
-                with Image.open(real) as im:
-                    wh = im.size
+                # Image.open reads only the header: the size without decoding the pixels. Pillow
+                # refuses a header over twice its pixel limit and warns over it; a stimulus is far
+                # smaller, so the warning is an error too (not a second line on stderr).
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(real) as im:
+                        wh = im.size
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+                raise InputError(f"{rel!r} is refused as a decompression bomb: {err}", path, i) from None
             except (OSError, UnidentifiedImageError):
                 raise InputError(f"{rel!r} is not a readable image", path, i) from None
             if size is None:
@@ -397,8 +455,9 @@ def read_stimulus_set(root, *, check_files: bool = True, check_sizes: bool = Fal
     if not rows:
         raise InputError("the manifest lists no stimuli", path)
     man = pd.DataFrame(rows, columns=header, dtype=str)
-    _check_rows(man, path)
     meta = read_meta(root)
+    conditions = _set_levels(meta, root / STIMSET)
+    _check_rows(man, path, conditions, declared="levels" in meta)
     real_root = root.resolve()
     _check_files(man, real_root, path, check_files, check_sizes, meta)
     by_index = man.drop_duplicates("level_index").assign(_k=lambda d: d["level_index"].astype(int))
@@ -409,7 +468,8 @@ def read_stimulus_set(root, *, check_files: bool = True, check_sizes: bool = Fal
     return StimulusSet(root=root, manifest=man, meta=meta, seed=_seed(meta, root / STIMSET),
                        sources=tuple(sorted(man["map_source"].unique())), levels=levels, images=images,
                        fingerprint=hashlib.sha256(data).hexdigest()[:16],
-                       background=_background(meta, root / STIMSET, images["image_id"]), _real_root=real_root)
+                       background=_background(meta, root / STIMSET, images["image_id"]), conditions=conditions,
+                       _real_root=real_root)
 
 
 # ----------------------------------------------------------------------------- writing

@@ -76,7 +76,7 @@ ONLINE_NUMERIC_COLUMNS = ("window_w", "window_h", "pixel_ratio", "max_frame_ms")
 PANEL_COLUMNS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 #: Columns the readers keep next to the tidy ones when a file has them.
 EXTRA_COLUMNS = ("p_animal", "top5", "image_frac", "timing_ok", "stim_duration_s", "anticipation",
-                 "early_presses") + ONLINE_QUALITY_COLUMNS + PANEL_COLUMNS
+                 "early_presses", "late_key", "late_rt_s") + ONLINE_QUALITY_COLUMNS + PANEL_COLUMNS
 OBSERVER_KINDS = ("human", "model", "simulated")
 
 #: Columns the experiment adds to every trial row with ``addData`` (lab and PsychoJS alike); the
@@ -84,10 +84,14 @@ OBSERVER_KINDS = ("human", "model", "simulated")
 EXPERIMENT_COLUMNS = (
     "participant", "session", "group", "key_animal", "key_nonanimal", "phase",
     "block", "trial", "stimulus_id", "image_id", "category", "map_source",
-    "level", "resp_key", "response", "correct", "rt_s", "timed_out",
+    "level", "resp_key", "response", "correct", "rt_s", "timed_out", "late_key", "late_rt_s",
     "fixation_frames", "stim_frames", "refresh_hz", "dropped_frames",
     "stim_duration_s", "timing_ok", "anticipation", "early_presses",
 )
+#: ``late_key`` / ``late_rt_s``: the first response key pressed after the deadline (until the
+#: trial's feedback ends) and its time from the image's onset flip, on a trial with no answer in
+#: time (``timed_out`` 1, ``response`` none): answering late and not answering are different
+#: facts. Empty otherwise, and missing from files written before the columns existed.
 #: ``early_presses``: response keys pressed during the trial before the image's onset flip.
 #: They are discarded (the answer is the first key after onset) and counted, so that a
 #: participant who answers before seeing the image can be found.  Files written before the

@@ -98,7 +98,7 @@ def _psychopy_experiment():
 
 #: Code sections of the experiment: template stem -> (routine's code component, Builder tab).
 CODE_SECTIONS = ("dialog", "setup", "instr_frame", "trial_begin", "trial_frame", "trial_end", "feedback_begin",
-                 "block_begin", "block_end")
+                 "feedback_end", "block_begin", "block_end")
 #: Data columns PsychoPy's lab script writes from ``expInfo`` (extraInfo) on every row by
 #: itself; the lab script does not add them again (that would duplicate the columns).
 EXPINFO_COLUMNS = ("participant", "session", "group")
@@ -164,7 +164,8 @@ def code_text(section: str, lang: str, sources=(), levels=(), downloads=None, ur
     sources : sequence of str
         Map sources, sorted (``setup`` only).
     levels : sequence of str
-        ``level`` by ``level_index`` (``setup`` only).
+        ``level`` by ``level_index`` (``setup`` only): the set's conditions, whose number is the
+        Latin square's rows (the default 12 when none are given).
     downloads : tuple, optional
         ``(files, list_files, n_blocks)`` (``setup``, JavaScript only): every image path
         once, per list the indices of its images, and blocks per list — what a participant
@@ -179,7 +180,7 @@ def code_text(section: str, lang: str, sources=(), levels=(), downloads=None, ur
     values = {}
     if section == "setup":
         sources, levels = list(sources), [str(x) for x in levels]
-        values = {"n_rows": dsg.N_CONDITIONS, "stimulus_s": dsg.STIMULUS_S,
+        values = {"n_rows": len(levels) or dsg.N_CONDITIONS, "stimulus_s": dsg.STIMULUS_S,
                   "deadline_s": dsg.DEADLINE_S, "feedback_s": FEEDBACK_S, "anticipation_s": ANTICIPATION_S}
         if lang == "py":
             values.update(sources=repr(sources), levels=repr(levels),
@@ -250,7 +251,7 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     sources : sequence of str
         Map sources of the set, sorted (the order lists are assigned in).
     levels : sequence of str
-        ``level`` by ``level_index`` 0..11, as the manifest writes it.
+        ``level`` by ``level_index`` 0..n-1 (the set's conditions), as the manifest writes it.
     startup_resources : sequence of str
         Paths relative to the experiment folder that PsychoJS downloads at start-up, for
         every participant (none by default: see ``downloads``).
@@ -315,15 +316,19 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     key = comps["KeyboardComponent"](
         exp=exp, parentName="rapid_trial", name="key_resp", allowedKeys="'s','l'",
         store="first key", forceEndRoutine=False, startType="frame N",
-        startVal="$fixation_frames", stopType="duration (frames)", stopVal="$deadline_frames")
+        startVal="$fixation_frames", stopType="duration (frames)", stopVal="$deadline_frames + 1")
     trial.addComponent(key)
+    # key_resp runs one frame past the deadline: PsychoPy (and PsychoJS) stop a keyboard on the
+    # frame it reaches its duration, before reading that frame's keys, so the routine lasts until
+    # the flip that closes the 550 ms window; trial_end reads the keys of that last frame and
+    # judges each answer by its time from the onset flip.
     # the code runs after image and key_resp in each frame (component order)
     _code(comps, trial, "trial_code", begin_routine=_both("trial_begin"),
           each_frame=_both("trial_frame"), end_routine=_both("trial_end"))
 
     # -- feedback after a trial (training: correct/wrong/too slow; test: too slow only)
     fb = exp.addRoutine("feedback")
-    _code(comps, fb, "feedback_code", begin_routine=_both("feedback_begin"))
+    _code(comps, fb, "feedback_code", begin_routine=_both("feedback_begin"), end_routine=_both("feedback_end"))
     _text(comps, fb, "fb_text", "$fb_msg", height=32, color="$fb_color", start=0,
           start_type="frame N", stop="$fb_frames", stop_type="duration (frames)",
           updates="set every repeat")
@@ -469,7 +474,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
                          f"(letters, digits, underscore)")
     stimset = read_stimulus_set(stimuli_dir, check_sizes=True)
     dsg.check_design(stimset, allow_unbalanced=allow_unbalanced)
-    n = dsg.n_lists(len(stimset.sources))
+    n = dsg.n_lists(len(stimset.sources), stimset.n_conditions)
     designs = [dsg.participant_design(stimset, L, n_blocks=n_blocks, n_training=n_training) for L in range(n)]
     used = sorted(set(stimset.manifest["file"]))
     metas = [m for m in ("manifest.csv", "stimset.json") if (stimset.root / m).is_file()]
@@ -504,7 +509,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     for note in notes:
         log.info("%s", note)
 
-    exp = make_experiment(name, stimset.sources, stimset.levels,
+    exp = make_experiment(name, stimset.sources, stimset.conditions,
                           downloads=(image_paths, list_files, blocks_per_list), completed_url=completed_url,
                           incomplete_url=incomplete_url, url_params=url_params)
     psyexp = out / f"{name}.psyexp"
@@ -519,6 +524,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     set_psychojs_version(paths, psychojs_version)
     info = {
         "name": name, "sources": list(stimset.sources), "n_lists": n,
+        "levels": list(stimset.conditions), "n_conditions": stimset.n_conditions,
         "n_images": int(len(stimset.images)),
         "n_blocks": int(min(n_blocks, len(stimset.images))), "n_training": int(n_training),
         "seed": stimset.seed, "stimuli": os.fspath(Path(stimuli_dir).resolve()),

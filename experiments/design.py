@@ -4,19 +4,22 @@ From a stimulus set (``manifest.csv``, see ``docs/conventions.md``) and a partic
 index this module derives everything one session needs:
 
 * the *list* the participant runs.  A list fixes the map-source group (between subjects),
-  the Latin-square row and the ``s``/``l`` key mapping.  List ``L`` (0-based) has
+  the Latin-square row and the ``s``/``l`` key mapping.  With ``n`` conditions (the set's
+  reveal levels + the intact image: ``level_index`` 0..n-1 of the manifest, n-1 = the intact
+  image; 12 for the default 11 levels), list ``L`` (0-based) has
 
-  - Latin-square row ``L mod 12``: image ``j`` is shown at condition ``(j + L) mod 12``
-    (conditions = ``level_index`` 0..11 of the manifest, 11 = the intact image);
-  - group ``sources[(L // 12) mod n_sources]``: the first 12 participants see the first
-    map source, the next 12 the second, ... so that every block of 12 consecutive
+  - Latin-square row ``L mod n``: image ``j`` is shown at condition ``(j + L) mod n``;
+  - group ``sources[(L // n) mod n_sources]``: the first n participants see the first
+    map source, the next n the second, ... so that every block of n consecutive
     participants of one group completes the Latin square;
-  - key mapping ``(L mod 2) xor (L // (12 * n_sources) mod 2)``: 0 → ``s`` = animal,
+  - key mapping ``(L mod 2) xor (L // (n * n_sources) mod 2)``: 0 → ``s`` = animal,
     1 → ``l`` = animal.  Alternating within the square balances keys over each group's
-    12 participants; the second cycle of ``12 * n_sources`` lists flips it, so that over
-    ``24 * n_sources`` lists every (row, group, key mapping) occurs exactly once.
+    n participants; the second cycle of ``n * n_sources`` lists flips it, so that over
+    ``2 * n * n_sources`` lists every (row, group, key mapping) occurs exactly once.  (When
+    ``n * n_sources`` is odd the alternation alone does that, and the second cycle is not
+    flipped: :func:`key_flip`.)
 
-  Participant index ``i`` runs list ``i mod n_lists`` (``n_lists = 24 * n_sources``);
+  Participant index ``i`` runs list ``i mod n_lists`` (``n_lists = 2 * n * n_sources``);
   the compiled experiment applies the same rule (Python and JavaScript), so the lab
   script, Pavlovia and this module agree.
 * the test trials: each image once, in random order (seeded from the set seed and the
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "KEYS", "Assignment", "ParticipantDesign", "check_design", "n_lists", "participant_list", "list_index",
-    "assignment", "latin_square_conditions",
+    "key_flip", "assignment", "latin_square_conditions",
     "split_blocks", "fixation_durations", "frames", "block_trials", "training_trials",
     "participant_design", "conditions_files", "write_conditions", "CONDITION_COLUMNS",
 ]
@@ -111,20 +114,22 @@ def check_design(stimset: StimulusSet, allow_unbalanced: bool = False) -> None:
     Raises
     ------
     InputError
-        An (image, map source) pair lacking one of the 12 conditions, a category with
-        no images, or unbalanced categories.
+        An (image, map source) pair lacking one of the set's conditions (its reveal levels
+        and the intact image: 12 for the default levels), a category with no images, or
+        unbalanced categories.
     """
     man, path = stimset.manifest, stimset.manifest_path
     have = man.groupby(["map_source", "image_id"])["level_index"].agg(set)
-    everything = {str(k) for k in range(N_CONDITIONS)}
+    n_conditions = stimset.n_conditions
+    everything = {str(k) for k in range(n_conditions)}
     for source in stimset.sources:
         for image_id in stimset.images["image_id"]:
             lacking = sorted(everything - have.get((source, image_id), set()), key=int)
             if lacking:
                 raise InputError(
                     f"image {image_id!r}, map source {source!r} lacks level_index "
-                    f"{', '.join(lacking)} (every image needs all 12 conditions "
-                    f"in every source)", path=path)
+                    f"{', '.join(lacking)} (every image needs all {n_conditions} conditions of the set, "
+                    f"{', '.join(stimset.conditions)}, in every source)", path=path)
     counts = stimset.images["category"].value_counts()
     for cat in CATEGORIES:
         if cat not in counts:
@@ -138,9 +143,10 @@ def check_design(stimset: StimulusSet, allow_unbalanced: bool = False) -> None:
         log.warning("%s: %s", path, msg)
 
 
-def n_lists(n_sources: int) -> int:
-    """Number of distinct participant lists: 12 rows × sources × 2 key mappings."""
-    return 2 * N_CONDITIONS * int(n_sources)
+def n_lists(n_sources: int, n_conditions: int = N_CONDITIONS) -> int:
+    """Number of distinct participant lists: Latin-square rows (the set's conditions, 12 by
+    default) × sources × 2 key mappings."""
+    return 2 * int(n_conditions) * int(n_sources)
 
 
 def participant_list(participant, sources, group, n_rows):
@@ -161,7 +167,7 @@ def participant_list(participant, sources, group, n_rows):
     group : str
         A map source to force, or ``''`` (or ``None``) for the one the id implies.
     n_rows : int
-        Latin-square rows (12).
+        Latin-square rows: the set's conditions (12 for the default levels).
 
     Returns
     -------
@@ -198,7 +204,8 @@ def participant_list(participant, sources, group, n_rows):
     return index
 
 
-def list_index(participant: int | str, sources: Sequence[str], group: str | None = None) -> int:
+def list_index(participant: int | str, sources: Sequence[str], group: str | None = None,
+               n_conditions: int = N_CONDITIONS) -> int:
     """The list a participant runs (the rule the compiled experiment applies too).
 
     Parameters
@@ -211,14 +218,16 @@ def list_index(participant: int | str, sources: Sequence[str], group: str | None
         The set's map sources, sorted.
     group : str, optional
         Force this map source instead of the one the index implies.
+    n_conditions : int
+        The set's conditions (``StimulusSet.n_conditions``; 12 for the default levels).
 
     Returns
     -------
     int
-        0 <= list < ``n_lists(len(sources))``.
+        0 <= list < ``n_lists(len(sources), n_conditions)``.
     """
     sources = list(sources)
-    n = n_lists(len(sources))
+    n = n_lists(len(sources), n_conditions)
     if isinstance(participant, str):
         pid = participant
     else:
@@ -226,43 +235,64 @@ def list_index(participant: int | str, sources: Sequence[str], group: str | None
         if participant < 0:
             raise InputError(f"participant index {participant} is negative")
         if participant >= n:
-            log.info("participant %d wraps to list %d (%d lists: 12 Latin-square rows x %d "
-                     "sources x 2 key mappings)", participant, participant % n, n, len(sources))
+            log.info("participant %d wraps to list %d (%d lists: %d Latin-square rows x %d "
+                     "sources x 2 key mappings)", participant, participant % n, n, n_conditions, len(sources))
         pid = str(participant)
     if group is not None and group not in sources:
         raise InputError(f"group {group!r} is not a map source of this set "
                          f"({', '.join(sources)})")
-    return participant_list(pid, sources, group, N_CONDITIONS)
+    return participant_list(pid, sources, group, int(n_conditions))
 
 
-def assignment(participant: int | str, sources: Sequence[str], group: str | None = None) -> Assignment:
-    """Group, Latin-square row and key mapping of one participant (index or id string)."""
+def key_flip(list_index: int, n_rows: int, n_sources: int) -> int:
+    """Key mapping of a list: 0 → ``s`` = animal, 1 → ``l`` = animal (the setup code's twin).
+
+    Lists alternate; the second cycle of ``n_rows * n_sources`` lists is flipped when that
+    number is even, so that over ``2 * n_rows * n_sources`` lists every (row, group) gets both
+    mappings. When it is odd (an odd number of conditions and of sources) the alternation alone
+    does that, and flipping the second cycle would undo it.
+
+    Examples
+    --------
+    >>> [key_flip(L, 4, 2) for L in (0, 1, 8, 9)], [key_flip(L, 3, 1) for L in (0, 1, 2, 3, 4, 5)]
+    ([0, 1, 1, 0], [0, 1, 0, 1, 0, 1])
+    """
+    square = int(n_rows) * int(n_sources)
+    return (list_index % 2) ^ ((list_index // square) % 2 if square % 2 == 0 else 0)
+
+
+def assignment(participant: int | str, sources: Sequence[str], group: str | None = None,
+               n_conditions: int = N_CONDITIONS) -> Assignment:
+    """Group, Latin-square row and key mapping of one participant (index or id string), for a
+    set of ``n_conditions`` conditions (``StimulusSet.n_conditions``; 12 for the default levels)."""
     sources = list(sources)
-    L = list_index(participant, sources, group)
-    flip = (L % 2) ^ ((L // (N_CONDITIONS * len(sources))) % 2)
-    key_animal, key_nonanimal = (KEYS[1], KEYS[0]) if flip else KEYS
+    n = int(n_conditions)
+    L = list_index(participant, sources, group, n)
+    key_animal, key_nonanimal = (KEYS[1], KEYS[0]) if key_flip(L, n, len(sources)) else KEYS
     return Assignment(participant=participant if isinstance(participant, str) else int(participant),
                       list_index=L,
-                      group=sources[(L // N_CONDITIONS) % len(sources)],
-                      latin_row=L % N_CONDITIONS, key_animal=key_animal,
+                      group=sources[(L // n) % len(sources)],
+                      latin_row=L % n, key_animal=key_animal,
                       key_nonanimal=key_nonanimal)
 
 
-def latin_square_conditions(n_images: int, row: int) -> np.ndarray:
+def latin_square_conditions(n_images: int, row: int, n_conditions: int = N_CONDITIONS) -> np.ndarray:
     """Condition of each image for one Latin-square row.
 
     Parameters
     ----------
     n_images : int
     row : int
-        Participant (list) index; only ``row mod 12`` matters.
+        Participant (list) index; only ``row mod n_conditions`` matters.
+    n_conditions : int
+        The set's conditions (12 for the default levels).
 
     Returns
     -------
     ndarray of int, shape (n_images,)
-        ``(j + row) mod 12`` for image ``j``.
+        ``(j + row) mod n_conditions`` for image ``j``.
     """
-    return (np.arange(int(n_images)) + int(row)) % N_CONDITIONS
+    return (np.arange(int(n_images)) + int(row)) % int(n_conditions)
 
 
 def split_blocks(n_trials: int, n_blocks: int = 5) -> np.ndarray:
@@ -346,7 +376,7 @@ def block_trials(stimset: StimulusSet, a: Assignment, rng=None,
     """
     rng = as_generator(rng)
     images = stimset.images
-    cond = latin_square_conditions(len(images), a.latin_row)
+    cond = latin_square_conditions(len(images), a.latin_row, stimset.n_conditions)
     order = rng.permutation(len(images))
     rows = _rows_for(stimset, a.group, images["image_id"].to_numpy()[order], cond[order])
     blocks = split_blocks(len(rows), n_blocks)
@@ -374,7 +404,7 @@ def training_trials(stimset: StimulusSet, a: Assignment, rng=None,
         picks.append(np.concatenate([rng.permutation(ids) for _ in range(reps)])[:need])
     ids = np.concatenate(picks)
     ids = ids[rng.permutation(len(ids))]
-    rows = _rows_for(stimset, a.group, ids, [N_CONDITIONS - 1] * len(ids))
+    rows = _rows_for(stimset, a.group, ids, [stimset.full_index] * len(ids))
     return _frame_for(rows, "training", np.zeros(len(rows), int),
                       fixation_durations(len(rows), rng), a)
 
@@ -394,7 +424,8 @@ def participant_design(stimset: StimulusSet, participant: int | str, group: str 
     n_blocks, n_training : int
         Blocks of the test phase (5 in the paper) and training trials.
     """
-    a = assignment(participant, stimset.sources, group)
+    n_conditions = stimset.n_conditions
+    a = assignment(participant, stimset.sources, group, n_conditions)
     rng = derive_rng(stimset.seed, "experiment", a.list_index)
     notes = []
     n_images = len(stimset.images)
@@ -404,9 +435,12 @@ def participant_design(stimset: StimulusSet, participant: int | str, group: str 
     elif n_images % n_blocks:
         notes.append(f"{n_images} test trials do not split evenly into {n_blocks} blocks: "
                      f"block sizes differ by one")
-    if n_images % N_CONDITIONS:
-        notes.append(f"{n_images} images is not a multiple of 12: conditions are shown "
-                     f"{n_images // N_CONDITIONS} or {n_images // N_CONDITIONS + 1} times")
+    if n_images < n_conditions:
+        notes.append(f"{n_images} images < {n_conditions} conditions: each participant sees {n_images} of "
+                     f"the conditions (the Latin square covers them all over {n_conditions} participants)")
+    elif n_images % n_conditions:
+        notes.append(f"{n_images} images is not a multiple of {n_conditions}: conditions are shown "
+                     f"{n_images // n_conditions} or {n_images // n_conditions + 1} times")
     training = training_trials(stimset, a, rng, n_training)
     test = block_trials(stimset, a, rng, n_blocks)
     return ParticipantDesign(assignment=a, training=training, test=test, notes=notes)

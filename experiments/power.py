@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..analysis.exclusions import ExclusionSettings
-from ..core.levels import FULL, LEVEL_LABELS, N_CONDITIONS, level_value
+from ..core.levels import FULL, LEVEL_LABELS, check_level_labels, level_value
 from ..analysis.randomization import permutation_group_test
 from ..analysis.synthetic import two_afc_curve
 from ..core.seeding import as_generator
@@ -134,7 +134,9 @@ class PowerDesign:
     Attributes
     ----------
     levels : tuple of str
-        The conditions in ``level_index`` order (11 levels and ``full``).
+        The conditions in ``level_index`` order: the set's reveal levels and ``full``
+        (``StimulusSet.conditions``; by default the 11 levels and ``full``). Their number is
+        the Latin square's.
     n_images : int
         Images per participant (each once, at the condition its Latin-square row gives).
     """
@@ -143,28 +145,36 @@ class PowerDesign:
     n_images: int = 80
 
     def __post_init__(self):
-        if len(self.levels) != N_CONDITIONS:
-            raise ValueError(f"the Latin square has {N_CONDITIONS} conditions, got {len(self.levels)} levels")
+        try:
+            check_level_labels(list(self.levels))
+        except ValueError as err:
+            raise ValueError(f"the design's levels: {err}") from None
         if self.n_images < 1:
             raise ValueError(f"need at least one image per participant, got {self.n_images}")
 
+    @property
+    def n_conditions(self) -> int:
+        """Conditions of the Latin square: the reveal levels and the intact image."""
+        return len(self.levels)
+
     def counts_by_row(self):
-        """Trials per condition for each Latin-square row: ndarray, shape (12, 12)."""
-        return _counts_by_row(self.n_images)
+        """Trials per condition for each Latin-square row: ndarray, shape (n_conditions, n_conditions)."""
+        return _counts_by_row(self.n_images, self.n_conditions)
 
 
 @functools.lru_cache(maxsize=16)
-def _counts_by_row(n_images):  # cached: every simulated participant needs it
-    counts = np.stack([np.bincount(latin_square_conditions(n_images, row), minlength=N_CONDITIONS)
-                       for row in range(N_CONDITIONS)])
+def _counts_by_row(n_images, n_conditions):  # cached: every simulated participant needs it
+    counts = np.stack([np.bincount(latin_square_conditions(n_images, row, n_conditions), minlength=n_conditions)
+                       for row in range(n_conditions)])
     counts.setflags(write=False)
     return counts
 
 
-def _latin_rows(groups, n):
+def _latin_rows(groups, n, n_conditions=len(LEVEL_LABELS)):
     """Latin-square rows of participants 0..n-1 of each group, by the experiment's list rule."""
     sources = sorted(groups)
-    return {g: np.array([assignment(k, sources, group=g).latin_row for k in range(n)]) for g in groups}
+    return {g: np.array([assignment(k, sources, group=g, n_conditions=n_conditions).latin_row for k in range(n)])
+            for g in groups}
 
 
 def simulate_study(design, effects, n_per_group, rng=None, *, exclusions=ExclusionSettings(), rows=None):
@@ -186,13 +196,13 @@ def simulate_study(design, effects, n_per_group, rng=None, *, exclusions=Exclusi
 
     Returns
     -------
-    values : ndarray, shape (n_kept, 12)
+    values : ndarray, shape (n_kept, n_conditions)
         Accuracy per kept participant and condition (NaN: no trial there).
     labels : ndarray of str, shape (n_kept,)
     n_excluded : int
     """
     rng = as_generator(rng)
-    rows = rows or _latin_rows([e.name for e in effects], n_per_group)
+    rows = rows or _latin_rows([e.name for e in effects], n_per_group, design.n_conditions)
     values, labels, n_excluded = [], [], 0
     for effect in effects:
         counts, timed, correct = draw_counts(design, effect, rows[effect.name][:n_per_group], rng)
@@ -216,7 +226,7 @@ def draw_counts(design, effect, latin_rows, rng=None):
 
     Returns
     -------
-    counts, timed, correct : ndarray of int, shape (n, 12)
+    counts, timed, correct : ndarray of int, shape (n, n_conditions)
     """
     rng = as_generator(rng)
     counts = design.counts_by_row()[latin_rows]
@@ -237,18 +247,19 @@ def observer_accuracy_from_counts(design, counts, timed, correct, exclusions=Exc
 
     Returns
     -------
-    accuracy : ndarray, shape (n, 12)
+    accuracy : ndarray, shape (n, n_conditions)
         NaN where a participant has no trial that counts.
     excluded : ndarray of bool, shape (n,)
     """
     full = np.array([lv == FULL for lv in design.levels])
     answered = counts - timed
     with np.errstate(invalid="ignore", divide="ignore"):
-        full_acc = correct[:, full].sum(1) / answered[:, full].sum(1)  # NaN: nothing answered, not judged
+        full_acc = correct[:, full].sum(1) / answered[:, full].sum(1)  # NaN: no intact image answered
         timeout_share = timed.sum(1) / counts.sum(1)
         n = counts if exclusions.timeouts_as_errors else answered
         accuracy = np.where(n > 0, correct / n, np.nan)
-    excluded = (full_acc <= exclusions.chance) | (timeout_share > exclusions.max_timeout_rate)
+    # as reveal.analysis.exclusions: no answered intact-image trial, the rule cannot be applied: excluded
+    excluded = (full_acc <= exclusions.chance) | np.isnan(full_acc) | (timeout_share > exclusions.max_timeout_rate)
     return accuracy, excluded
 
 
@@ -368,7 +379,7 @@ def reveal_power(effects, n_values, *, design=PowerDesign(), n_studies=1000, n_r
     n_values = sorted({int(n) for n in n_values})
     if not n_values or n_values[0] < 2:
         raise ValueError("every N must be at least 2 participants per group")
-    rows = _latin_rows(names, n_values[-1])
+    rows = _latin_rows(names, n_values[-1], design.n_conditions)
     levels = list(design.levels)
     table, needed, significant = [], [], {}
     for a, b in itertools.combinations(sorted(effects, key=lambda e: e.name), 2):

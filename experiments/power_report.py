@@ -123,8 +123,8 @@ def write_power_outputs(result, effects_table, out, *, command=""):
     s = result.settings
     intro = [f"{s['n_studies']} simulated studies per N, each analysed with {s['n_resamples']} randomization "
              f"resamples (Welch t per level, max-|t| family-wise correction, alpha {s['alpha']:g}); "
-             f"{s['n_images']} images per participant over the 12-condition Latin square; the analysis's "
-             f"exclusions ({s['exclusions']}).",
+             f"{s['n_images']} images per participant over the {len(s['levels'])}-condition Latin square; "
+             f"the analysis's exclusions ({s['exclusions']}).",
              "Power is the share of simulated studies in which a level differs significantly between the groups "
              "(after the family-wise correction); 'any' is the chance that at least one level does. "
              "± in the table and bars in the figure: Monte-Carlo standard error (bars 1.96 SE).",

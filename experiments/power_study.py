@@ -63,7 +63,8 @@ def power_study(out, *, pilot=(), models=(), groups=(), compare=None, stimuli=No
     compare : str, optional
         ``"A,B"``: only this pair of groups.
     stimuli : path-like, optional
-        Stimulus set: images per participant and levels (and the manifest pilot data may need).
+        Stimulus set: images per participant and its own levels (the Latin square's conditions; and
+        the manifest pilot data may need). Without it, the default 11 levels and ``full``.
     images : int, optional
         Images per participant without ``stimuli`` (default 80).
     n : str
@@ -108,7 +109,7 @@ def power_study(out, *, pilot=(), models=(), groups=(), compare=None, stimuli=No
         stimset = read_stimulus_set(stimuli)
         if images:
             raise InputError("give --stimuli or --images, not both")
-        design = PowerDesign(levels=tuple(stimset.levels), n_images=len(stimset.images))
+        design = PowerDesign(levels=tuple(stimset.conditions), n_images=len(stimset.images))
     else:
         design = PowerDesign(n_images=images or 80)
     effects = []

@@ -201,6 +201,35 @@ def _is_display_error(err: BaseException) -> bool:
     return "display" in type(err).__name__.lower() or "display" in str(err).lower()
 
 
+def _replace_atomically(path: str, write) -> None:
+    """``write(tmp)`` a hidden file beside ``path`` (``.<stem>.final.part<ext>``), flush it to the disk,
+    rename it over ``path``: ``path`` is always either the old or the new complete file."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    tmp = os.path.join(folder, f".{stem}.final.part{ext}")  # hidden: no reader takes it for data
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _save_data(thisExp) -> None:
+    """The session's final save, in place of the compiled script's ``saveData``.
+
+    PsychoPy's ``saveData`` rewrites ``<file>.csv`` and ``<file>.psydat`` in place; here each
+    is written beside and renamed over, as each trial's save does (feedback_end template),
+    so a kill at any instant leaves the previous complete file.
+    """
+    base = thisExp.dataFileName
+    _replace_atomically(base + ".csv", lambda tmp: thisExp.saveAsWideText(
+        tmp, delim="comma", fileCollisionMethod="overwrite"))
+    _replace_atomically(base + ".psydat", lambda tmp: thisExp.saveAsPickle(tmp, fileCollisionMethod="overwrite"))
+
+
 def _child(argv=None) -> int:
     """In the child process: drive the compiled script's Builder steps."""
     import argparse
@@ -244,6 +273,12 @@ def _child(argv=None) -> int:
     if args.group:
         expInfo["group"] = args.group
     thisExp = mod.setupData(expInfo=expInfo)
+    # PsychoPy would rewrite the data file (and .psydat) in place when the handler ends (its
+    # end-of-session and exit saves): a kill during that write leaves it empty. The rows are written by the
+    # experiment's own atomic save after each trial and by _save_data at the end; a session
+    # that never starts (no window, no refresh rate) leaves no data file.
+    thisExp.saveWideText = False
+    thisExp.savePickle = False
     mod.setupLogging(filename=thisExp.dataFileName)
     try:
         win = mod.setupWindow(expInfo=expInfo)
@@ -268,7 +303,7 @@ def _child(argv=None) -> int:
               f"deadline {round(0.55 * hz)} frames", file=sys.stderr)
     mod.setupDevices(expInfo=expInfo, thisExp=thisExp, win=win)
     mod.run(expInfo=expInfo, thisExp=thisExp, win=win, globalClock="float")
-    mod.saveData(thisExp=thisExp)
+    _save_data(thisExp)
     print(f"reveal: data saved to {thisExp.dataFileName}.csv", file=sys.stderr)
     mod.quit(thisExp=thisExp, win=win)  # ends the process
     return 0

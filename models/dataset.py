@@ -21,7 +21,10 @@ def decode_rgb(path, size=None):
     decoders are deprecated since 0.29). Grey, palette, 16-bit and RGBA PNGs become 8-bit
     RGB (alpha dropped). Raises ``OSError`` for a file OpenCV cannot decode.
     """
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:  # OpenCV asserts on a header claiming more pixels than it decodes (a bomb)
+        bgr = None
     if bgr is None:
         raise OSError(f"cannot decode image {path}")
     if size is not None and bgr.shape[:2] != tuple(size):

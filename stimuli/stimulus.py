@@ -11,6 +11,7 @@ import numpy as np
 from .compose import CENTRING_MODES, LEVELS, composite, important_pixels, level_pixel_counts, level_shifts, shift
 from .reveal import reveal_order
 from .scramble import SCRAMBLE_MODES, phase_scramble_with_stats
+from ..core.levels import check_levels
 from ..core.seeding import derive_rng, derive_seed
 
 __all__ = ["RevealParams", "Stimulus", "check_map", "image_background", "image_stimuli"]
@@ -37,7 +38,10 @@ class RevealParams:
     noise, noise_scale, distance_weight : float
         Flood-fill parameters, see :func:`reveal.stimuli.reveal.flood_priority`.
     levels : tuple of float
-        Percent of the feature budget at each level.
+        Percent of the feature budget at each reveal level (default: 11 log-spaced, 1 %…100 %):
+        at least one, each in (0, 100], strictly increasing and distinct at 3 significant digits
+        (:func:`reveal.core.levels.check_levels`; stored as floats). The intact image follows them
+        (``level_index`` = their number).
     centre : bool
         Move the revealed region's centroid to the image centre (as far as the region
         can move without leaving the image; see :func:`reveal.stimuli.compose.centring_shift`).
@@ -66,6 +70,7 @@ class RevealParams:
     scramble_iterations: int = 20
 
     def __post_init__(self):
+        object.__setattr__(self, "levels", check_levels(self.levels))  # frozen: set once, checked
         if self.centring not in CENTRING_MODES:
             raise ValueError(f"centring must be one of {CENTRING_MODES}, got {self.centring!r}")
         if self.scramble not in SCRAMBLE_MODES:

@@ -174,12 +174,15 @@ COLUMNS = ["stimulus_id", "file", "image_id", "category", "map_source", "level",
 
 
 def make_stimulus_set(root, n_images: int = 24, sources=("clickme", "salicon"), size: int = 16,
-                      seed: int = 7, n_animal: int | None = None) -> Path:
+                      seed: int = 7, n_animal: int | None = None, levels=None) -> Path:
     """Write ``n_images`` images x sources x 12 conditions of tiny PNGs and a manifest.
 
     Images ``img00..`` alternate animal / non-animal (or the first ``n_animal`` are animals).
+    ``levels``: the set's reveal levels (numbers, e.g. ``(1, 10, 100)``) instead of the default
+    11; the set then has ``len(levels) + 1`` conditions, as ``stimset.json`` says.
     """
     root = Path(root)
+    conditions = LEVELS if levels is None else [f"{float(v):.3g}" for v in levels] + ["full"]
     rng = np.random.default_rng(seed)
     rows = []
     n_animal = n_images // 2 if n_animal is None else n_animal
@@ -190,7 +193,7 @@ def make_stimulus_set(root, n_images: int = 24, sources=("clickme", "salicon"), 
         (root / "png").mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / full_rel)
         for source in sources:
-            for k, level in enumerate(LEVELS):
+            for k, level in enumerate(conditions):
                 if level == "full":
                     rel = full_rel
                 else:
@@ -208,7 +211,7 @@ def make_stimulus_set(root, n_images: int = 24, sources=("clickme", "salicon"), 
         w.writeheader()
         w.writerows(rows)
     (root / "stimset.json").write_text(json.dumps({
-        "toolkit_version": "test", "parameters": {"seed": seed}, "levels": LEVELS,
+        "toolkit_version": "test", "parameters": {"seed": seed}, "levels": conditions,
         "sources": list(sources), "inputs": {}, "n_stimuli": len(rows)}))
     return root
 

@@ -24,7 +24,10 @@ import io
 import json
 import os
 import shutil
+import struct
 import sys
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +37,7 @@ from PIL import Image
 
 from reveal.cli.main import main
 
-pytestmark = pytest.mark.slow  # ~100 commands in this process and 16 console processes
+pytestmark = pytest.mark.slow  # ~200 commands in this process and 21 console processes
 
 
 # --------------------------------------------------------------------------- the harness
@@ -171,6 +174,44 @@ def _good_click_rows(image_ids=("chelsea", "coffee", "astronaut", "rocket"), use
 def _npz(path, **arrays):
     np.savez(path, **arrays)
     return path
+
+
+def _npy_claiming(shape, descr="<f8", data=b""):
+    """The bytes of a ``.npy`` file whose header declares ``shape`` but holds only ``data``."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + data
+
+
+def _zip_bomb_npz(path, shape=(10 ** 12,)):
+    """A click dump of a few hundred bytes whose clickmap_x member declares ``shape`` float64 values
+    (8 TB for the default): a header alone, deflated, in a zip member."""
+    good = dict(file_pointer=np.array(["chelsea.png", "coffee.png"]), clickmap_y=np.arange(5.0),
+                clicks_per_trial=np.array([3, 2]), user_id=np.array([1, 2]))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, array in good.items():
+            buf = io.BytesIO()
+            np.save(buf, array)
+            zf.writestr(f"{name}.npy", buf.getvalue())
+        zf.writestr("clickmap_x.npy", _npy_claiming(shape))
+    assert path.stat().st_size < 2000
+    return path
+
+
+def _png_claiming(path, width, height):
+    """A PNG of a few dozen bytes whose header (IHDR) says ``width`` x ``height`` 8-bit grey pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64)))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _deep_json(depth=100_000, key="images"):
+    """A JSON object whose ``key`` is ``depth`` nested lists (200 kB): past Python's reader's depth."""
+    return ('{"%s": ' % key + "[" * depth + "]" * depth + "}").encode()
 
 
 def _salicon_json(ctx, data, raw=None):
@@ -314,6 +355,12 @@ for _name, _content, _row in [
     case(f"stimuli build: {_name}")(_categories_case(_content, _row))
 
 
+@case("stimuli build: categories from an endless file (/dev/zero)")
+def _(ctx):
+    endless = Path("/dev/zero")
+    return Case(ctx.build_argv(categories=endless), endless, out=ctx.out)
+
+
 @case("stimuli build: truncated photograph")
 def _(ctx):
     images, _, _ = ctx.sample()
@@ -374,6 +421,15 @@ for _name, _array in [("complex .npy map", np.ones((64, 64), complex)),
 def _(ctx):
     bad = _first_map(ctx, ".npy", np.ones((64, 64)))
     return Case(ctx.build_argv(), _truncate(bad, 90), out=ctx.out)
+
+
+for _name, _shape in [("declaring 10^10 values", (100_000, 100_000)), ("declaring a negative shape", (-1, 64)),
+                      ("declaring a shape past int64", (2 ** 40, 2 ** 40)), ("declaring more than it holds", (64, 64))]:
+    def _make(ctx, _shape=_shape):
+        bad = _first_map(ctx, ".npy")
+        bad.write_bytes(_npy_claiming(_shape, data=bytes(64)))
+        return Case(ctx.build_argv(), bad, out=ctx.out)
+    case(f"stimuli build: .npy map {_name}")(_make)
 
 
 @case("stimuli build: map of another aspect ratio")
@@ -464,6 +520,8 @@ for _name, _make_npz, _row in [
     ("click NPZ text coordinates", lambda p: _flat_npz(p, clickmap_x=np.array(list("abcde"))), None),
     ("click NPZ negative counts", lambda p: _flat_npz(p, clicks_per_trial=np.array([6, -1])), None),
     ("click NPZ NaN coordinate", lambda p: _flat_npz(p, clickmap_x=np.array([0, 1, np.nan, 3, 4.0])), 1),
+    ("click NPZ zip bomb (a member declaring 10^12 values)", _zip_bomb_npz, None),
+    ("click NPZ member declaring a negative shape", lambda p: _zip_bomb_npz(p, (-5,)), None),
 ]:
     def _make(ctx, _make_npz=_make_npz, _row=_row):
         bad = _make_npz(ctx.root / "clicks.npz")
@@ -487,6 +545,12 @@ for _name, _data, _raw in [
     ("SALICON JSON text fixations", {**_salicon_doc(), "annotations": [{"image_id": 1, "fixations": "abc"}]}, None),
     ("SALICON JSON infinite fixation", None,
      json.dumps(_salicon_doc()).replace("[10, 20]", "[1e999, 20]").encode()),
+    ("SALICON JSON deeply nested", None, _deep_json()),
+    ("SALICON JSON image of 10^18 pixels", {**_salicon_doc(), "images": [
+        {"id": 1, "file_name": "chelsea.jpg", "height": 10 ** 9, "width": 10 ** 9}]}, None),
+    ("SALICON JSON image of negative width", {**_salicon_doc(), "images": [
+        {"id": 1, "file_name": "chelsea.jpg", "height": 300, "width": -451}]}, None),
+    ("SALICON JSON infinite height", None, json.dumps(_salicon_doc()).replace("300", "1e999").encode()),
 ]:
     def _make(ctx, _data=_data, _raw=_raw):
         bad = _salicon_json(ctx, _data, _raw)
@@ -500,6 +564,8 @@ for _name, _fields in [
     ("SALICON .mat odd resolution", {"gaze": {"fixations": np.ones((4, 2))}, "resolution": "abc"}),
     ("SALICON .mat no fixations", {"gaze": {"fixations": np.zeros((0, 2))}, "resolution": [300, 451]}),
     ("SALICON .mat text fixations", {"gaze": {"fixations": "abcd"}, "resolution": [300, 451]}),
+    ("SALICON .mat resolution of 10^12 pixels", {"gaze": {"fixations": np.ones((4, 2))},
+                                                 "resolution": [10 ** 6, 10 ** 6]}),
 ]:
     def _make(ctx, _fields=_fields):
         folder, bad = _mat(ctx, **_fields)
@@ -560,6 +626,21 @@ def _(ctx):
     bad = ctx.out / ".reveal-outputs.json"
     bad.write_bytes(b"\xff\xfe garbage")
     return Case(ctx.build_argv() + ["--overwrite"], bad, out=None)
+
+
+@case("stimuli build: --out record nested too deeply")
+def _(ctx):
+    ctx.out.mkdir()
+    bad = ctx.out / ".reveal-outputs.json"
+    bad.write_bytes(_deep_json(key="files"))
+    return Case(ctx.build_argv() + ["--overwrite"], bad, out=None)
+
+
+# --size: a clear range, checked before anything is read (OpenCV asserted on 0 and below; 40000
+# filled the memory)
+for _size in ("0", "-16", "40000", "7", "4097", "99999999999999999999"):
+    case(f"stimuli build: --size {_size}")(
+        lambda ctx, _size=_size: Case(ctx.build_argv() + ["--size", _size], Path("--size"), out=ctx.out))
 
 
 @case("stimuli build: --overwrite keeps the user's files")
@@ -629,6 +710,7 @@ MANIFEST_CASES = {
     "manifest bad level_index": (_rows_spoiled(lambda r: r[2].update(level_index="eleven")), 3),
     "manifest file missing": (_rows_spoiled(lambda r: r[2].update(file="full/nobody.png")), 3),
     "manifest empty file cell": (_rows_spoiled(lambda r: r[2].update(file="")), 3),
+    "manifest NUL in a file name": (_rows_spoiled(lambda r: r[2].update(file="full/chel\0sea.png")), 3),
 }
 for _name, (_spoil, _row) in MANIFEST_CASES.items():
     case(f"experiment build: {_name}")(_manifest_case(_spoil, _row))
@@ -665,6 +747,54 @@ def _(ctx):
     rel = _manifest_rows(stimset)[4]["file"]
     _png(stimset / rel, np.zeros((100, 100, 3), np.uint8))
     return Case(_experiment_argv(ctx), stimset / "manifest.csv", None, ctx.out)
+
+
+def _seed_spoiled(raw: str):
+    """stimset.json with its seed written as the JSON text ``raw``."""
+    def spoil(stimset):
+        path = stimset / "stimset.json"
+        meta = json.loads(path.read_text())
+        meta["parameters"]["seed"] = "@seed@"
+        path.write_text(json.dumps(meta, indent=2).replace('"@seed@"', raw))
+        return path
+    return spoil
+
+
+def _deep_stimset_json(stimset):
+    (stimset / "stimset.json").write_bytes(_deep_json(key="parameters"))
+    return stimset / "stimset.json"
+
+
+def _giga_png(stimset, width=100_000, height=100_000):
+    """The 5th stimulus's PNG replaced by a header claiming ``width`` x ``height`` pixels."""
+    rel = _manifest_rows(stimset)[4]["file"]
+    return _png_claiming(stimset / rel, width, height)
+
+
+STIMSET_CASES = {  # stimset.json and stimulus PNGs: name -> (spoil(stimset) -> the bad file, row)
+    "stimset.json deeply nested": (_deep_stimset_json, None),
+    "stimset.json seed Infinity": (_seed_spoiled("Infinity"), None),
+    "stimset.json seed 1e999": (_seed_spoiled("1e999"), None),
+    "stimset.json seed of 5,000 digits": (_seed_spoiled("7" * 5000), None),
+    "stimulus PNG claiming 10 gigapixels": (_giga_png, 5),
+}
+for _name, (_spoil, _row) in STIMSET_CASES.items():
+    case(f"experiment build: {_name}")(
+        lambda ctx, _spoil=_spoil, _row=_row: Case(_experiment_argv(ctx), _spoil(ctx.stimset()), _row, ctx.out))
+    case(f"predict: {_name}")(
+        lambda ctx, _spoil=_spoil, _row=_row: Case(_predict_argv(ctx)[0], _spoil(ctx.stimset()), _row,
+                                                   ctx.root / "pred"))
+
+
+@case("experiment build: stimulus PNG claiming 144 megapixels (Pillow warns, does not refuse)")
+def _(ctx):
+    return Case(_experiment_argv(ctx), _giga_png(ctx.stimset(), 12_000, 12_000), 5, ctx.out)
+
+
+for _option, _value in [("--blocks", "0"), ("--blocks", "-2"), ("--training", "-1")]:
+    case(f"experiment build: {_option} {_value}")(
+        lambda ctx, _option=_option, _value=_value: Case(_experiment_argv(ctx) + [_option, _value], Path(_option),
+                                                         out=ctx.out))
 
 
 @case("experiment build: stimset.json garbage")
@@ -789,6 +919,7 @@ for _name, _make_dump in [
     ("binary junk", lambda ctx: (ctx.root / "clicks.csv").write_bytes(bytes(range(256)) * 4)
      or ctx.root / "clicks.csv"),
     ("a .txt dump", lambda ctx: (ctx.root / "clicks.txt").write_text("x") or ctx.root / "clicks.txt"),
+    ("zip bomb NPZ", lambda ctx: _zip_bomb_npz(ctx.root / "clicks.npz")),
 ]:
     def _make(ctx, _make_dump=_make_dump, _name=_name):
         bad = _make_dump(ctx)
@@ -803,6 +934,13 @@ def _(ctx):
     cats = ctx.root / "cats.csv"
     cats.write_bytes("image_id,category\nchelsea,animal\n".encode("utf-16"))
     return Case(_reliability_argv(ctx, dump, extra=["--categories", cats]), cats, None, ctx.out)
+
+
+@case("maps reliability: categories from an endless file (/dev/zero)")
+def _(ctx):
+    dump = _click_csv(ctx, _good_click_rows())
+    endless = Path("/dev/zero")
+    return Case(_reliability_argv(ctx, dump, extra=["--categories", endless]), endless, None, ctx.out)
 
 
 @case("maps reliability: --out holds someone else's files")
@@ -874,6 +1012,7 @@ for _name, _index in [
     ("maps.json another format", {**_GOOD_INDEX, "format": "other"}),
     ("maps.json negative shape", {**_GOOD_INDEX, "sources": {"net:smoothgrad": {
         **_GOOD_INDEX["sources"]["net:smoothgrad"], "images": {"chelsea": [-1, 4]}}}}),
+    ("maps.json deeply nested", _deep_json(key="sources")),
 ]:
     def _make(ctx, _index=_index):
         _, maps, _ = ctx.sample()
@@ -889,6 +1028,15 @@ def _(ctx):
     att = _attention_folder(ctx, _GOOD_INDEX)
     bad = att / "net_smoothgrad" / "chelsea.npy"
     np.save(bad, np.full((300, 451), "x"))
+    return Case(_compare_argv(ctx, next(iter(maps.values())), attention=[att]), bad, None, ctx.out)
+
+
+@case("maps compare: attention map declaring 10^10 values")
+def _(ctx):
+    _, maps, _ = ctx.sample()
+    att = _attention_folder(ctx, _GOOD_INDEX)
+    bad = att / "net_smoothgrad" / "chelsea.npy"
+    bad.write_bytes(_npy_claiming((100_000, 100_000), "<f4"))
     return Case(_compare_argv(ctx, next(iter(maps.values())), attention=[att]), bad, None, ctx.out)
 
 
@@ -1081,6 +1229,9 @@ CONSOLE_CASES = [
     "analyze: not UTF-8", "analyze: empty file", "analyze: unknown layout", "analyze: binary junk",
     "analyze: --out holds someone else's report, and the data are unreadable",
     "maps reliability: pickled NPZ", "maps reliability: truncated NPZ", "maps reliability: UTF-16 CSV",
+    "stimuli build: categories from an endless file (/dev/zero)", "stimuli build: --size 0",
+    "stimuli build: click NPZ zip bomb (a member declaring 10^12 values)", "experiment build: --blocks 0",
+    "experiment build: stimset.json deeply nested",
 ]
 
 
@@ -1098,6 +1249,14 @@ def test_console(name, shared, tmp_path):
     assert proc.stderr.startswith("reveal: error: "), proc.stderr
     assert str(case.bad) in proc.stderr or case.bad.name in proc.stderr, proc.stderr
     assert snapshot(tmp_path, case.out) == before, "files outside --out were written, changed or deleted"
+
+
+def test_size_not_an_integer_is_argparse_usage_error(capsys):
+    """Not an integer at all: argparse's own usage error (exit 2, the option named), before any work."""
+    with pytest.raises(SystemExit) as stop:
+        main(["stimuli", "build", "--sample", "--size", "2.5", "--out", "unused"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --size: invalid int value: '2.5'" in err and "Traceback" not in err
 
 
 class _Capture:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import zipfile
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...core.errors import InputError
+from ...core.mapfiles import npy_header
 
 __all__ = [
     "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",
@@ -32,6 +34,12 @@ log = logging.getLogger(__name__)
 CLICKME_SHAPE = (256, 256)
 DISK_DIAMETER = 21
 BLUR_PASSES = 2
+
+#: The arrays of an NPZ click dump (``clicks_per_trial`` required too, checked with its own message).
+NPZ_ARRAYS = ("file_pointer", "clickmap_x", "clickmap_y", "user_id", "clicks_per_trial")
+#: Largest NPZ click dump read, in bytes of its arrays together: 100 million clicks as float64
+#: x and y with their trials, far above a ClickMe dump and far below a zip bomb's claim.
+MAX_NPZ_BYTES = 2_000_000_000
 
 _POINT = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
 
@@ -271,6 +279,30 @@ def read_click_csv(path, shape=CLICKME_SHAPE):
     return dump
 
 
+def _check_npz_sizes(path):
+    """Refuse an NPZ whose arrays declare more than their zip members hold, or more than
+    :data:`MAX_NPZ_BYTES` together, before numpy allocates them (a zip bomb: a member of a few
+    bytes whose header declares 10^12 values).
+
+    Reads each member's ``.npy`` header alone (:func:`reveal.core.mapfiles.npy_header`), against
+    the member's uncompressed size in the zip directory.
+    """
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.removesuffix(".npy") not in NPZ_ARRAYS:
+                continue  # never loaded
+            with zf.open(info) as fh:
+                try:
+                    shape, dtype = npy_header(fh, path, size=info.file_size, max_bytes=MAX_NPZ_BYTES)
+                except InputError as err:
+                    raise InputError(f"array {info.filename}: {err.message}", path) from None
+            total += 0 if dtype.hasobject else math.prod(shape) * dtype.itemsize  # pickles: refused on loading
+            if total > MAX_NPZ_BYTES:
+                raise InputError(f"its arrays declare more than {MAX_NPZ_BYTES:,} bytes together, over the "
+                                 "limit for a click dump (a zip bomb, or split the dump into several files)", path)
+
+
 def read_click_npz(path, shape=CLICKME_SHAPE):
     """Read a ClickMe NPZ click dump, without ever unpickling it.
 
@@ -282,6 +314,7 @@ def read_click_npz(path, shape=CLICKME_SHAPE):
     """
     path = Path(path)
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             names = set(data.files)
             need = {"file_pointer", "clickmap_x", "clickmap_y", "user_id"}

@@ -1,12 +1,14 @@
 """Reading photographs and greyscale maps from disk."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ...core.errors import InputError
+from ...core.mapfiles import load_npy
 
 __all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "files_by_stem"]
 
@@ -18,8 +20,11 @@ MAX_PIXELS = 100_000_000
 
 
 def _open(path):
-    # Pillow's own bomb check warns at its limit and refuses at twice it; refuse at ours.
-    im = Image.open(path)
+    # Pillow's own bomb check warns at its limit and refuses at twice it; refuse at ours (the
+    # warning would be a second line on stderr for what is one error, or no error at all).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(path)
     if im.width * im.height > MAX_PIXELS:
         im.close()
         raise InputError(f"image of {im.width}x{im.height} pixels is over the limit of {MAX_PIXELS:,} "
@@ -47,6 +52,8 @@ def read_image(path):
             return _to_uint8_rgb(im)
     except FileNotFoundError:
         raise InputError("image file not found", path) from None
+    except InputError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read image: {err}", path) from None
 
@@ -59,12 +66,15 @@ def read_map_file(path):
     path = Path(path)
     try:
         if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            # its header checked first: a map of at most MAX_PIXELS float64 values, all in the file
+            arr = load_npy(path, max_bytes=MAX_PIXELS * 8)
         else:
             with _open(path) as im:
                 arr = np.asarray(im.convert("F") if im.mode not in ("I;16", "I", "F") else im)
     except FileNotFoundError:
         raise InputError("map file not found", path) from None
+    except InputError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read map: {err}", path) from None
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)

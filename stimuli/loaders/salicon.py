@@ -22,6 +22,7 @@ from scipy import io as sio
 from scipy import ndimage as ndi
 
 from ...core.errors import InputError
+from .images import MAX_PIXELS
 
 __all__ = ["SALICON_SHAPE", "FIXATION_SIGMA", "fixation_map", "read_salicon_mat", "read_salicon_json"]
 
@@ -68,6 +69,21 @@ def _inside(rc, shape, path, what):
     return rc[ok]
 
 
+def _image_shape(height, width, path, what):
+    """(H, W) of an image as a fixation file gives it, checked: the map is allocated at this size."""
+    try:
+        shape = (int(height), int(width))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
+        raise InputError(f"{what}: height and width must be whole numbers, got {height!r} and {width!r}",
+                         path) from None
+    if min(shape) < 1:
+        raise InputError(f"{what}: an image of {shape[0]}x{shape[1]} pixels (height x width) has no pixels", path)
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise InputError(f"{what}: an image of {shape[0]}x{shape[1]} pixels (height x width) is over the limit of "
+                         f"{MAX_PIXELS:,} pixels (SALICON images are 480x640)", path)
+    return shape
+
+
 def _fixations(value, path, what, row=None):
     """An (N, 2) float array of fixations, or a named error: never a silent reshape."""
     try:
@@ -111,10 +127,11 @@ def read_salicon_mat(path, shape=None):
         res = mat.get("resolution")
         try:
             shape = tuple(int(v) for v in np.atleast_1d(res)[:2]) if res is not None else SALICON_SHAPE
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"resolution {res!r} is not two integers", path) from None
-        if len(shape) != 2 or min(shape) < 1:
+        if len(shape) != 2:
             raise InputError(f"resolution {res!r} is not a (height, width) pair", path)
+        shape = _image_shape(*shape, path, "resolution")
     pooled = []
     for k, observer in enumerate(np.atleast_1d(mat["gaze"]), start=1):
         fx = _fixations(getattr(observer, "fixations", np.zeros((0, 2))), path, f"gaze record {k}")
@@ -140,14 +157,17 @@ def read_salicon_json(path):
             data = json.load(fh)
     except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InputError(f"cannot read SALICON JSON: {err}", path) from None
+    except RecursionError:  # Python's JSON reader gives up near 1,000 levels; SALICON's have 4
+        raise InputError("cannot read SALICON JSON: nested too deeply (a crafted file)", path) from None
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) \
             or not isinstance(data.get("images"), list):
         raise InputError("not SALICON fixation annotations: needs lists 'images' and 'annotations'", path)
     images = {}
     for i, img in enumerate(data["images"]):
         try:
-            images[img["id"]] = (Path(str(img["file_name"])).stem, (int(img["height"]), int(img["width"])))
-        except (KeyError, TypeError, ValueError):
+            key, name, height, width = img["id"], img["file_name"], img["height"], img["width"]
+            images[key] = (Path(str(name)).stem, _image_shape(height, width, path, f"images[{i}] ({name})"))
+        except (KeyError, TypeError):
             raise InputError(f"images[{i}] needs id, file_name, height and width", path) from None
     pooled = {}
     for i, ann in enumerate(data["annotations"]):

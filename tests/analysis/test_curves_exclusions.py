@@ -127,3 +127,30 @@ def test_unattended_online_trials_are_left_out_and_counted():
     # files without the columns: nothing changes, and no count columns
     plain = apply_exclusions(trials.drop(columns=["page_hidden", "focus_lost"]), ExclusionSettings(**rules))
     assert "n_page_hidden" not in plain.observers and len(plain.trials) == len(trials) - 1
+
+
+def test_an_observer_whose_intact_image_accuracy_cannot_be_judged_is_excluded_with_the_reason(trials):
+    from reveal.analysis.exclusions import NO_INTACT_REASON
+
+    assert NO_INTACT_REASON == "no intact-image trial, so intact-image accuracy cannot be judged"
+    # a session that crashed before its first intact image; one that timed out on every intact image
+    crashed = trials[(trials["observer"] == "cl0001") & (trials["level"] != "full")].head(10)
+    slow = trials["observer"] == "sa1000"
+    quiet = trials.copy()
+    quiet.loc[slow & (quiet["level"] == "full"), ["timed_out", "response", "correct"]] = [1, "none", 0]
+    quiet = pd.concat([quiet[quiet["observer"] != "cl0001"], crashed])
+    res = apply_exclusions(quiet)
+    obs = res.observers.set_index("observer")
+    n_full = int((slow & (trials["level"] == "full")).sum())
+    assert obs.loc["cl0001", "excluded"] and obs.loc["cl0001", "reason"] == NO_INTACT_REASON
+    assert obs.loc["sa1000", "excluded"] and obs.loc["sa1000", "reason"] == (
+        f"no answered intact-image trial (all {n_full} timed out), so intact-image accuracy cannot be judged")
+    ledger = res.dropped.set_index("observer")
+    assert ledger.loc["cl0001", "reason"] == f"observer excluded: {NO_INTACT_REASON}"
+    assert ledger.loc["cl0001", "rows"] == 10
+    # every excluded observer has a stated reason; every row is analysed or in the ledger
+    assert (obs.loc[obs["excluded"], "reason"] != "").all()
+    assert len(res.trials) + res.dropped["rows"].sum() == len(quiet)
+    # models are still not judged (a model without intact images is a result)
+    model = crashed.assign(observer="net", observer_kind="model")
+    assert not apply_exclusions(pd.concat([quiet, model])).observers.set_index("observer").loc["net", "excluded"]

@@ -193,3 +193,12 @@ def test_sign_flip_of_differences_summing_to_zero_has_p_one():
     res = sign_flip_test(d, rng=np.random.default_rng(3), n_resamples=2000)
     assert np.all(np.abs(res.statistic) < 1e-12)
     np.testing.assert_array_equal(res.pvalue, 1.0)
+
+
+def test_bootstrap_with_one_observer_in_a_group_gives_no_interval():
+    a = np.array([[0.9, 0.6]])
+    b = np.array([[0.6, 0.5], [0.7, 0.4], [0.65, 0.45]])
+    eff = bootstrap_group_effects(a, b, rng=0, n_resamples=200)
+    np.testing.assert_allclose(eff["difference"], [0.25, 0.15])
+    for key in ("difference_low", "difference_high", "hedges_g", "g_low", "g_high"):
+        assert eff[key].shape == (2,) and np.isnan(eff[key]).all()

@@ -12,7 +12,7 @@
 //   participant  the participant id; via "url" (?participant=...) or "dialog" (typed into
 //                PsychoJS's start dialog); group and session likewise (optional)
 //   answers      planned answer per trial in the order the images appear (training, then
-//                test): "correct" | "wrong" | "missing" | "late" | "double"; trials past
+//                test): "correct" | "wrong" | "missing" | "late" | "edge" | "double"; trials past
 //                the end of the list get default_answer ("correct")
 //   rt_ms        when an answer is pressed after the image's onset frame (default 300), or
 //                earlier: at most 45 % of the response window as the frames run now (the
@@ -20,6 +20,7 @@
 //                start, and software rendering changes its frame rate), never under 110 ms
 //   late_ms      earliest time a "late" answer is pressed (default 600; the deadline is
 //                550 ms): after the response window, early in the "too slow" feedback
+//   edge_ms      when an "edge" answer is pressed (default 540: in the window's last frame)
 //   double_gap_ms  gap between the two keys of a "double" answer (default 30)
 //   hide         {"trial": N, "ms": 1500}: from the onset of trial N (0-based, in the order
 //                above) the page is hidden and loses focus for ms milliseconds (see
@@ -88,7 +89,7 @@ function readSpec() {
   }
   return {
     out: null, participant: null, via: 'url', group: null, session: null,
-    answers: [], default_answer: 'correct', rt_ms: 300, late_ms: 600, double_gap_ms: 30,
+    answers: [], default_answer: 'correct', rt_ms: 300, late_ms: 600, edge_ms: 540, double_gap_ms: 30,
     hide: null, default_png: null, query: '', completion: null,
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
     node_modules: path.join(HERE, 'node_modules'),
@@ -733,6 +734,10 @@ async function main() {
         // after the deadline, early in the "too slow" feedback (0.8 s in frames)
         const feedbackMs = ev.iv ? Math.max(1, Math.round(0.8 * hz)) * ev.iv : 800;
         at(Math.max(spec.late_ms, windowMs + 0.25 * feedbackMs), row.correct_key);
+      } else if (planned === 'edge') {
+        // in the last frame of the response window (550 ms, or the window's end in this
+        // browser's frames if that comes sooner): the keys of that frame are read at the trial's end
+        at(Math.min(spec.edge_ms, windowMs - 8), row.correct_key);
       } else if (planned === 'double') {
         at(inTime, row.correct_key);
         at(inTime + spec.double_gap_ms, other);

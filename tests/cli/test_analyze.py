@@ -205,6 +205,13 @@ def test_unattended_online_trials_left_out_by_default_and_kept_with_the_switch(t
         assert (online["PROLIFIC_PID"] == online["observer"]).all() and online["page_hidden"].notna().all()
         report = (out / "report.html").read_text(encoding="utf-8")
         assert "Attention during online trials" in report and "n_page_hidden" in report
+        # the lab participant's online-only counts do not apply: '—' in the report (empty in observers.csv)
+        cells = [c.strip() for c in re.findall(r"<td>(.*?)</td>", report, re.S)]
+        assert not {"&lt;NA&gt;", "<NA>", "nan", "NaN", "None"} & set(cells)
+        header = re.findall(r"<th>(.*?)</th>", report[report.index("<h3>Observers</h3>"):])
+        rows = {row[0]: dict(zip(header, row)) for row in _cells(report) if row}
+        assert (rows[lab]["n_page_hidden"], rows[lab]["n_focus_lost"]) == ("—", "—")
+        assert {pid: (int(rows[pid]["n_page_hidden"]), int(rows[pid]["n_focus_lost"])) for pid in counts} == counts
         # accuracy is computed on the trials neither timed out nor (by default) unattended
         curves = pd.read_csv(out / "curves.csv")
         analysed = curves.loc[curves["observer_kind"] == "human", "n_trials"].sum()
@@ -250,3 +257,66 @@ def test_an_analysis_that_failed_part_way_is_replaced_by_its_rerun(tmp_path, cap
     monkeypatch.undo()
     assert main(args + ["--overwrite"]) == 0, capsys.readouterr().err  # recognised as the analysis's own
     assert (out / "report.html").stat().st_size > 0
+
+
+NO_INTACT = "no intact-image trial, so intact-image accuracy cannot be judged"
+
+
+def _cells(report, section="<h3>Observers</h3>", end="<h2>Settings</h2>"):
+    """The table rows (lists of cell texts) of one section of the report."""
+    part = report[report.index(section):report.index(end)]
+    return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", part, re.S)]
+
+
+def test_a_session_that_never_reached_an_intact_image_is_excluded_with_its_reason(
+        tmp_path, capsys, human_trials, manifest_for, write_lab_csv, write_pavlovia_csv):
+    few = _few_observers(human_trials, per_group=3)
+    ids = sorted(few["observer"].unique())
+    crashed_id, chance_id = ids[1], ids[0]
+    # the session crashed after 10 trials, before its first intact-image (100 %) trial
+    crashed = few[(few["observer"] == crashed_id) & (few["level"] != "full")].head(10)
+    stim = tmp_path / "stimset"
+    stim.mkdir()
+    manifest_for(human_trials).to_csv(stim / "manifest.csv", index=False)
+    args = ["--stimuli", str(stim), "--no-fits", "--resamples", "50", "--bootstrap", "50", "--no-progress"]
+    # beside a participant at chance only: nothing is left, and the message gives each one's reason
+    lost = tmp_path / "lost"
+    lost.mkdir()
+    wrong = few[few["observer"] == chance_id]
+    wrong = wrong.assign(correct=0, response=np.where(wrong["category"] == "animal", "nonanimal", "animal"))
+    write_lab_csv(wrong, lost / f"{chance_id}.csv")
+    write_pavlovia_csv(crashed, lost / f"{crashed_id}.csv")
+    assert main(["analyze", str(lost), "--out", str(tmp_path / "none"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "every observer was excluded" in err and "(2 observers; " in err
+    assert f"1 observer: {NO_INTACT}" in err and "1 observer: intact-image accuracy 0.00 at or below chance" in err
+    # beside complete sessions (lab and online): the others are analysed; the reason is said on the
+    # command line, in the ledger (exclusions.csv), in observers.csv and in the report
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, (pid, sub) in enumerate(few[few["observer"] != crashed_id].groupby("observer", sort=True)):
+        if i % 2:
+            write_pavlovia_csv(sub, data / f"{pid}.csv", extra_columns={"page_hidden": "0", "focus_lost": "0"})
+        else:
+            write_lab_csv(sub, data / f"{pid}.csv")
+    write_pavlovia_csv(crashed, data / f"{crashed_id}.csv", extra_columns={"page_hidden": "0", "focus_lost": "0"})
+    out = tmp_path / "out"
+    assert main(["analyze", str(data), "--out", str(out), *args]) == 0
+    said = capsys.readouterr().out
+    assert f"excluded 1 of {len(ids)} observers: {crashed_id}: {NO_INTACT}" in said
+    ledger = pd.read_csv(out / "exclusions.csv", dtype={"observer": str})
+    assert list(ledger.columns) == ["file", "observer", "reason", "rows"]
+    mine = ledger[ledger["observer"] == crashed_id].set_index("reason")["rows"]
+    assert mine[f"observer excluded: {NO_INTACT}"] == len(crashed)
+    assert mine["session ended early after 10 of 80 test trials"] == 0  # the reader's entry, in the same file
+    obs = pd.read_csv(out / "observers.csv", dtype={"observer": str}).set_index("observer")
+    assert obs.loc[crashed_id, "excluded"] and obs.loc[crashed_id, "reason"] == NO_INTACT
+    assert obs.loc[crashed_id, ["full_accuracy"]].isna().all()  # the table keeps empty cells
+    report = (out / "report.html").read_text(encoding="utf-8")
+    excluded = _cells(report, "<h3>Excluded observers</h3>", "<h3>Rows not analysed")
+    timeouts = f"{crashed['timed_out'].mean():.4g}"
+    assert [row for row in excluded if row] == [[crashed_id, "human", "clickme", "10", "—", timeouts, "True",
+                                                 NO_INTACT, "0", "0"]]
+    assert f"<td>observer excluded: {NO_INTACT}</td>" in report
+    for row in _cells(report):  # nothing printed as a missing value in the observers table
+        assert not {"&lt;NA&gt;", "<NA>", "nan", "NaN", "None"} & set(row), row

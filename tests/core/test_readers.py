@@ -373,3 +373,25 @@ def test_a_folder_is_read_around_an_empty_file_and_a_refused_sessions_stub(write
         with pytest.raises(InputError, match=message) as err:
             read_trials([path], stimuli=stimulus_dir)
         assert err.value.path == str(path)
+
+
+def test_late_answers_are_read_where_a_file_has_them(write_lab_csv, write_pavlovia_csv, tmp_path, human_trials):
+    from reveal.analysis.exclusions import apply_exclusions
+
+    one, other = [human_trials[human_trials["observer"] == p].head(6) for p in human_trials["observer"].unique()[:2]]
+    late = ["", "s", "", "", "l", ""]
+    times = ["", "0.7123", "", "", "0.6002", ""]
+    write_lab_csv(one, tmp_path / "a.csv", drop_columns=("late_key", "late_rt_s"),
+                  extra_columns={"late_key": late, "late_rt_s": times})
+    write_pavlovia_csv(other, tmp_path / "b.csv", drop_columns=("late_key", "late_rt_s"))  # an older file
+    a = read_trial_file(tmp_path / "a.csv")[0]
+    assert a["late_key"].tolist() == late
+    np.testing.assert_allclose(a["late_rt_s"], [np.nan, 0.7123, np.nan, np.nan, 0.6002, np.nan])
+    both = pd.concat([a, read_trial_file(tmp_path / "b.csv")[0]], ignore_index=True)
+    counts = apply_exclusions(both).observers.set_index("observer")["n_late_answers"]
+    assert counts[one["observer"].iloc[0]] == 2 and pd.isna(counts[other["observer"].iloc[0]])
+    # a time that is not a number names the file and the row
+    write_lab_csv(one, tmp_path / "c.csv", drop_columns=("late_key", "late_rt_s"),
+                  extra_columns={"late_key": late, "late_rt_s": ["", "soon", "", "", "", ""]})
+    with pytest.raises(InputError, match=r"c\.csv.*row \d+.*late_rt_s"):
+        read_trial_file(tmp_path / "c.csv")

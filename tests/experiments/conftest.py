@@ -36,6 +36,14 @@ def xvfb():
     with os.fdopen(r) as fh:
         number = fh.readline().strip()
     display = f":{number}"
+    # a client can connect once Xvfb says its number, but on a loaded machine the first one has
+    # been refused ("Cannot connect"): wait until xdotool gets the screen's size
+    env = dict(os.environ, DISPLAY=display)
+    deadline = time.monotonic() + 20
+    while subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            pytest.fail(f"Xvfb on {display} accepts no client (exit {proc.poll()})")
+        time.sleep(0.1)
     yield display
     proc.terminate()
     try:

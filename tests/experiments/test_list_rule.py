@@ -210,3 +210,22 @@ def test_study_link_parameters_choose_the_id_the_group_and_are_kept():
     assert pids[7] == "  12  "
     assert got[3][3] == {"PROLIFIC_PID": PANEL_ID, "STUDY_ID": "s1", "SESSION_ID": "x9"}
     assert got[0][3] == {"PROLIFIC_PID": "", "STUDY_ID": "", "SESSION_ID": ""}
+
+
+@needs_node
+@pytest.mark.parametrize("sources, levels", [
+    (("clickme", "salicon"), ["1", "10", "100", "full"]),  # 4 conditions (a set built with --levels 1,10,100)
+    (("clickme",), ["1", "10", "full"]),  # 3 conditions, one source: an odd cycle of lists
+    (("clickme", "gradcam", "salicon"), ["2", "2.5", "3.2", "4", "full"]),  # 5 conditions, 3 sources
+])
+def test_javascript_setup_agrees_with_python_for_a_sets_own_levels(sources, levels):
+    ids = participant_ids(2_000, seed=8)
+    cases = [[pid, ""] for pid in ids] + [[pid, sources[-1]] for pid in ids[::10]]
+    js = run_js_setup(code_text("setup", "js", sources, levels), cases)
+    py = []
+    for pid, group in cases:
+        a = dsg.assignment(pid, sources, group or None, n_conditions=len(levels))
+        py.append([a.list_index, a.group, a.key_animal, a.key_nonanimal])
+    bad = [(c, j, p) for c, j, p in zip(cases, js, py) if j != p]
+    assert not bad, (len(bad), bad[:5])
+    assert max(j[0] for j in js) == 2 * len(levels) * len(sources) - 1  # every list is reached

@@ -29,11 +29,13 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is ne
 _STUBS = """\
 const calls = {downloads: [], data: {}, logs: [], raf: [], console: []};
 console.log = (m) => calls.console.push(m);  // stdout carries the JSON answer
+// a key press as PsychoJS's KeyPress has it: name and tDown (the press's time, in seconds)
+const press = (name, tDown) => ({name: name, tDown: tDown});
 class Keyboard {
   constructor(opts) { this.events = []; Keyboard.all.push(this); }
   clearEvents() { this.events = []; }
   getKeys({keyList, waitRelease, clear}) {
-    const keys = this.events.filter((k) => !keyList || keyList.includes(k));
+    const keys = this.events.filter((k) => !keyList || keyList.includes(k.name));
     if (clear) { this.events = []; }
     return keys;
   }
@@ -76,48 +78,67 @@ def test_early_presses_before_onset_are_discarded_and_counted():
     script = (_STUBS + _PSYCHOJS
               + _section("setup", setup) + _section("trial_begin", code_text("trial_begin", "js"))
               + _section("trial_frame", code_text("trial_frame", "js"))
-              + _section("trial_end", code_text("trial_end", "js")) + """
+              + _section("trial_end", code_text("trial_end", "js"))
+              + _section("feedback_end", code_text("feedback_end", "js")) + """
 globalThis.expInfo = {participant: '3', session: '001', group: '', frameRate: 60};
 setup();
-function runTrial(pressesBefore, duringFixation, answer, rt = 0.31, tStop = 1.6) {
+const ONSET = 100.0;  // the onset flip's time (key_resp's clock was reset there)
+// answer: [key, rt] read by key_resp; lastFrame: [key, rt] pressed in the window's last frame
+// (key_resp stopped before reading it); feedback: [key, rt] pressed during the feedback
+function runTrial(pressesBefore, duringFixation, answer, {tStop = 1.6, lastFrame = null, feedback = null} = {}) {
   fixation_s = 1.2; level_index = '4'; category = 'animal'; phase = 'test'; block = 1;
   trial = 0; stimulus_id = 'img01_clickme_6.31'; image_id = 'img01'; map_source = 'clickme';
-  image = {status: 'NOT_STARTED'}; key_resp = {keys: undefined, rt: undefined};
+  image = {status: 'NOT_STARTED'};
+  key_resp = {keys: undefined, rt: undefined, clock: {getLastResetTime: () => ONSET}};
   trial_begin();
   const kb = Keyboard.all[Keyboard.all.length - 1];
-  kb.events.push(...pressesBefore);  // left over from the previous screen: not this trial's
-  trial_begin();                      // (cleared at the trial's start)
+  kb.events.push(...pressesBefore.map((k) => press(k, ONSET - 3)));  // left over from the previous
+  trial_begin();                                                      // screen (cleared at the start)
   for (frameN = 0; frameN < fixation_frames + 40; frameN++) {
-    if (frameN === 10 || frameN === 20) { kb.events.push(...duringFixation); }
+    if (frameN === 10 || frameN === 20) { kb.events.push(...duringFixation.map((k) => press(k, ONSET - 0.5))); }
     if (frameN >= fixation_frames) { image.status = 'STARTED'; }
     trial_frame();
-    if (frameN === fixation_frames + 5 && answer) { kb.events.push(answer); }
+    if (frameN === fixation_frames + 5 && answer) { kb.events.push(press(answer[0], ONSET + answer[1])); }
   }
-  // key_resp (PsychoJS's, listening from the onset flip) has the answer after onset
-  key_resp.keys = answer || undefined; key_resp.rt = answer ? rt : undefined;
+  // key_resp (PsychoJS's, listening from the onset flip) has the answer it read
+  key_resp.keys = answer ? answer[0] : undefined; key_resp.rt = answer ? answer[1] : undefined;
+  if (lastFrame) { kb.events.push(press(lastFrame[0], ONSET + lastFrame[1])); }
   image.tStart = 1.2; image.tStop = tStop;
   const before = rv_block_correct;
   trial_end();
+  if (feedback) { kb.events.push(press(feedback[0], ONSET + feedback[1])); }
+  feedback_end();
   return Object.assign({block_correct_added: rv_block_correct - before}, calls.data);
 }
-const a = runTrial(['s', 'l'], ['s', 'space'], 'l');
-const b = runTrial([], [], 's');
-const late = runTrial([], [], key_animal, 0.8);           // PsychoJS kept listening: an answer at 800 ms
-const longImage = runTrial([], [], 's', 0.31, 2.1);  // flips 900 ms apart: a stalled frame
-process.stdout.write(JSON.stringify([a, b, late, longImage]));
+const a = runTrial(['s', 'l'], ['s', 'space'], ['l', 0.31]);
+const b = runTrial([], [], ['s', 0.31]);
+const late = runTrial([], [], [key_animal, 0.8]);  // PsychoJS kept listening: an answer at 800 ms
+const longImage = runTrial([], [], ['s', 0.31], {tStop: 2.1});  // flips 900 ms apart: a stalled frame
+const lastFrame = runTrial([], [], null, {lastFrame: [key_animal, 0.545]});  // 540-550 ms
+const duringFeedback = runTrial([], [], null, {feedback: ['l', 0.7]});
+const none = runTrial([], [], null);
+process.stdout.write(JSON.stringify([a, b, late, longImage, lastFrame, duringFeedback, none]));
 """)
-    a, b, late, long_image = _node(script)
+    a, b, late, long_image, last_frame, during_feedback, none = _node(script)
     # 's' pressed twice during fixation: counted (space is no response key), and the answer
     # is the key after onset, not the early 's'
     assert a["early_presses"] == 2 and a["resp_key"] == "l" and a["rt_s"] == 0.31
     assert b["early_presses"] == 0 and b["resp_key"] == "s"
     # judged by time from the onset flip, as in the lab script
-    assert (a["timed_out"], b["timed_out"], late["timed_out"]) == (0, 0, 1) and late["rt_s"] == 0.8
+    assert (a["timed_out"], b["timed_out"], late["timed_out"]) == (0, 0, 1)
     assert (b["timing_ok"], long_image["timing_ok"]) == (1, 0) and long_image["stim_duration_s"] == 0.9
+    # an answer in the window's last frame (key_resp stopped before reading it) counts
+    assert (last_frame["resp_key"], last_frame["rt_s"], last_frame["timed_out"]) == ("l", 0.545, 0)
+    assert last_frame["late_key"] == ""
+    # an answer after the deadline is no answer, kept as a late answer, whenever it came
+    for t, key, rt in ((late, "l", 0.8), (during_feedback, "l", 0.7)):
+        assert (t["response"], t["resp_key"], t["rt_s"], t["correct"]) == ("none", "", "", 0)
+        assert (t["late_key"], t["late_rt_s"]) == (key, rt)
+    assert (none["late_key"], none["late_rt_s"], none["timed_out"]) == ("", "", 1)
+    assert a["late_key"] == "" and a["late_rt_s"] == ""
     # the block screen's accuracy counts what the analysis counts: a late answer is not correct
-    for trial in (a, b, late, long_image):
+    for trial in (a, b, late, long_image, last_frame, during_feedback, none):
         assert trial["block_correct_added"] == (trial["correct"] and not trial["timed_out"])
-    assert late["correct"] == 1 and late["block_correct_added"] == 0
 
 
 def _refresh_script(frame_ms: list, extra: str = "") -> str:
