@@ -72,6 +72,13 @@ class AnalysisResult:
         return pd.concat(parts, ignore_index=True) if parts else self.exclusions.dropped.copy()
 
 
+def _untested_note(xa, xb, a: str, b: str) -> str:
+    """Why a level was not tested: too few observers in a group, or no variance (ceiling)."""
+    few = [f"{g} has {n} observer{'s' if n != 1 else ''} there" for g, n in
+           ((a, int(np.isfinite(xa).sum())), (b, int(np.isfinite(xb).sum()))) if n < 2]
+    return f"not tested: {'; '.join(few)}" if few else "not tested: no variance at this level (ceiling)"
+
+
 def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | None = None,
                    n_resamples: int = 10_000, n_bootstrap: int = 10_000, progress: bool = False) -> pd.DataFrame:
     """Randomization tests between every pair of groups, per observer kind (models excluded).
@@ -141,7 +148,7 @@ def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | No
                     "statistic": res.statistic[i], "p": res.pvalue[i], "p_fwer": res.pvalue_fwer[i],
                     "p_greater": greater.pvalue[i], "p_fwer_greater": greater.pvalue_fwer[i],
                     "n_resamples": n_resamples,
-                    "note": "" if res.defined[i] else "not tested: no variance at this level (ceiling)",
+                    "note": "" if res.defined[i] else _untested_note(xa[:, i], xb[:, i], a, b),
                 })
     return pd.DataFrame(rows, columns=[
         "comparison", "observer_kind", "group_a", "group_b", "level", "n_a", "n_b", "mean_a", "mean_b",

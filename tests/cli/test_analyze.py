@@ -320,3 +320,18 @@ def test_a_session_that_never_reached_an_intact_image_is_excluded_with_its_reaso
     assert f"<td>observer excluded: {NO_INTACT}</td>" in report
     for row in _cells(report):  # nothing printed as a missing value in the observers table
         assert not {"&lt;NA&gt;", "<NA>", "nan", "NaN", "None"} & set(row), row
+
+
+def test_a_group_of_one_observer_is_analysed_and_its_levels_say_why_untested(tmp_path, capsys, human_trials,
+                                                                            write_lab_csv):
+    # a pilot whose exclusions left one participant in a group: no interval, no test, and the reason
+    data = tmp_path / "data"
+    data.mkdir()
+    observers = human_trials.groupby("group")["observer"].unique()
+    for pid in [observers["clickme"][0], *observers["salicon"][:3]]:
+        write_lab_csv(human_trials[human_trials["observer"] == pid], data / f"{pid}.csv")
+    assert main(["analyze", str(data), "--out", str(tmp_path / "out"), "--resamples", "200", "--bootstrap", "100",
+                 "--no-fits", "--no-progress"]) == 0
+    tests = pd.read_csv(tmp_path / "out" / "tests.csv")
+    assert (tests["note"] == "not tested: clickme has 1 observer there").all()
+    assert tests["p"].isna().all() and tests["difference_low"].isna().all() and tests["difference"].notna().all()
