@@ -43,6 +43,8 @@ def prepare() -> Path:
     if not tree.exists():
         WORK.mkdir(exist_ok=True)
         _git("worktree", "add", "--detach", str(tree), head)
+    # a run killed while a mutant was applied leaves that file mutated: restore before resuming
+    _git("checkout", "--", ".", cwd=tree)
     shim = WORK / "shim" / "reveal"
     shim.mkdir(parents=True, exist_ok=True)
     (shim / "__init__.py").touch()
