@@ -154,3 +154,27 @@ def test_an_observer_whose_intact_image_accuracy_cannot_be_judged_is_excluded_wi
     # models are still not judged (a model without intact images is a result)
     model = crashed.assign(observer="net", observer_kind="model")
     assert not apply_exclusions(pd.concat([quiet, model])).observers.set_index("observer").loc["net", "excluded"]
+
+
+def _one_observer(full_correct, n_timed_out, n_trials=8):
+    """An observer with 4 intact-image trials (``full_correct`` right) and ``n_timed_out`` timeouts elsewhere."""
+    level = ["full"] * 4 + ["10"] * (n_trials - 4)
+    correct = [1] * full_correct + [0] * (4 - full_correct) + [1] * (n_trials - 4)
+    timed = [0] * 4 + [1] * n_timed_out + [0] * (n_trials - 4 - n_timed_out)
+    return pd.DataFrame({"observer": "p", "observer_kind": "human", "group": "clickme", "level": level,
+                         "correct": correct, "timed_out": timed, "source_file": "f.csv"})
+
+
+@pytest.mark.parametrize("full_correct, excluded", [(2, True), (3, False)])
+def test_an_observer_exactly_at_chance_is_excluded_one_above_is_kept(full_correct, excluded):
+    # the rule is "at or below chance": 2 of 4 intact images (0.50) is out, 3 of 4 (0.75) stays
+    obs = apply_exclusions(_one_observer(full_correct, 0)).observers.iloc[0]
+    assert obs["full_accuracy"] == full_correct / 4 and bool(obs["excluded"]) is excluded
+    assert ("at or below chance (0.5)" in obs["reason"]) is excluded
+
+
+@pytest.mark.parametrize("n_timed_out, excluded", [(2, False), (3, True)])
+def test_a_timeout_rate_exactly_at_the_limit_is_kept_one_above_is_excluded(n_timed_out, excluded):
+    # 2 of 8 = 25 % is the limit itself (kept: "more than 25 %" excludes); 3 of 8 is over
+    obs = apply_exclusions(_one_observer(4, n_timed_out)).observers.iloc[0]
+    assert obs["timeout_rate"] == n_timed_out / 8 and bool(obs["excluded"]) is excluded

@@ -202,3 +202,13 @@ def test_bootstrap_with_one_observer_in_a_group_gives_no_interval():
     np.testing.assert_allclose(eff["difference"], [0.25, 0.15])
     for key in ("difference_low", "difference_high", "hedges_g", "g_low", "g_high"):
         assert eff[key].shape == (2,) and np.isnan(eff[key]).all()
+
+
+def test_an_effect_no_resample_reaches_has_p_one_over_resamples_plus_one():
+    # every observer of a far above every observer of b: no relabelling is as extreme, and the
+    # p-value is the smallest a randomization test can give, (0 + 1) / (resamples + 1), not 0
+    values = np.r_[np.full((6, 1), 0.9), np.full((6, 1), 0.1)] + np.linspace(0, 0.01, 12)[:, None]
+    labels = np.array(["a"] * 6 + ["b"] * 6)
+    res = permutation_group_test(values, labels, rng=1, n_resamples=99, order=("a", "b"))
+    greater = with_alternative(res, "greater")
+    assert greater.pvalue[0] == pytest.approx(1 / 100) and greater.pvalue_fwer[0] == pytest.approx(1 / 100)

@@ -207,3 +207,19 @@ def test_number_like_ids_refused_for_psychopy(make_stimulus_set, tmp_path):
     s = _load(root)
     with pytest.raises(InputError, match="looks like a number"):
         dsg.write_conditions(dsg.participant_design(s, 0), tmp_path / "c")
+
+
+def test_the_papers_timing_is_in_both_generated_scripts_without_node():
+    # the deadline, image and fixation durations the JavaScript shares with Python, checked in
+    # Python alone, so a machine without node still catches a wrong constant
+    from reveal.core.levels import LEVEL_LABELS
+    from reveal.experiments.builder import code_text
+
+    assert (dsg.STIMULUS_S, dsg.DEADLINE_S, dsg.FIXATION_RANGE_S) == (0.4, 0.55, (1.1, 1.6))
+    for lang, end in (("py", ""), ("js", ";")):
+        setup = code_text("setup", lang, ("clickme", "salicon"), LEVEL_LABELS)
+        assert f"rv_stimulus_s = 0.4{end}" in setup and f"rv_deadline_s = 0.55{end}" in setup
+        assert "round(0.4 * refresh_hz)" in setup and "round(0.55 * refresh_hz)" in setup
+        # answers are judged against the deadline, late ones kept apart
+        end_code = code_text("trial_end", lang)
+        assert "<= rv_deadline_s" in end_code and "> rv_deadline_s" in end_code

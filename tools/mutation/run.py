@@ -99,7 +99,9 @@ def report(modules) -> list[dict]:
             else:
                 counts[result["test_outcome"]] += 1
         done = counts["killed"] + counts["survived"]
-        rows.append({"module": module, **counts, "score": counts["killed"] / done if done else float("nan"),
+        keys = ("mutants", "killed", "survived", "equivalent", "incompetent", "pending")
+        rows.append({"module": module, **{k: counts[k] for k in keys}, **counts,
+                     "score": counts["killed"] / done if done else float("nan"),
                      "survivors": survivors})
     return rows
 
