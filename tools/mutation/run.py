@@ -9,7 +9,7 @@ the checkout being worked in, the run happens in a git worktree of HEAD under ``
 (ignored by git), imported as ``reveal.*`` through a folder of symbolic links on PYTHONPATH (the
 editable install maps ``reveal.core`` to the checkout's own ``core/``; a path entry wins over
 it). Each module's session is a SQLite file there: an interrupted run goes on where it stopped;
-a new commit starts the sessions afresh. Lines marked ``# pragma: no mutate`` (equivalent
+a commit that changes a module starts that module's session afresh. Lines marked ``# pragma: no mutate`` (equivalent
 mutants, with the reason on the line) are skipped.
 """
 from __future__ import annotations
@@ -34,17 +34,13 @@ def _git(*args, cwd=REPO) -> str:
 
 
 def prepare() -> Path:
-    """The worktree of HEAD (fresh when HEAD moved: its sessions are then void) and the shim."""
+    """The worktree, moved to HEAD (restored if a killed run left a mutant applied), and the shim."""
     tree, head = WORK / "tree", _git("rev-parse", "HEAD")
-    if tree.exists() and _git("rev-parse", "HEAD", cwd=tree) != head:
-        print(f"HEAD moved to {head[:10]}: sessions start afresh")
-        _git("worktree", "remove", "--force", str(tree))
-        shutil.rmtree(WORK / "sessions", ignore_errors=True)
     if not tree.exists():
         WORK.mkdir(exist_ok=True)
         _git("worktree", "add", "--detach", str(tree), head)
     # a run killed while a mutant was applied leaves that file mutated: restore before resuming
-    _git("checkout", "--", ".", cwd=tree)
+    _git("checkout", "--force", "--detach", head, cwd=tree)
     shim = WORK / "shim" / "reveal"
     shim.mkdir(parents=True, exist_ok=True)
     (shim / "__init__.py").touch()
@@ -68,6 +64,13 @@ def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
     stem = module.replace("/", "__").removesuffix(".py")
     config, db = sessions / f"{stem}.toml", sessions / f"{stem}.sqlite"
     config.write_text(_config(module, spec))
+    # a session holds the mutants of one version of the module: a changed module starts afresh
+    # (a commit that changes only tests keeps the results so far)
+    blob, seen = _git("rev-parse", f"HEAD:{module}"), sessions / f"{stem}.blob"
+    if db.exists() and (not seen.exists() or seen.read_text() != blob):
+        print(f"{module} changed: its session starts afresh")
+        db.unlink()
+    seen.write_text(blob)
     if not db.exists():
         subprocess.run(["cosmic-ray", "init", str(config), str(db)], cwd=tree, env=env, check=True)
         subprocess.run(["cr-filter-pragma", str(db)], cwd=tree, env=env, check=True)
