@@ -72,7 +72,7 @@ def derive_seed(base_seed: int, *keys) -> int:
     False
     """
     ss = np.random.SeedSequence([int(base_seed) & 0xFFFFFFFF, *(_key_int(k) for k in keys)])
-    return int(ss.generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> np.uint64(1))
+    return int(ss.generate_state(2, dtype=np.uint32).view(np.uint64).item()) >> 1  # 63 bits
 
 
 def derive_rng(base_seed: int, *keys) -> np.random.Generator:

@@ -119,3 +119,35 @@ def test_resume_removes_only_the_temporary_files_a_killed_run_left(tmp_path):
     OutputFolder(tmp_path, "reveal stimuli build", resume=True)
     assert _tree(tmp_path) == {"full/a.png": b"1", "full/.c.png.1.part": b"keep", "full/.a.png.part": b"keep",
                                "full/a.png.4242.part": b"keep", RECORD: (tmp_path / RECORD).read_bytes()}
+
+
+@pytest.mark.parametrize("n, listed", [(5, "f0.txt, f1.txt, f2.txt, f3.txt, f4.txt)"),
+                                       (7, "f0.txt, f1.txt, f2.txt, f3.txt, f4.txt and 2 more)")])
+def test_a_refused_folder_names_five_of_its_files_and_counts_the_rest(tmp_path, n, listed):
+    for i in range(n):
+        (tmp_path / f"f{i}.txt").write_text("mine")
+    with pytest.raises(InputError) as err:
+        OutputFolder(tmp_path, "reveal analyze")
+    assert f"({listed}" in str(err.value)
+
+
+def test_overwrite_removes_its_emptied_subfolders_but_never_the_folder_or_a_users_file(tmp_path):
+    out = OutputFolder(tmp_path / "run" / "out", "reveal analyze")
+    out.write("figs/a/accuracy.png", b"\x89PNG")
+    out.write("tables/t.csv", "x\n")
+    out.close()
+    (tmp_path / "run" / "out" / "tables" / "mine.csv").write_text("keep")  # the user's, in a recorded folder
+    OutputFolder(tmp_path / "run" / "out", "reveal analyze", overwrite=True)
+    root = tmp_path / "run" / "out"
+    assert not (root / "figs").exists()  # emptied: removed, to its top
+    assert (root / "tables" / "mine.csv").read_text() == "keep"  # not empty: kept
+    assert root.is_dir() and (tmp_path / "run").is_dir()  # the folder and what holds it stay
+    assert not (root / "tables" / "t.csv").exists()
+
+
+def test_overwrite_of_a_run_whose_files_all_go_keeps_the_empty_folder(tmp_path):
+    out = OutputFolder(tmp_path / "out", "reveal analyze")
+    out.write("figs/accuracy.png", b"\x89PNG")
+    out.close()
+    OutputFolder(tmp_path / "out", "reveal analyze", overwrite=True)
+    assert (tmp_path / "out").is_dir() and sorted(p.name for p in (tmp_path / "out").iterdir()) == [RECORD]

@@ -60,6 +60,7 @@ PINNED_SEEDS = {
     (0, "chelsea", "clickme"): 7414115620957059520,
     (7, "img01", "salicon", 3): 8079114539676153913,
     (2**40, "é", 0): 7940519932694967074,
+    (5, "img", 2**32 - 1): 349598443413248908,  # int keys are taken modulo 2**32 (as numpy's seed words)
 }
 
 
@@ -67,6 +68,7 @@ def test_derived_seeds_are_the_pinned_numbers():
     for args, seed in PINNED_SEEDS.items():
         assert derive_seed(*args) == seed
     assert derive_seed(0, "a") != derive_seed(1, "a")
+    assert derive_seed(5, "img", -1) == derive_seed(5, "img", 2**32 - 1)
 
 
 @pytest.mark.parametrize("hash_seed", ["1", "2"])
