@@ -3,6 +3,7 @@
     python tools/mutation/run.py                  # every module of modules.toml
     python tools/mutation/run.py core/seeding.py  # some of them
     python tools/mutation/run.py --report         # counts and surviving mutants so far
+    python tools/mutation/run.py --retest-survivors core/outputs.py  # after adding tests
 
 cosmic-ray mutates a file in place, runs the tests, and restores it. So that this never touches
 the checkout being worked in, the run happens in a git worktree of HEAD under ``.mutation/``
@@ -11,12 +12,21 @@ editable install maps ``reveal.core`` to the checkout's own ``core/``; a path en
 it). Each module's session is a SQLite file there: an interrupted run goes on where it stopped;
 a commit that changes a module starts that module's session afresh. Lines marked ``# pragma: no mutate`` (equivalent
 mutants, with the reason on the line) are skipped.
+
+The operators are the faults a study's code plausibly has (see ``keeps``): every wrong constant,
+negated condition, dropped sign, swapped boolean, skipped loop or step, and, for each arithmetic or
+comparison operator, its near misses (``+``/``-``, ``*``/``/``, ``//``/``/``, ``<``/``<=``, ``<``/``>``,
+``==``/``!=``, ``is``/``is not``, ...). cosmic-ray's full cross product (``-`` to ``<<``, ``>>``,
+``^``, ``|``, ...) triples the count; a test that notices ``-`` → ``+`` notices those too, and the
+rest are type errors, so they are left out (mutmut makes the same choice).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -26,6 +36,42 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / ".mutation"
 PACKAGES = ("core", "stimuli", "experiments", "analysis", "models", "cli")
+
+# near misses of each operator: (from, to) pairs of cosmic-ray's operator names
+NEAR_BINARY = {("Add", "Sub"), ("Sub", "Add"), ("Mul", "Div"), ("Div", "Mul"), ("FloorDiv", "Div"),
+               ("Div", "FloorDiv"), ("Mod", "FloorDiv"), ("Pow", "Mul"), ("BitAnd", "BitOr"),
+               ("BitOr", "BitAnd"), ("BitXor", "BitOr"), ("LShift", "RShift"), ("RShift", "LShift"),
+               ("MatMult", "Mul")}
+NEAR_COMPARISON = {("Lt", "LtE"), ("LtE", "Lt"), ("Gt", "GtE"), ("GtE", "Gt"), ("Lt", "Gt"), ("Gt", "Lt"),
+                   ("LtE", "GtE"), ("GtE", "LtE"), ("Eq", "NotEq"), ("NotEq", "Eq"), ("Is", "IsNot"),
+                   ("IsNot", "Is"), ("In", "NotIn"), ("NotIn", "In")}
+
+
+def keeps(operator: str) -> bool:
+    """Whether a cosmic-ray operator (``core/ReplaceBinaryOperator_Sub_Add``) is one this run uses."""
+    name = operator.split("/")[-1]
+    if match := re.fullmatch(r"ReplaceBinaryOperator_(\w+?)_(\w+)", name):
+        return match.groups() in NEAR_BINARY
+    if match := re.fullmatch(r"ReplaceComparisonOperator_(\w+?)_(\w+)", name):
+        return match.groups() in NEAR_COMPARISON
+    if name.startswith("ReplaceUnaryOperator_"):
+        return name.startswith("ReplaceUnaryOperator_Delete_")  # dropping the sign or the `not`
+    return True
+
+
+def _drop_far_operators(db: Path) -> int:
+    """Remove the mutants of operators :func:`keeps` leaves out from a session (not yet run or run)."""
+    with sqlite3.connect(db) as con:
+        far = [job for job, op in con.execute("SELECT job_id, operator_name FROM mutation_specs") if not keeps(op)]
+        for table in ("work_results", "mutation_specs", "work_items"):
+            con.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(j,) for j in far])
+    return len(far)
+
+
+def retest_survivors(db: Path) -> int:
+    """Make a session's survivors pending again (after tests were added); returns how many."""
+    with sqlite3.connect(db) as con:
+        return con.execute("DELETE FROM work_results WHERE test_outcome = 'survived'").rowcount
 
 
 def _git(*args, cwd=REPO) -> str:
@@ -51,28 +97,33 @@ def prepare() -> Path:
 
 
 def _config(module: str, spec: dict) -> str:
-    tests = " ".join(spec["tests"])
+    tests = " ".join([*spec["tests"], *([f"-k 'not ({spec['deselect']})'"] if "deselect" in spec else [])])
     command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:warnings {tests}"
     return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {float(spec.get("timeout", 300))}\n'
             f'excluded-modules = []\ntest-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
 
 
+def _session(module: str) -> Path:
+    return WORK / "sessions" / f"{module.replace('/', '__').removesuffix('.py')}.sqlite"
+
+
 def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
-    sessions = WORK / "sessions"
-    sessions.mkdir(exist_ok=True)
-    stem = module.replace("/", "__").removesuffix(".py")
-    config, db = sessions / f"{stem}.toml", sessions / f"{stem}.sqlite"
+    db = _session(module)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    config, seen = db.with_suffix(".toml"), db.with_suffix(".blob")
     config.write_text(_config(module, spec))
     # a session holds the mutants of one version of the module: a changed module starts afresh
     # (a commit that changes only tests keeps the results so far)
-    blob, seen = _git("rev-parse", f"HEAD:{module}"), sessions / f"{stem}.blob"
+    blob = _git("rev-parse", f"HEAD:{module}")
     if db.exists() and (not seen.exists() or seen.read_text() != blob):
         print(f"{module} changed: its session starts afresh")
         db.unlink()
+        db.with_suffix(".first.json").unlink(missing_ok=True)
     seen.write_text(blob)
     if not db.exists():
         subprocess.run(["cosmic-ray", "init", str(config), str(db)], cwd=tree, env=env, check=True)
         subprocess.run(["cr-filter-pragma", str(db)], cwd=tree, env=env, check=True)
+    _drop_far_operators(db)
     subprocess.run(["cosmic-ray", "exec", str(config), str(db)], cwd=tree, env=env, check=True)
 
 
@@ -80,9 +131,10 @@ def report(modules) -> list[dict]:
     """Per module: mutants, killed, survived, equivalent (pragma), incompetent, pending, and the survivors."""
     rows = []
     for module in modules:
-        db = WORK / "sessions" / f"{module.replace('/', '__').removesuffix('.py')}.sqlite"
+        db = _session(module)
         if not db.exists():
             continue
+        _drop_far_operators(db)  # sessions begun before the operator set was narrowed
         dump = subprocess.run(["cosmic-ray", "dump", str(db)], capture_output=True, text=True, check=True).stdout
         counts, survivors = Counter(), []
         for line in dump.splitlines():
@@ -102,9 +154,14 @@ def report(modules) -> list[dict]:
                 counts[result["test_outcome"]] += 1
         done = counts["killed"] + counts["survived"]
         keys = ("mutants", "killed", "survived", "equivalent", "incompetent", "pending")
-        rows.append({"module": module, **{k: counts[k] for k in keys}, **counts,
-                     "score": counts["killed"] / done if done else float("nan"),
-                     "survivors": survivors})
+        row = {"module": module, **{k: counts[k] for k in keys}, **counts,
+               "score": counts["killed"] / done if done else float("nan"), "survivors": survivors}
+        # the first complete pass, before any survivor was handled: the "before" of the closing table
+        first = db.with_suffix(".first.json")
+        if not first.exists() and row["pending"] == 0:
+            first.write_text(json.dumps({k: row[k] for k in keys}))
+        row["first"] = json.loads(first.read_text()) if first.exists() else None
+        rows.append(row)
     return rows
 
 
@@ -112,6 +169,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("modules", nargs="*", help="modules of modules.toml (default: all)")
     ap.add_argument("--report", action="store_true", help="only print the counts so far")
+    ap.add_argument("--retest-survivors", action="store_true",
+                    help="run the surviving mutants again (after tests were added), then the rest")
     args = ap.parse_args(argv)
     config = tomllib.loads((Path(__file__).with_name("modules.toml")).read_text())["modules"]
     unknown = [m for m in args.modules if m not in config]
@@ -122,11 +181,17 @@ def main(argv=None) -> int:
         tree = prepare()
         env = dict(os.environ, PYTHONPATH=str(WORK / "shim"), PYTHONDONTWRITEBYTECODE="1")
         for module in modules:
+            if args.retest_survivors and _session(module).exists():
+                report([module])  # keeps the first pass's counts before they change
+                print(f"{module}: {retest_survivors(_session(module))} survivors to run again")
             run_module(tree, module, config[module], env)
     for row in report(modules):
         print(f"{row['module']}: {row['mutants']} mutants, {row['killed']} killed, {row['survived']} survived, "
               f"{row['equivalent']} equivalent, {row['incompetent']} incompetent, {row['pending']} pending; "
               f"score {row['score']:.0%}")
+        if row["first"] and row["first"] != {k: row[k] for k in row["first"]}:
+            f = row["first"]
+            print(f"  first pass: {f['killed']} killed, {f['survived']} survived, {f['equivalent']} equivalent")
         for s in row["survivors"]:
             print(f"  survived: {s}")
     return 0
