@@ -19,12 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from ..core.errors import InputError
 from ..core.outputs import RECORD, OutputFolder
-from ..core.stimset import read_stimulus_set
-from ..core.seeding import derive_rng
 
 __all__ = ["DemoResult", "run_demo", "register"]
 
@@ -100,6 +96,8 @@ def _files_under(root: Path) -> set:
 
 def _steps(out, n_observers, seed, device, n_resamples, progress):
     from ..analysis.pipeline import AnalysisSettings, analyze, write_outputs
+    from ..core.seeding import derive_rng
+    from ..core.stimset import read_stimulus_set
     from ..models import predict
     from ..stimuli import RevealParams, build_stimulus_set
     from ..stimuli.sample import write_sample_inputs
@@ -171,6 +169,7 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
 
 def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studies=200, n_resamples=199):
     """``reveal power --pilot data --stimuli stimuli --n 20:120:20`` with few studies (a quick look)."""
+    from ..core.seeding import derive_rng
     from ..experiments.power_study import power_study
 
     return power_study(out_dir, pilot=[data_dir], stimuli=stim_dir, n="20:120:20", studies=n_studies,
@@ -180,6 +179,8 @@ def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studi
 
 def summary(res: DemoResult) -> str:
     """A few lines on what the demo found."""
+    import pandas as pd
+
     r = res.result
     lines = [f"report: {res.report}"]
     fits = r.fits

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..experiments.builder import DEFAULT_PSYCHOJS_VERSION
+from ..experiments.psychojs import DEFAULT_PSYCHOJS_VERSION
 from .arguments import int_in_range
 
 
@@ -35,9 +35,10 @@ def register(subparsers) -> None:
     o.add_argument("--url-param", action="append", default=[], metavar="NAME",
                    help="a URL parameter to save on every row (repeatable); PROLIFIC_PID, STUDY_ID and SESSION_ID "
                         "always are")
-    o.add_argument("--psychojs-version", default=DEFAULT_PSYCHOJS_VERSION, metavar="VERSION",
+    psychojs = DEFAULT_PSYCHOJS_VERSION
+    o.add_argument("--psychojs-version", default=psychojs, metavar="VERSION",
                    help="the PsychoJS release the study loads (lib/psychojs-VERSION.js, served by Pavlovia; default: "
-                        f"{DEFAULT_PSYCHOJS_VERSION}, the release the export is tested with in a browser)")
+                        f"{psychojs}, the release the export is tested with in a browser)")
     b.set_defaults(func=_build)
 
     r = sub.add_parser("run", help="run the compiled lab experiment for one participant")

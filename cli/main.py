@@ -12,11 +12,12 @@ import os
 import sys
 
 from ..core.errors import InputError
+from ..core.extras import MissingExtraError
 from ..core.version import toolkit_version
-from . import analyze, demo, experiment, maps, power, predict, stimuli
+from . import analyze, demo, experiment, info, maps, power, predict, stimuli
 
 #: The subcommands' modules, in the order ``reveal --help`` lists them.
-COMMAND_MODULES = (demo, stimuli, experiment, predict, analyze, maps, power)
+COMMAND_MODULES = (demo, stimuli, experiment, predict, analyze, maps, power, info)
 
 
 version = toolkit_version
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         result = args.func(args)
+    except MissingExtraError as err:  # one line naming the extra and the pip command, no traceback
+        who = " ".join(["reveal", *_command_words(parser, sys.argv[1:] if argv is None else argv)])
+        print(f"reveal: error: {MissingExtraError(err.extra, err.missing, who)}", file=sys.stderr)
+        return 2
     except InputError as err:
         print(f"reveal: error: {err}", file=sys.stderr)
         return 2
@@ -65,6 +70,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{_save_traceback()}; rerun with --debug to show it)", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+def _command_words(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The (sub)command names at the start of ``argv``: ``["experiment", "build"]``."""
+    words = []
+    for word in argv:
+        if word.startswith("-"):
+            continue
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subparsers or word not in subparsers[0].choices:
+            break
+        words.append(word)
+        parser = subparsers[0].choices[word]
+    return words
 
 
 def _save_traceback() -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import shlex
 import sys
 
-import numpy as np
-
 from ..core.errors import InputError
 from .arguments import source_path
 from .predict import DEFAULT_MODEL
@@ -128,6 +126,8 @@ def run_reliability(args) -> int:
 
 
 def run_compare(args) -> int:
+    import numpy as np
+
     from ..analysis.maps.pipeline import compare, open_executor
 
     if not args.maps and not args.attention:

@@ -1,17 +1,16 @@
-"""``reveal stimuli …``: build stimulus sets from the command line."""
+"""``reveal stimuli …``: build stimulus sets from the command line.
+
+Building the parser imports nothing heavy (the choices come from :mod:`reveal.stimuli.modes`);
+numpy, OpenCV, numba, SciPy and scikit-image are imported only when ``build`` runs.
+"""
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..stimuli.build import build_stimulus_set
-from ..stimuli.compose import CENTRING_MODES
 from ..core.errors import InputError
-from ..core.levels import parse_levels
+from ..stimuli.modes import CENTRING_MODES, FIT_MODES
 from .arguments import int_in_range, source_path
-from ..stimuli.sample import write_sample_inputs
-from ..stimuli.stimulus import RevealParams
 
 #: Stimulus sides ``--size`` accepts (pixels). Below 8x8 = 64 pixels no map has the feature
 #: budget of 50 that the default 1 % level needs to reveal one pixel; a 4096-pixel stimulus
@@ -39,7 +38,7 @@ def register(subparsers):
     b.add_argument("--out", type=Path, required=True, help="output folder")
     b.add_argument("--size", type=int, default=256,
                    help=f"stimulus side in pixels, {SIZE_RANGE[0]} to {SIZE_RANGE[1]} (default 256)")
-    b.add_argument("--fit", choices=("crop", "stretch"), default="crop",
+    b.add_argument("--fit", choices=FIT_MODES, default="crop",
                    help="make photographs square by centre-cropping (default) or stretching")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--levels", metavar="P1,P2,...",
@@ -60,6 +59,13 @@ def register(subparsers):
 
 
 def _build(args):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..core.levels import parse_levels
+    from ..stimuli.build import build_stimulus_set
+    from ..stimuli.sample import write_sample_inputs
+    from ..stimuli.stimulus import RevealParams
+
     int_in_range(args.size, "--size", *SIZE_RANGE, why=SIZE_WHY)
     levels = {}
     if args.levels is not None:

@@ -13,15 +13,27 @@ and the conventions: :mod:`reveal.core.levels` (levels and their spelling),
 :mod:`reveal.core.errors` (:class:`InputError`), :mod:`reveal.core.version`,
 :mod:`reveal.core.outputs` (atomic writes, owned output folders), :mod:`reveal.core.seeding`
 (seeds and the ``rng`` convention).
-"""
-from .categories import CATEGORIES, read_categories
-from .errors import InputError
-from .levels import FULL, LEVEL_LABELS, LEVELS, level_label, normalize_level, sort_levels
-from .stimset import MANIFEST_COLUMNS, StimulusSet, read_meta, read_stimulus_set, write_manifest, write_meta
-from .version import toolkit_version
 
-__all__ = [
-    "CATEGORIES", "read_categories", "InputError", "FULL", "LEVEL_LABELS", "LEVELS", "level_label",
-    "normalize_level", "sort_levels", "MANIFEST_COLUMNS", "StimulusSet", "read_meta", "read_stimulus_set",
-    "write_manifest", "write_meta", "toolkit_version",
-]
+Names are imported lazily (PEP 562), so that importing a light module of this package (the
+command line needs :mod:`.errors`, :mod:`.extras`, :mod:`.version`) does not import numpy and
+pandas until a name that needs them is used.
+"""
+import importlib
+
+_EXPORTS = {
+    "CATEGORIES": "categories", "read_categories": "categories",
+    "InputError": "errors",
+    "FULL": "levels", "LEVEL_LABELS": "levels", "LEVELS": "levels", "level_label": "levels",
+    "normalize_level": "levels", "sort_levels": "levels",
+    "MANIFEST_COLUMNS": "stimset", "StimulusSet": "stimset", "read_meta": "stimset", "read_stimulus_set": "stimset",
+    "write_manifest": "stimset", "write_meta": "stimset",
+    "toolkit_version": "version",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

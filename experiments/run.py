@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InputError
+from ..core.extras import require_extra
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     NoDisplayError
         When there is no display to open a window on.
     """
+    require_extra("experiment", "reveal.experiments.run")  # the script it starts imports PsychoPy
     script = find_script(experiment_dir)
     if participant is not None:
         participant = str(participant).strip()

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..core.trialdata import ANTICIPATION_S
 from ..core.seeding import as_generator
+from ..core.extras import require_extra
 from . import design as dsg
 
 __all__ = ["ObserverParams", "draw_observer", "simulate_responses", "simulate_participant"]
@@ -128,6 +129,7 @@ def simulate_participant(stimset, participant, p_animal, out_dir, rng=None, *, e
         The CSV written by PsychoPy's ``ExperimentHandler.saveAsWideText``.
     """
     rng = as_generator(rng)
+    require_extra("experiment", "reveal.experiments.simulated_participants")
     from psychopy import data as psydata  # PsychoPy writes the file, as in the lab
 
     design = dsg.participant_design(stimset, participant, n_blocks=n_blocks)

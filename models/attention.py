@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
 import torch.nn.functional as F
 

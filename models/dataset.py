@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
 from torch.utils.data import Dataset
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm

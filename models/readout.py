@@ -7,6 +7,7 @@ them and the observer answers "animal" when it is at least the threshold (0.5).
 from __future__ import annotations
 
 import numpy as np
+from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
 from numpy.typing import ArrayLike
 

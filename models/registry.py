@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
 import torch.nn.functional as F
 from torch import nn

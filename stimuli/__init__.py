@@ -13,14 +13,24 @@ The pieces, each a module of its own:
 
 The set's files (``manifest.csv``, ``stimset.json``) are read and written by their one owner,
 :mod:`reveal.core.stimset`; the levels and their spelling are :mod:`reveal.core.levels`.
-"""
-from .build import BuildResult, build_stimulus_set
-from .compose import composite, level_pixel_counts
-from .reveal import reveal_mask, reveal_order
-from .scramble import phase_scramble
-from .stimulus import RevealParams, image_stimuli
 
-__all__ = [
-    "RevealParams", "BuildResult", "build_stimulus_set", "composite", "level_pixel_counts", "reveal_mask",
-    "reveal_order", "phase_scramble", "image_stimuli",
-]
+Names are imported lazily (PEP 562), so that ``import reveal.stimuli`` (and building the command
+line's parser) does not import OpenCV, numba, SciPy or scikit-image until a name is used.
+"""
+import importlib
+
+_EXPORTS = {
+    "RevealParams": "stimulus", "image_stimuli": "stimulus",
+    "BuildResult": "build", "build_stimulus_set": "build",
+    "composite": "compose", "level_pixel_counts": "compose",
+    "reveal_mask": "reveal", "reveal_order": "reveal",
+    "phase_scramble": "scramble",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

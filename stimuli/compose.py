@@ -4,16 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.levels import LEVELS
+from .modes import CENTRING_MODES  # defined there, so that the command line offers it without importing numpy
 
 __all__ = [
     "CENTRING_MODES", "important_pixels", "level_pixel_counts", "centring_shift",
     "level_shifts", "shift", "composite",
 ]
-
-#: How revealed regions are centred: each level's own region (default: the 1 % patch sits
-#: at fixation), or every level by the shift that centres the 100 % region.
-CENTRING_MODES = ("per_level", "full_extent")
-
 
 
 def important_pixels(importance, threshold=0.0):

@@ -4,11 +4,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["FIT_MODES", "square_crop_box", "fit_image", "fit_map", "same_aspect"]
+from .modes import FIT_MODES  # defined there, so that the command line offers it without importing OpenCV
 
-#: ``crop``: centre-crop to a square, then resize (as the original study prepared its
-#: images). ``stretch``: resize without cropping (changes the aspect ratio).
-FIT_MODES = ("crop", "stretch")
+__all__ = ["FIT_MODES", "square_crop_box", "fit_image", "fit_map", "same_aspect"]
 
 
 def square_crop_box(shape):

@@ -9,11 +9,22 @@ folder that computed maps are written to and read from), :mod:`.pipeline` (the P
 (``reveal maps``, a thin layer over :mod:`.pipeline`). Model attention maps are made by
 :mod:`reveal.models.attention` and read here from their map folder: this package runs no network.
 Loaders of the maps themselves stay in :mod:`reveal.stimuli.loaders`.
-"""
-from .metrics import auc_judd, auc_shuffled, cc, kld, nss, sim, spearman
-from .reliability import spearman_brown, split_half_reliability, summarize_reliability
 
-__all__ = [
-    "auc_judd", "auc_shuffled", "cc", "kld", "nss", "sim", "spearman",
-    "spearman_brown", "split_half_reliability", "summarize_reliability",
-]
+Names are imported lazily (PEP 562), so that ``import reveal.analysis.maps`` does not import
+SciPy and scikit-image until a name is used.
+"""
+import importlib
+
+_EXPORTS = {
+    "auc_judd": "metrics", "auc_shuffled": "metrics", "cc": "metrics", "kld": "metrics", "nss": "metrics",
+    "sim": "metrics", "spearman": "metrics",
+    "spearman_brown": "reliability", "split_half_reliability": "reliability", "summarize_reliability": "reliability",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ...core.categories import read_categories
 from ...core.errors import InputError
+from ...core.extras import require_extra
 from ...core.version import toolkit_version
 from ...core.outputs import OutputFolder
 from ..pipeline import write_csv
@@ -46,11 +47,9 @@ def open_executor(workers=1, scheduler=None):
     concurrent.futures.Executor or None
     """
     if scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise InputError("a scheduler needs dask.distributed (pip install 'reveal-psychophysics[cluster]')"
-                             ) from None
+        require_extra("cluster", "a dask scheduler")
+        from distributed import Client
+
         client = Client(scheduler)
         try:
             yield client.get_executor()

@@ -151,3 +151,62 @@ def test_overwrite_of_a_run_whose_files_all_go_keeps_the_empty_folder(tmp_path):
     out.close()
     OutputFolder(tmp_path / "out", "reveal analyze", overwrite=True)
     assert (tmp_path / "out").is_dir() and sorted(p.name for p in (tmp_path / "out").iterdir()) == [RECORD]
+
+
+def test_the_flags_are_keyword_only(tmp_path):
+    # OutputFolder(root, "cmd", True) would not say whether it overwrites or resumes
+    with pytest.raises(TypeError):
+        OutputFolder(tmp_path / "out", "reveal analyze", True)
+
+
+def test_a_folder_that_cannot_be_made_is_a_named_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cannot create the output folder") as err:
+        OutputFolder(tmp_path / "file" / "out", "reveal analyze")
+    assert err.value.path == str(tmp_path / "file" / "out")
+
+
+@pytest.mark.parametrize("record", [
+    "{not json", '{"files": []}', '{"command": "reveal analyze", "files": 5}',
+    '{"command": "reveal analyze", "files": [], "meta": [1]}', "[" * 100000 + "]" * 100000,
+], ids=["not json", "no command", "files not a list", "meta not a mapping", "nested too deeply"])
+def test_an_unreadable_record_is_a_named_error_and_nothing_is_deleted(tmp_path, record):
+    (tmp_path / RECORD).write_text(record)
+    (tmp_path / "trials.csv").write_text("a\n")
+    before = _tree(tmp_path)
+    with pytest.raises(InputError, match="record of this folder is unreadable") as err:
+        OutputFolder(tmp_path, "reveal analyze", overwrite=True)
+    assert err.value.path == str(tmp_path / RECORD)
+    assert _tree(tmp_path) == before
+
+
+def test_a_record_naming_outside_files_first_still_removes_the_folders_own(tmp_path):
+    (tmp_path / "secret.txt").write_text("x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trials.csv").write_text("a\n")
+    (out / RECORD).write_text(json.dumps({"command": "reveal analyze", "files": ["../secret.txt", "trials.csv"]}))
+    OutputFolder(out, "reveal analyze", overwrite=True)
+    assert (tmp_path / "secret.txt").read_text() == "x" and not (out / "trials.csv").exists()
+
+
+def test_resume_cleans_every_folder_even_after_a_missing_one(tmp_path):
+    out = OutputFolder(tmp_path, "reveal stimuli build")
+    out.declare(["a/x.png", "b/y.png"])  # a/ was never made (or was removed): it comes first
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".y.png.99.part").write_bytes(b"half")
+    OutputFolder(tmp_path, "reveal stimuli build", resume=True)
+    assert not (tmp_path / "b" / ".y.png.99.part").exists()
+
+
+def test_abandon_removes_the_folder_it_made_but_never_one_the_user_made(tmp_path):
+    made = OutputFolder(tmp_path / "new", "reveal analyze")
+    made.abandon()
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "users").mkdir()
+    OutputFolder(tmp_path / "users", "reveal analyze").abandon()
+    assert (tmp_path / "users").is_dir()
+    declared = OutputFolder(tmp_path / "declared", "reveal analyze")
+    declared.declare(["trials.csv"])
+    declared.abandon()  # it recorded what it was about to write: the record stays with the folder
+    assert (tmp_path / "declared" / RECORD).is_file()
