@@ -1,4 +1,6 @@
 from pathlib import Path
+import csv
+import io
 import shutil
 
 import numpy as np
@@ -395,3 +397,39 @@ def test_late_answers_are_read_where_a_file_has_them(write_lab_csv, write_pavlov
                   extra_columns={"late_key": late, "late_rt_s": ["", "soon", "", "", "", ""]})
     with pytest.raises(InputError, match=r"c\.csv.*row \d+.*late_rt_s"):
         read_trial_file(tmp_path / "c.csv")
+
+
+@pytest.mark.parametrize("js", [False, True], ids=["lab", "online"])
+@pytest.mark.parametrize("how", ["empty cells", "no column"])
+@pytest.mark.parametrize("key", ["", "space"], ids=["no key", "a stray key"])
+def test_a_none_response_without_timed_out_is_never_read_as_an_answer(tmp_path, human_trials, experiment_csv_text,
+                                                                      js, how, key):
+    # a file whose timed_out is missing (an older export, a hand-edited file): "none" is no answer.
+    # With nothing else recorded the trial is one the session ended in (not analysed); with a
+    # stray key recorded it is read, as timed out.
+    one = _one(human_trials).copy()
+    none = one.index[:3]
+    one.loc[none, ["response", "correct", "timed_out", "rt_s"]] = ["none", 0, 1, np.nan]
+    text = experiment_csv_text(one, js=js, drop_columns=("timed_out",) if how == "no column" else ())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        if how == "empty cells":
+            row["timed_out"] = "undefined" if js else ""
+        if row["stimulus_id"] in set(one.loc[none, "stimulus_id"]) and key:
+            row["resp_key"] = key
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "p.csv"
+    path.write_text(out.getvalue())
+    trials, _, dropped, _ = read_trial_file(path)
+    unanswered = set(one.loc[one["response"] == "none", "stimulus_id"])
+    read = trials.set_index("stimulus_id")
+    assert not ((trials["response"] == "none") & (trials["timed_out"] == 0)).any()
+    assert (read.drop(unanswered, errors="ignore")["timed_out"] == 0).all()  # the answers stay answers
+    if key:
+        assert (read.loc[list(one.loc[none, "stimulus_id"]), "timed_out"] == 1).all()
+    else:
+        assert not unanswered & set(trials["stimulus_id"])
+        assert sum(d["rows"] for d in dropped if d["reason"].startswith("trial interrupted")) == len(unanswered)

@@ -75,6 +75,22 @@ def test_growth_prefers_important_pixels_on_a_smooth_map():
     assert m[first].mean() > np.quantile(m, 0.75)
 
 
+def test_on_a_flat_map_the_region_grows_as_a_disc_around_the_peak():
+    # the distance term: where importance does not decide, the revealed region grows compactly from
+    # the most important pixel (a disc), it does not sprawl along its edge (noise off: at its
+    # default, the smoothed noise outweighs the distance term on a flat map, by design)
+    m = np.zeros((65, 65))
+    m[32, 32] = 1.0
+    rank = reveal_order(m, np.random.default_rng(5), noise=0)
+    rows, cols = np.indices(m.shape)
+    dist = np.hypot(rows - 32, cols - 32)
+    for n in (50, 400, 1500):
+        first = reveal_mask(rank, n)
+        radius = np.sqrt(n / np.pi)  # of a disc of n pixels
+        assert dist[first].max() < radius + 3, n
+        assert (dist < radius - 3)[~first].sum() == 0, n  # and it has no holes
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.full((5, 5), 0.3), "constant"),
     (np.array([[0.0, np.nan], [1.0, 0.5]]), "NaN"),
