@@ -212,7 +212,8 @@ class OutputFolder:
 
     def _save_record(self):
         atomic_write(self.root / RECORD, json.dumps(
-            {"command": self.command, "files": sorted(self.files), "meta": self.meta}, indent=1) + "\n")
+            {"command": self.command, "files": sorted(self.files), "meta": self.meta},
+            indent=1) + "\n")  # pragma: no mutate (the indent is layout: any value reads back the same)
 
     def abandon(self):
         """The command failed before writing anything: remove the folder if it made it empty."""

@@ -210,3 +210,13 @@ def test_abandon_removes_the_folder_it_made_but_never_one_the_user_made(tmp_path
     declared.declare(["trials.csv"])
     declared.abandon()  # it recorded what it was about to write: the record stays with the folder
     assert (tmp_path / "declared" / RECORD).is_file()
+
+
+def test_previous_record_reads_what_an_earlier_run_left_and_nothing_elsewhere(tmp_path):
+    out = OutputFolder(tmp_path / "set", "reveal stimuli build")
+    out.declare(["a.png"], meta={"seed": 3})
+    assert OutputFolder.previous_record(tmp_path / "set") == {"command": "reveal stimuli build",
+                                                              "files": ["a.png"], "meta": {"seed": 3}}
+    assert OutputFolder.previous_record(tmp_path / "missing") is None
+    (tmp_path / "file").write_text("x")
+    assert OutputFolder.previous_record(tmp_path / "file") is None
