@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from ..core.outputs import atomic_write
 from ..core.levels import FULL, level_value
 
-__all__ = ["accuracy_figure", "consistency_figure", "new_figure", "save_figure", "png_bytes", "stars"]
+__all__ = ["accuracy_figure", "sdt_figure", "consistency_figure", "new_figure", "save_figure", "png_bytes", "stars"]
 
 _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 _PLURAL = {"human": "humans", "simulated": "simulated observers"}
@@ -59,6 +59,85 @@ def new_figure(**kwargs) -> Figure:
 
 def _colours(sources):
     return {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(sorted(sources))}
+
+
+def _series_keys(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per curve (kind, series, map source, label), humans first, then simulated, then models."""
+    kinds_order = {"human": 0, "simulated": 1, "model": 2}
+    return (curves[["observer_kind", "series", "map_source", "label"]].drop_duplicates()
+            .sort_values(["observer_kind", "map_source", "series"], key=lambda c: c.map(kinds_order)
+                         if c.name == "observer_kind" else c))
+
+
+def _draw_series(ax, axf, curves: pd.DataFrame, mean: str, sem: str, *, legend: bool = True) -> list:
+    """Every series of ``curves`` (``mean`` ± ``sem`` columns) on ``ax``, its intact images on ``axf``.
+
+    Colour: map source; humans solid with a band, simulated dash-dot, models dashed, open markers, error
+    bars. Returns the line handles (for the legend).
+    """
+    colours = _colours(curves["map_source"].unique())
+    model_names = sorted(curves.loc[curves["observer_kind"] == "model", "series"].unique())
+    handles = []
+    for _, key in _series_keys(curves).iterrows():
+        sub = curves[(curves["series"] == key["series"]) & (curves["map_source"] == key["map_source"])
+                     & (curves["observer_kind"] == key["observer_kind"])]
+        part = sub[sub["level"] != FULL]
+        x = part["level"].map(level_value).to_numpy(float)
+        order = np.argsort(x)
+        x, y, e = x[order], part[mean].to_numpy(float)[order], part[sem].to_numpy(float)[order]
+        colour = colours[key["map_source"]]
+        kind = key["observer_kind"]
+        if kind == "model":
+            style = dict(ls=_MODEL_STYLES[model_names.index(key["series"]) % len(_MODEL_STYLES)],
+                         marker="s", mfc="white", ms=4.5, lw=1.3)
+        elif kind == "simulated":
+            style = dict(ls="-.", marker="^", mfc=colour, ms=4.5, lw=1.3)
+        else:
+            style = dict(ls="-", marker="o", mfc=colour, ms=5, lw=1.8)
+        (line,) = ax.plot(x, y, color=colour, label=key["label"] if legend else None, zorder=3, **style)
+        handles.append(line)
+        if kind == "model":
+            ax.errorbar(x, y, yerr=e, fmt="none", ecolor=colour, elinewidth=0.8, capsize=1.5, zorder=2)
+        else:
+            ax.fill_between(x, y - e, y + e, color=colour, alpha=0.18, lw=0, zorder=1)
+        full = sub[sub["level"] == FULL]
+        if len(full):
+            xf = {"human": 0.0, "simulated": 0.0, "model": 0.35}[kind]
+            axf.errorbar([xf], full[mean].to_numpy(float), yerr=full[sem].to_numpy(float), color=colour,
+                         capsize=2, elinewidth=1, ls="none", marker=style["marker"], mfc=style["mfc"],
+                         ms=style["ms"], zorder=3)
+    return handles
+
+
+def _level_axis(ax, curves: pd.DataFrame, *, labels: bool = True) -> tuple[list, list]:
+    """The log % revealed axis, one tick per level (``full`` apart); returns the levels and their values."""
+    levels = sorted({lv for lv in curves["level"] if lv != FULL}, key=level_value)
+    xs = [level_value(lv) for lv in levels]
+    ax.set_xscale("log")
+    ax.set_xticks(xs, labels=levels if labels else [])
+    ax.minorticks_off()
+    ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
+    return levels, xs
+
+
+def _intact_axis(axf, *, labels: bool = True) -> None:
+    """The narrow axis on the right for the intact images (shares y with the main axis)."""
+    axf.set_xlim(-0.5, 0.85)
+    axf.set_xticks([0.0], labels=["intact"] if labels else [""])
+    axf.tick_params(axis="y", labelleft=False)
+    axf.spines["left"].set_visible(False)
+    axf.tick_params(axis="y", length=0)
+
+
+def _pixel_axis(ax, levels, pixel_pct) -> None:
+    """The top axis: mean % of image pixels at each level (when known)."""
+    if pixel_pct is not None and len(pixel_pct):
+        xs = [level_value(lv) for lv in levels]
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(xs, labels=[_fmt_pct(pixel_pct.get(lv, np.nan)) for lv in levels])
+        top.minorticks_off()
+        top.set_xlabel("Mean % of image pixels revealed", fontsize=8)
+        top.tick_params(labelsize=7)
 
 
 def accuracy_figure(curves: pd.DataFrame, tests: pd.DataFrame | None = None,
@@ -99,85 +178,140 @@ def accuracy_figure(curves: pd.DataFrame, tests: pd.DataFrame | None = None,
                                 bottom=0.24, top=0.83)
         ax = fig.add_subplot(grid[0])
         axf = fig.add_subplot(grid[1], sharey=ax)
-        colours = _colours(curves["map_source"].unique())
-        model_names = sorted(curves.loc[curves["observer_kind"] == "model", "series"].unique())
-        kinds_order = {"human": 0, "simulated": 1, "model": 2}
-        keys = (curves[["observer_kind", "series", "map_source", "label"]].drop_duplicates()
-                .sort_values(["observer_kind", "map_source", "series"], key=lambda c: c.map(kinds_order)
-                             if c.name == "observer_kind" else c))
-        handles = []
-        for _, key in keys.iterrows():
-            sub = curves[(curves["series"] == key["series"]) & (curves["map_source"] == key["map_source"])
-                         & (curves["observer_kind"] == key["observer_kind"])]
-            part = sub[sub["level"] != FULL]
-            x = part["level"].map(level_value).to_numpy(float)
-            order = np.argsort(x)
-            x, y, e = x[order], part["mean"].to_numpy(float)[order], part["sem"].to_numpy(float)[order]
-            colour = colours[key["map_source"]]
-            kind = key["observer_kind"]
-            if kind == "model":
-                style = dict(ls=_MODEL_STYLES[model_names.index(key["series"]) % len(_MODEL_STYLES)],
-                             marker="s", mfc="white", ms=4.5, lw=1.3)
-            elif kind == "simulated":
-                style = dict(ls="-.", marker="^", mfc=colour, ms=4.5, lw=1.3)
-            else:
-                style = dict(ls="-", marker="o", mfc=colour, ms=5, lw=1.8)
-            (line,) = ax.plot(x, y, color=colour, label=key["label"], zorder=3, **style)
-            handles.append(line)
-            if kind == "model":
-                ax.errorbar(x, y, yerr=e, fmt="none", ecolor=colour, elinewidth=0.8, capsize=1.5, zorder=2)
-            else:
-                ax.fill_between(x, y - e, y + e, color=colour, alpha=0.18, lw=0, zorder=1)
-            full = sub[sub["level"] == FULL]
-            if len(full):
-                xf = {"human": 0.0, "simulated": 0.0, "model": 0.35}[kind]
-                axf.errorbar([xf], full["mean"].to_numpy(float), yerr=full["sem"].to_numpy(float), color=colour,
-                             capsize=2, elinewidth=1, ls="none", marker=style["marker"], mfc=style["mfc"],
-                             ms=style["ms"], zorder=3)
-        levels = sorted({lv for lv in curves["level"] if lv != FULL}, key=level_value)
-        xs = [level_value(lv) for lv in levels]
-        ax.set_xscale("log")
-        ax.set_xticks(xs, labels=levels)
-        ax.minorticks_off()
-        ax.set_xlim(min(xs) / 1.15, max(xs) * 1.15)
+        handles = _draw_series(ax, axf, curves, "mean", "sem")
+        levels, xs = _level_axis(ax, curves)
         ax.axhline(0.5, color="0.55", lw=0.8, ls=":", zorder=0)
         ax.text(max(xs) * 1.1, 0.505, "chance", fontsize=7, color="0.4", va="bottom", ha="right")
         low = np.nanmin((curves["mean"] - curves["sem"].fillna(0)).to_numpy(float)) if len(curves) else 0.4
         ax.set_ylim(min(0.4, np.floor((low - 0.02) * 20) / 20), 1.09)
         ax.set_ylabel("Accuracy (proportion correct)")
         ax.set_xlabel("Important features revealed (% of the feature budget, log scale)")
-        axf.set_xlim(-0.5, 0.85)
-        axf.set_xticks([0.0], labels=["intact"])
-        axf.tick_params(axis="y", labelleft=False)
-        axf.spines["left"].set_visible(False)
-        axf.tick_params(axis="y", length=0)
+        _intact_axis(axf)
         axf.axhline(0.5, color="0.55", lw=0.8, ls=":", zorder=0)
-        if pixel_pct is not None and len(pixel_pct):
-            top = ax.secondary_xaxis("top")
-            top.set_xticks(xs, labels=[_fmt_pct(pixel_pct.get(lv, np.nan)) for lv in levels])
-            top.minorticks_off()
-            top.set_xlabel("Mean % of image pixels revealed", fontsize=8)
-            top.tick_params(labelsize=7)
+        _pixel_axis(ax, levels, pixel_pct)
         if tests is not None and len(tests):
-            comps = list(dict.fromkeys(tests["comparison"]))
-            for row, comp in enumerate(comps):
-                sub = tests[tests["comparison"] == comp]
-                y_star = 1.06 - 0.028 * row
-                for _, t in sub.iterrows():
-                    s = stars(t[p_column])
-                    if not s:
-                        continue
-                    target = axf if t["level"] == FULL else ax
-                    target.text(0.0 if t["level"] == FULL else level_value(t["level"]), y_star, s,
-                                ha="center", va="center", fontsize=9, fontweight="bold")
-                if len(comps) > 1:
-                    ax.text(min(xs) / 1.12, y_star, comp, fontsize=6, va="center", ha="left", color="0.3")
+            _stars_row(ax, axf, tests, p_column, xs, y0=1.06, step=0.028, transform=False)
         # Below the axes, never over a curve (models are often at ceiling where humans are not).
         fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.03), ncol=2, frameon=False,
                    handlelength=3.0, columnspacing=1.5)
         star_note = ("Stars: family-wise (max-t) p" if p_column == "p_fwer" else "Stars: per-level p")
         fig.text(0.5, 0.008, f"{star_note}: * < .05, ** < .01, *** < .001. Bands: mean ± SEM over observers; "
                  "model error bars: binomial SE.", fontsize=6.5, color="0.3", ha="center")
+    return fig
+
+
+def _stars_row(ax, axf, tests: pd.DataFrame, p_column: str, xs, *, y0: float, step: float, transform: bool):
+    """Stars of every comparison over the levels (one row per comparison); ``transform``: y in axes fraction."""
+    comps = list(dict.fromkeys(tests["comparison"]))
+    for row, comp in enumerate(comps):
+        sub = tests[tests["comparison"] == comp]
+        y_star = y0 - step * row
+        for _, t in sub.iterrows():
+            s = stars(t[p_column])
+            if not s:
+                continue
+            target = axf if t["level"] == FULL else ax
+            extra = {"transform": target.get_xaxis_transform()} if transform else {}
+            target.text(0.0 if t["level"] == FULL else level_value(t["level"]), y_star, s,
+                        ha="center", va="center", fontsize=9, fontweight="bold", **extra)
+        if len(comps) > 1:
+            extra = {"transform": ax.get_xaxis_transform()} if transform else {}
+            ax.text(min(xs) / 1.12, y_star, comp, fontsize=6, va="center", ha="left", color="0.3", **extra)
+
+
+def _span(curves: pd.DataFrame, mean: str, sem: str) -> tuple[float, float]:
+    """Lowest and highest mean ∓ error bar (0, 0 when nothing is finite)."""
+    m, e = curves[mean].to_numpy(float), np.nan_to_num(curves[sem].to_numpy(float))
+    lo, hi = m - e, m + e
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    return (float(lo[ok].min()), float(hi[ok].max())) if ok.any() else (0.0, 0.0)
+
+
+def sdt_figure(sdt_curves: pd.DataFrame, tests: pd.DataFrame | None = None,
+               pixel_pct: pd.Series | None = None, *, p_column: str = "p_fwer"):
+    """Sensitivity d′ (top) and criterion c (bottom) against % of features revealed, one curve per series.
+
+    The same axes and styling as :func:`accuracy_figure` (log % revealed, intact images apart on the
+    right, colour = map source, line style = kind of observer); dotted reference lines at d′ = 0
+    (chance) and c = 0 (unbiased; c < 0: liberal, says "animal" more).
+
+    Parameters
+    ----------
+    sdt_curves : pandas.DataFrame
+        From :func:`reveal.analysis.sdt.group_sdt` (``dprime, dprime_sem, criterion, criterion_sem``).
+    tests : pandas.DataFrame, optional
+        Per-level tests of d′ (``comparison, level, <p_column>``): stars above the d′ panel.
+    pixel_pct : pandas.Series, optional
+        Mean % of image pixels per level (top axis).
+    p_column : str
+        Which p-value the stars show (family-wise by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({
+    ...     "observer_kind": "human", "series": "clickme", "map_source": "clickme",
+    ...     "label": "clickme (humans)", "level": ["1", "10", "full"],
+    ...     "dprime": [0.4, 1.8, 2.6], "dprime_sem": [0.1, 0.2, 0.1],
+    ...     "criterion": [0.1, -0.05, 0.0], "criterion_sem": [0.05, 0.05, 0.04]})
+    >>> fig = sdt_figure(curves)
+    >>> [t.get_text() for t in fig.legends[0].get_texts()]
+    ['clickme (humans)']
+    >>> [ax.get_ylabel() for ax in fig.axes[::2]]
+    ['Sensitivity d′', 'Criterion c (dotted: 0, unbiased)']
+    """
+    with matplotlib.rc_context(_RC):
+        fig = new_figure(figsize=(6.8, 7.6))
+        grid = fig.add_gridspec(2, 2, width_ratios=[11, 1.3], wspace=0.06, hspace=0.1, left=0.09, right=0.985,
+                                bottom=0.175, top=0.89)
+        ax_d = fig.add_subplot(grid[0, 0])
+        axf_d = fig.add_subplot(grid[0, 1], sharey=ax_d)
+        ax_c = fig.add_subplot(grid[1, 0], sharex=ax_d)
+        axf_c = fig.add_subplot(grid[1, 1], sharey=ax_c, sharex=axf_d)
+        handles = _draw_series(ax_d, axf_d, sdt_curves, "dprime", "dprime_sem")
+        _draw_series(ax_c, axf_c, sdt_curves, "criterion", "criterion_sem", legend=False)
+        levels, xs = _level_axis(ax_d, sdt_curves, labels=False)
+        _level_axis(ax_c, sdt_curves)
+        ax_d.tick_params(axis="x", labelbottom=False)
+        for axis, axis_f in ((ax_d, axf_d), (ax_c, axf_c)):
+            axis.axhline(0.0, color="0.55", lw=0.8, ls=":", zorder=0)
+            axis_f.axhline(0.0, color="0.55", lw=0.8, ls=":", zorder=0)
+        # c hovers around 0 at every level: its reference is named in the axis label, not over the curves
+        ax_d.text(max(xs) * 1.1, 0.0, "chance", fontsize=7, color="0.4", va="bottom", ha="right")
+        # a row of stars per comparison with any level tested (d′ is often undefined for whole groups)
+        tested = (tests[tests.groupby("comparison")[p_column].transform(lambda p: p.notna().any())]
+                  if tests is not None and len(tests) else None)
+        n_rows = len(dict.fromkeys(tested["comparison"])) if tested is not None and len(tested) else 0
+        lo, hi = _span(sdt_curves, "dprime", "dprime_sem")
+        lo, hi = min(lo, 0.0), max(hi, 1.0)
+        pad = 0.06 * (hi - lo)
+        ax_d.set_ylim(lo - pad, hi + pad * (2 + 1.2 * n_rows))  # room above for the stars
+        lo, hi = _span(sdt_curves, "criterion", "criterion_sem")
+        lim = max(abs(lo), abs(hi), 0.5) * 1.15
+        ax_c.set_ylim(-lim, lim)
+        ax_c.text(min(xs) * 1.02, lim * 0.93, "conservative (says 'animal' less)", fontsize=6.5, color="0.4",
+                  va="top", ha="left")
+        ax_c.text(min(xs) * 1.02, -lim * 0.93, "liberal (says 'animal' more)", fontsize=6.5, color="0.4",
+                  va="bottom", ha="left")
+        ax_d.set_ylabel("Sensitivity d′")
+        ax_c.set_ylabel("Criterion c (dotted: 0, unbiased)")
+        ax_c.set_xlabel("Important features revealed (% of the feature budget, log scale)")
+        _intact_axis(axf_d, labels=False)
+        _intact_axis(axf_c)
+        _pixel_axis(ax_d, levels, pixel_pct)
+        if n_rows:
+            _stars_row(ax_d, axf_d, tested, p_column, xs, y0=0.96, step=0.045, transform=True)
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.04), ncol=2, frameon=False,
+                   handlelength=3.0, columnspacing=1.5)
+        star_note = ("Stars: family-wise (max-t) p of d′" if p_column == "p_fwer" else "Stars: per-level p of d′")
+        fig.text(0.5, 0.006, f"{star_note}: * < .05, ** < .01, *** < .001. Bands: mean ± SEM over observers; "
+                 "model error bars: sampling SE over trials.\nd′ and c with the log-linear correction (Hautus 1995): "
+                 "0.5 added to hits and false alarms, 1 to the trials, in every cell.", fontsize=6.5, color="0.3",
+                 ha="center", va="bottom", linespacing=1.3)
     return fig
 
 

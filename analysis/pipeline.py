@@ -2,7 +2,8 @@
 
 ``reveal analyze`` is a thin layer over :func:`analyze` and :func:`write_outputs`; each step is also usable alone
 (:mod:`reveal.core.readers`, :mod:`reveal.analysis.exclusions`, :mod:`reveal.analysis.curves`,
-:mod:`reveal.analysis.randomization`, :mod:`reveal.analysis.psychometric`, :mod:`reveal.analysis.consistency`).
+:mod:`reveal.analysis.sdt`, :mod:`reveal.analysis.randomization`, :mod:`reveal.analysis.psychometric`,
+:mod:`reveal.analysis.consistency`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..core.seeding import as_generator
 from .consistency import image_spearman, model_human_consistency, summarize_consistency
 from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
 from .exclusions import ExclusionSettings, apply_exclusions
+from .sdt import group_sdt, observer_sdt
 from ..core.levels import FULL, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from ..core.readers import read_trials
@@ -63,6 +65,11 @@ class AnalysisResult:
     read: object
     exclusions: object
     settings: AnalysisSettings
+    #: Signal detection (animal = signal): per observer and level (:func:`reveal.analysis.sdt.observer_sdt`), per
+    #: series and level (:func:`reveal.analysis.sdt.group_sdt`), and the group tests on the observers' d′.
+    sdt: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    sdt_curves: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    tests_dprime: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def ledger(self) -> pd.DataFrame:
         """Every row read but not analysed, with its reason: ``file, observer, reason, rows`` (the reader's
@@ -80,21 +87,26 @@ def _untested_note(xa, xb, a: str, b: str) -> str:
 
 
 def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | None = None,
-                   n_resamples: int = 10_000, n_bootstrap: int = 10_000, progress: bool = False) -> pd.DataFrame:
+                   n_resamples: int = 10_000, n_bootstrap: int = 10_000, progress: bool = False,
+                   value: str = "accuracy") -> pd.DataFrame:
     """Randomization tests between every pair of groups, per observer kind (models excluded).
 
     For groups a < b (sorted names) the statistic is Welch's t of a − b at every level;
-    ``p`` is two-sided, ``p_greater`` one-sided (a more accurate than b); both with
+    ``p`` is two-sided, ``p_greater`` one-sided (a more accurate than b, or higher in ``value``); both with
     family-wise versions over the levels (max-|t| and max-t), all from the same resamples.
 
     Parameters
     ----------
     obs_acc : pandas.DataFrame
-        From :func:`reveal.analysis.curves.observer_accuracy`.
+        From :func:`reveal.analysis.curves.observer_accuracy` (or :func:`reveal.analysis.sdt.observer_sdt`
+        with ``value="dprime"``): one row per observer and level.
     rng : None, int or numpy.random.Generator
     n_resamples, n_bootstrap : int
         Resamples of the randomization test and of the bootstrap of the effect sizes.
     progress : bool
+    value : str
+        The per-observer column compared (``mean_a``, ``mean_b``, ``difference`` are of it); NaN = an observer
+        without a value at that level, left out there.
 
     Returns
     -------
@@ -116,7 +128,19 @@ def compare_groups(obs_acc: pd.DataFrame, *, rng: np.random.Generator | int | No
     0  clickme vs salicon    10    0.85    0.65      4.899  0.103
     >>> print(f"{tests.loc[0, 'difference']:.2f}, g = {tests.loc[0, 'hedges_g']:.2f}")
     0.20, g = 3.20
+
+    The same test on another per-observer value, e.g. d′:
+
+    >>> obs_acc["dprime"] = [2.1, 1.7, 1.9, 0.8, 1.1, 0.9]
+    >>> compare_groups(obs_acc, rng=0, n_resamples=999, n_bootstrap=999, value="dprime")[
+    ...     ["level", "mean_a", "mean_b", "p"]].round(3)
+      level  mean_a  mean_b      p
+    0    10     1.9    0.933  0.103
     """
+    if value not in obs_acc:
+        raise ValueError(f"compare_groups: no column {value!r} to compare")
+    if value != "accuracy":  # accuracy_matrix reads the column named accuracy
+        obs_acc = obs_acc.drop(columns="accuracy", errors="ignore").rename(columns={value: "accuracy"})
     rng = as_generator(rng)
     rows = []
     for kind in ("human", "simulated"):
@@ -338,9 +362,16 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
     pairs = model_human_consistency(trials)
     consistency = summarize_consistency(pairs)
     spearman = image_spearman(trials)
+    # signal detection on the same trials as accuracy; its test draws from the generator after all the others,
+    # so the accuracy tests and fits of a seed are what they were without it
+    obs_sdt = observer_sdt(trials)
+    sdt_curves = group_sdt(obs_sdt)
+    tests_dprime = compare_groups(obs_sdt, rng=rng, n_resamples=settings.n_resamples,
+                                  n_bootstrap=settings.n_bootstrap, progress=settings.progress, value="dprime")
     return AnalysisResult(trials=read.trials, observer_accuracy=obs_acc, curves=curves, tests=tests, fits=fits,
                           consistency_pairs=pairs, consistency=consistency, spearman=spearman,
-                          pixel_pct=pixel_pct, read=read, exclusions=excl, settings=settings)
+                          pixel_pct=pixel_pct, read=read, exclusions=excl, settings=settings,
+                          sdt=obs_sdt, sdt_curves=sdt_curves, tests_dprime=tests_dprime)
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -371,8 +402,10 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     out_dir : path-like
         Output folder (created): the tables as CSV (``trials``, ``curves``, ``tests``,
         ``fits``, ``consistency``, ``consistency_pairs``, ``image_spearman``,
-        ``observers``, ``exclusions``: the ledger of every row not analysed, with its reason),
-        ``accuracy.png``/``.svg``, ``consistency.png``/``.svg`` when there is
+        ``observers``, ``exclusions``: the ledger of every row not analysed, with its reason;
+        ``sdt``: hits, false alarms, d′ and c per observer and level, ``sdt_curves``: their mean ± SEM per
+        series, ``tests_dprime``: the group tests on d′),
+        ``accuracy.png``/``.svg``, ``sdt.png``/``.svg`` (d′ and c), ``consistency.png``/``.svg`` when there is
         a model–human comparison, and ``report.html``.
     command : str
         The command line shown in the report.
@@ -385,13 +418,14 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     dict
         Output name -> path.
     """
-    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure
+    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure, sdt_figure
+    from .sdt import CORRECTION
     from .report import render_report, write_report
 
     out = out_dir if isinstance(out_dir, OutputFolder) else open_output(out_dir, overwrite=overwrite)
     tables = ("trials", "curves", "tests", "fits", "consistency", "consistency_pairs", "image_spearman", "observers",
-              "exclusions")
-    figures = ("accuracy", "consistency") if len(result.consistency) else ("accuracy",)
+              "exclusions", "sdt", "sdt_curves", "tests_dprime")
+    figures = ("accuracy", "sdt", "consistency") if len(result.consistency) else ("accuracy", "sdt")
     # every output recorded before the first is written: a run that fails part-way (a full
     # disk) leaves a folder its rerun recognises and replaces
     out.declare([f"{t}.csv" for t in tables] + [f"{f}.{s}" for f in figures for s in ("png", "svg")]
@@ -400,7 +434,9 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     for name, table in (("trials", result.trials), ("curves", result.curves), ("tests", result.tests),
                         ("fits", result.fits), ("consistency", result.consistency),
                         ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
-                        ("observers", result.exclusions.observers), ("exclusions", result.ledger())):
+                        ("observers", result.exclusions.observers), ("exclusions", result.ledger()),
+                        ("sdt", result.sdt), ("sdt_curves", result.sdt_curves),
+                        ("tests_dprime", result.tests_dprime)):
         paths[name] = out.path(f"{name}.csv")
         write_csv(table, paths[name])
     figures = {}
@@ -410,6 +446,15 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
         save_figure(fig, paths[f"figure_{suffix}"], dpi=300)
     figures["Accuracy against % of important features revealed (mean ± SEM over observers); intact images on "
             "the right; stars: family-wise randomization test between groups."] = png_bytes(fig)
+    fig = sdt_figure(result.sdt_curves, result.tests_dprime, result.pixel_pct)
+    for suffix in ("png", "svg"):
+        paths[f"sdt_{suffix}"] = out.path(f"sdt.{suffix}")
+        save_figure(fig, paths[f"sdt_{suffix}"], dpi=300)
+    figures["Signal detection (animal = signal): sensitivity d′ (top) and criterion c (bottom; c < 0: liberal, "
+            "says 'animal' more) against % of important features revealed, mean ± SEM over observers (models: "
+            f"sampling SE over trials); intact images on the right; {CORRECTION}, which bounds d′ by the "
+            "number of trials (a model sees more trials per level than a participant); stars: family-wise "
+            "randomization test of d′ between groups."] = png_bytes(fig)
     if len(result.consistency):
         fig = consistency_figure(result.consistency)
         for suffix in ("png", "svg"):

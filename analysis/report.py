@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..core.outputs import atomic_write
 
-__all__ = ["render_report", "render_page", "write_report"]
+__all__ = ["render_report", "render_page", "write_report", "sdt_table"]
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
@@ -62,6 +62,47 @@ def _img(png: bytes, alt: str) -> str:
 
 def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
+
+
+def _pm(mean, sem) -> str:
+    """``mean ± sem`` (3 decimals); the mean alone when the error is not defined; "" when the mean is not."""
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.3f}" if pd.isna(sem) else f"{mean:.3f} ± {sem:.3f}"
+
+
+def sdt_table(sdt_curves: pd.DataFrame) -> pd.DataFrame:
+    """The report's compact signal-detection table: per series and level, hit rate, FA rate, d′ and c.
+
+    Parameters
+    ----------
+    sdt_curves : pandas.DataFrame
+        From :func:`reveal.analysis.sdt.group_sdt`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``series, level, observers, hit rate, FA rate, d′, c, error``: each value ``mean ± error``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({"label": "clickme (humans)", "level": "10", "n_observers": 12,
+    ...                        "hit_rate": [0.81], "hit_rate_sem": [0.02], "fa_rate": [0.12],
+    ...                        "fa_rate_sem": [0.015], "dprime": [2.1], "dprime_sem": [0.1], "criterion": [0.1],
+    ...                        "criterion_sem": [float("nan")], "error_kind": "SEM over observers"})
+    >>> print(*sdt_table(curves).iloc[0], sep=" | ")
+    clickme (humans) | 10 | 12 | 0.810 ± 0.020 | 0.120 ± 0.015 | 2.100 ± 0.100 | 0.100 | SEM over observers
+    """
+    columns = ["series", "level", "observers", "hit rate", "FA rate", "d′", "c", "error"]
+    if sdt_curves is None or not len(sdt_curves):
+        return pd.DataFrame(columns=columns)
+    c = sdt_curves
+    out = pd.DataFrame({"series": c["label"], "level": c["level"], "observers": c["n_observers"]})
+    for name, q in (("hit rate", "hit_rate"), ("FA rate", "fa_rate"), ("d′", "dprime"), ("c", "criterion")):
+        out[name] = [_pm(m, e) for m, e in zip(c[q], c[f"{q}_sem"])]
+    out["error"] = c["error_kind"]
+    return out.reset_index(drop=True)
 
 
 def render_report(result, figures: dict[str, bytes], *, version: str, command: str = "") -> str:
@@ -112,6 +153,35 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
     if len(result.pixel_pct):
         parts.append(_p("Mean % of image pixels revealed per level: " + ", ".join(
             f"{lv}: {v:.3g} %" for lv, v in result.pixel_pct.items() if np.isfinite(v))))
+    sdt_curves = getattr(result, "sdt_curves", None)
+    if sdt_curves is not None and len(sdt_curves):
+        from .sdt import CORRECTION
+
+        parts.append("<h2>Signal detection (animal = signal)</h2>")
+        timeouts = ("timed-out trials count as errors in accuracy and as not answering 'animal' here (a miss on an "
+                    "animal image, a correct rejection on a non-animal one)" if s.exclusions.timeouts_as_errors
+                    else "timed-out trials are left out, as in accuracy")
+        parts.append(_p("Per observer and level (sdt.csv): hit rate = 'animal' answers to animal images, FA rate = "
+                        "'animal' answers to non-animal images (raw proportions), sensitivity d′ = z(H) − z(F) and "
+                        f"criterion c = −(z(H) + z(F))/2 (c < 0: liberal), with the {CORRECTION}, so that rates "
+                        "of 0 and 1 stay finite. The same trials as accuracy; "
+                        f"{timeouts}. A level where an observer saw no animal (non-animal) image has no hit "
+                        "(FA) rate, d′ or c. The correction bounds d′ by the trials: with n of each category a perfect "
+                        "observer has d′ = 2·z((n + 0.5)/(n + 1)) (2.30 for n = 3, 4.50 for n = 40), so d′ is "
+                        "comparable between observers with similar numbers of trials per level, not between a "
+                        "participant (a few images per level) and a model (every stimulus). Below: mean ± SEM over "
+                        "observers of their own values (sdt_curves.csv); "
+                        "a series of one observer (a model) has the sampling SE over its trials instead (the SD of "
+                        "each value when its hits and false alarms are drawn again from binomials with its rates, as "
+                        "for a model's accuracy)."))
+        parts.append(_table(sdt_table(sdt_curves)))
+        tests_dprime = getattr(result, "tests_dprime", None)
+        parts.append(_p("Group comparisons of d′ (tests_dprime.csv): the same randomization test as for accuracy, on "
+                        "the observers' d′ (mean_a, mean_b, difference: d′)."))
+        keep = ["comparison", "level", "n_a", "n_b", "mean_a", "mean_b", "difference", "hedges_g", "statistic",
+                "p", "p_fwer", "note"]
+        parts.append(_table(None if tests_dprime is None else tests_dprime.reindex(columns=keep),
+                            "no group comparison (fewer than two groups of observers)"))
     parts.append("<h2>Psychometric fits and ceiling</h2>")
     parts.append(_p(f"psignifit 4, 2AFC, x = log10 % revealed; threshold at {s.threshold_p_correct:.0%} correct "
                     f"with 95 % credible interval; fitted ceiling where the curve is {s.ceiling_fraction:.0%} of the "

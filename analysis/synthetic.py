@@ -149,7 +149,9 @@ def simulate_trials(groups: dict, n_per_group: int, *, rng=None, n_images: int =
             lv = [levels[c] for c in cond]
             p = accuracy_model(lv, th, sigma_log10, lapse)
             correct = (rng.random(n_images) < p).astype(int)
-            category = np.where(np.arange(n_images) % 2 == 0, "animal", "nonanimal")
+            # first half animal: with the Latin-square rotation every level gets both categories
+            # (alternating categories met an even number of conditions: one category per level)
+            category = np.where(np.arange(n_images) < n_images // 2, "animal", "nonanimal")
             timed = (rng.random(n_images) < timeout_rate).astype(int)
             response = np.where(correct == 1, category, np.where(category == "animal", "nonanimal", "animal"))
             response = np.where(timed == 1, "none", response)

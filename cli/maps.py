@@ -10,6 +10,7 @@ import shlex
 import sys
 
 from ..core.errors import InputError
+from ..core.executors import open_executor, scheduler_address
 from .arguments import source_path
 from .predict import DEFAULT_MODEL
 
@@ -104,8 +105,14 @@ def _executor_args(p):
     p.add_argument("--workers", type=int, default=1, help="local worker processes for the split-half "
                                                           "reliability (default 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask.distributed scheduler address (e.g. tcp://host:8786): run on that cluster")
+                   help="dask.distributed scheduler address (e.g. tcp://host:8786): run on that cluster "
+                        "(default: $DASK_SCHEDULER_ADDRESS when set and no --workers N)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _executor(args):
+    """The executor of ``--workers``/``--scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), a context manager."""
+    return open_executor(args.workers, scheduler_address(args.scheduler, args.workers))
 
 
 def _command():
@@ -113,9 +120,9 @@ def _command():
 
 
 def run_reliability(args) -> int:
-    from ..analysis.maps.pipeline import open_executor, reliability
+    from ..analysis.maps.pipeline import reliability
 
-    with open_executor(args.workers, args.scheduler) as executor:
+    with _executor(args) as executor:
         report = reliability(args.clicks, args.out, splits=args.splits, seed=args.seed,
                              spearman_brown=args.spearman_brown, categories=args.categories, executor=executor,
                              progress=not args.no_progress, command=_command(), overwrite=args.overwrite)
@@ -128,14 +135,14 @@ def run_reliability(args) -> int:
 def run_compare(args) -> int:
     import numpy as np
 
-    from ..analysis.maps.pipeline import compare, open_executor
+    from ..analysis.maps.pipeline import compare
 
     if not args.maps and not args.attention:
         raise InputError("nothing to compare: give --maps SOURCE=PATH and/or --attention DIR (made by "
                          "'reveal maps attention')")
     reference = source_path(args.reference, "--reference")
     maps = [source_path(text, "--maps") for text in args.maps]
-    with open_executor(args.workers, args.scheduler) as executor:
+    with _executor(args) as executor:
         report = compare(reference, maps, args.out, attention=args.attention, images=args.images,
                          ceiling=args.ceiling, splits=args.splits, resamples=args.resamples, seed=args.seed,
                          executor=executor, progress=not args.no_progress, command=_command(),

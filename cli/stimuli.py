@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ..core.errors import InputError
+from ..core.executors import open_executor, scheduler_address
 from ..stimuli.modes import CENTRING_MODES, FIT_MODES
 from .arguments import int_in_range, source_path
 
@@ -53,14 +54,16 @@ def register(subparsers):
                    help="centre each level's region (per_level, default: the 1%% patch at fixation) or "
                         "shift every level as the 100%% region is centred (full_extent)")
     b.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask.distributed scheduler address (e.g. tcp://host:8786): build the images on that "
+                        "cluster's workers, which must see the inputs and --out by the same paths (default: "
+                        "$DASK_SCHEDULER_ADDRESS when set and no --workers N)")
     b.add_argument("--overwrite", action="store_true", help="replace a different set in --out")
     b.add_argument("--no-progress", dest="progress", action="store_false")
     b.set_defaults(func=_build)
 
 
 def _build(args):
-    from concurrent.futures import ProcessPoolExecutor
-
     from ..core.levels import parse_levels
     from ..stimuli.build import build_stimulus_set
     from ..stimuli.sample import write_sample_inputs
@@ -76,27 +79,36 @@ def _build(args):
     params = RevealParams(size=args.size, fit=args.fit, seed=args.seed, threshold=args.threshold,
                           connectivity=args.connectivity, centre=args.centre,
                           centring=args.centring, **levels)
-    with tempfile.TemporaryDirectory(prefix="reveal-sample-") as tmp:
+    if args.sample and (args.images or args.maps or args.categories):
+        raise InputError("--sample replaces --images, --maps and --categories; give one or the other")
+    if not args.sample and not (args.images and args.maps and args.categories):
+        raise InputError("give --images, --maps SOURCE=PATH and --categories (or --sample)")
+    pairs = [source_path(text) for text in args.maps]
+    if len(dict(pairs)) != len(pairs):
+        raise InputError("a map source is given twice")
+    scheduler = scheduler_address(args.scheduler, args.workers)
+    out, sample_dir = args.out, None
+    if scheduler:
+        # a worker runs in its own folder, maybe on another machine: every path it gets is absolute,
+        # and the sample is written next to --out (a shared file system) rather than to this machine's /tmp
+        out = args.out.resolve()
         if args.sample:
-            if args.images or args.maps or args.categories:
-                raise InputError("--sample replaces --images, --maps and --categories; give one or the other")
-            inputs = write_sample_inputs(tmp)
-            images, maps, categories = inputs["images"], inputs["maps"], inputs["categories"]
-        else:
-            if not (args.images and args.maps and args.categories):
-                raise InputError("give --images, --maps SOURCE=PATH and --categories (or --sample)")
-            images, categories = args.images, args.categories
-            pairs = [source_path(text) for text in args.maps]
-            maps = dict(pairs)
-            if len(maps) != len(pairs):
-                raise InputError("a map source is given twice")
-        executor = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
-        try:
-            result = build_stimulus_set(images, maps, categories, args.out, params, executor=executor,
+            sample_dir = out.parent
+    # the cluster is reached first: a wrong address is reported before any work
+    with open_executor(args.workers, scheduler) as executor:
+        if sample_dir is not None:
+            sample_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="reveal-sample-", dir=sample_dir) as tmp:
+            if args.sample:
+                inputs = write_sample_inputs(tmp)
+                images, maps, categories = inputs["images"], inputs["maps"], inputs["categories"]
+            else:
+                images, categories, maps = args.images, args.categories, dict(pairs)
+                if scheduler:
+                    images, categories = images.resolve(), categories.resolve()
+                    maps = {name: Path(path).resolve() for name, path in maps.items()}
+            result = build_stimulus_set(images, maps, categories, out, params, executor=executor,
                                         overwrite=args.overwrite, progress=args.progress)
-        finally:
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
-    print(f"{result.n_stimuli} stimuli of {result.n_images} images written to {result.out_dir} "
+    print(f"{result.n_stimuli} stimuli of {result.n_images} images written to {args.out} "
           f"(manifest: {result.manifest})")
     return 0

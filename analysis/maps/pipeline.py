@@ -7,7 +7,6 @@ map folder (:mod:`.mapfiles`); the analysis runs no network.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -17,7 +16,8 @@ import pandas as pd
 
 from ...core.categories import read_categories
 from ...core.errors import InputError
-from ...core.extras import require_extra
+# re-exported: the executor of --workers/--scheduler is made in one place, for the stimulus build too
+from ...core.executors import open_executor
 from ...core.version import toolkit_version
 from ...core.outputs import OutputFolder
 from ..pipeline import write_csv
@@ -29,39 +29,6 @@ __all__ = ["ReliabilityReport", "CompareReport", "open_executor", "merge_click_d
 #: The commands that own their output folders (:class:`reveal.core.outputs.OutputFolder`).
 RELIABILITY_COMMAND = "reveal maps reliability"
 COMPARE_COMMAND = "reveal maps compare"
-
-
-@contextlib.contextmanager
-def open_executor(workers=1, scheduler=None):
-    """An executor for the split-half reliability, as a context manager.
-
-    Parameters
-    ----------
-    workers : int
-        Local worker processes; 1 runs in this process (yields None).
-    scheduler : str, optional
-        dask.distributed scheduler address (e.g. ``tcp://host:8786``): run on that cluster.
-
-    Yields
-    ------
-    concurrent.futures.Executor or None
-    """
-    if scheduler:
-        require_extra("cluster", "a dask scheduler")
-        from distributed import Client
-
-        client = Client(scheduler)
-        try:
-            yield client.get_executor()
-        finally:
-            client.close()
-    elif workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers) as pool:
-            yield pool
-    else:
-        yield None
 
 
 def merge_click_dumps(paths):

@@ -96,6 +96,70 @@ def test_report_self_contained_with_figure(analysis_run):
     assert re.search(r"reveal \d", text)
 
 
+SDT_COLUMNS = ["observer_kind", "observer", "group", "series", "map_source", "level", "n_animal", "n_nonanimal",
+               "hits", "false_alarms", "hit_rate", "fa_rate", "dprime", "criterion"]
+
+
+def test_sdt_outputs_written_with_their_columns(analysis_run):
+    out = analysis_run
+    for name in ("sdt.csv", "sdt_curves.csv", "tests_dprime.csv", "sdt.png", "sdt.svg"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "sdt.png").read_bytes().startswith(b"\x89PNG")
+    sdt = pd.read_csv(out / "sdt.csv", dtype={"level": str})
+    assert list(sdt.columns) == SDT_COLUMNS
+    curves = pd.read_csv(out / "sdt_curves.csv", dtype={"level": str})
+    assert list(curves.columns) == [
+        "observer_kind", "series", "map_source", "label", "level", "n_observers", "n_trials", "hit_rate",
+        "hit_rate_sem", "fa_rate", "fa_rate_sem", "dprime", "dprime_sem", "criterion", "criterion_sem",
+        "error_kind"]
+    # one curve per series, as curves.csv has
+    acc = pd.read_csv(out / "curves.csv", dtype={"level": str})
+    key = ["observer_kind", "series", "map_source", "level"]
+    pd.testing.assert_frame_equal(curves[key + ["n_observers", "n_trials"]], acc[key + ["n_observers", "n_trials"]])
+    models = curves[curves["observer_kind"] == "model"]
+    assert len(models) and models["dprime"].notna().all()  # a model sees both categories at every level
+    assert set(models["error_kind"]) == {"sampling SE over trials"}
+    tests = pd.read_csv(out / "tests_dprime.csv", dtype={"level": str})
+    assert list(tests.columns) == list(pd.read_csv(out / "tests.csv", nrows=0).columns)
+    assert len(tests) == 12 and tests["comparison"].nunique() == 1
+
+
+def test_sdt_rates_are_those_of_trials_csv(analysis_run):
+    out = analysis_run
+    trials = pd.read_csv(out / "trials.csv", dtype={"level": str, "observer": str, "group": str})
+    observers = pd.read_csv(out / "observers.csv", dtype={"observer": str})
+    excluded = set(observers.loc[observers["excluded"], "observer"])
+    # the trials that enter accuracy with the default settings: excluded observers and timeouts left out
+    kept = trials[~trials["observer"].isin(excluded) & (trials["timed_out"] == 0)]
+    said = kept["response"] == "animal"
+    kept = kept.assign(animal=kept["category"] == "animal", nonanimal=kept["category"] == "nonanimal",
+                       hit=said & (kept["category"] == "animal"), fa=said & (kept["category"] == "nonanimal"))
+    want = kept.groupby(["observer_kind", "observer", "map_source", "level"])[
+        ["animal", "nonanimal", "hit", "fa"]].sum()
+    sdt = pd.read_csv(out / "sdt.csv", dtype={"level": str, "observer": str}).set_index(
+        ["observer_kind", "observer", "map_source", "level"]).sort_index()
+    want = want.reindex(sdt.index)
+    assert want.notna().all().all() and len(sdt) == len(want)
+    assert (sdt["n_animal"] == want["animal"]).all() and (sdt["n_nonanimal"] == want["nonanimal"]).all()
+    np.testing.assert_allclose(sdt["hit_rate"], want["hit"] / want["animal"].where(want["animal"] > 0))
+    np.testing.assert_allclose(sdt["fa_rate"], want["fa"] / want["nonanimal"].where(want["nonanimal"] > 0))
+
+
+def test_report_has_the_dprime_figure_and_table(analysis_run):
+    text = (analysis_run / "report.html").read_text(encoding="utf-8")
+    parser = _Images()
+    parser.feed(text)
+    assert len(parser.srcs) >= 3  # accuracy, d′ and c, consistency
+    alts = re.findall(r"<img alt='([^']*)'", text)
+    sdt_alt = [i for i, alt in enumerate(alts) if "Signal detection" in alt]
+    assert sdt_alt == [1] and "Hautus 1995" in alts[1]  # right after the accuracy figure, the correction named
+    assert base64.b64decode(parser.srcs[1].split(",", 1)[1]).startswith(b"\x89PNG")
+    section = text[text.index("<h2>Signal detection"):text.index("<h2>Psychometric")]
+    for needle in ("<th>hit rate</th>", "<th>FA rate</th>", "<th>d′</th>", "<th>c</th>", "toynet on", "±",
+                   "log-linear correction"):
+        assert needle in section, needle
+
+
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="no headless chromium on this machine")
 def test_report_renders_headless(analysis_run, tmp_path):

@@ -127,3 +127,18 @@ def test_compare_with_nothing_to_compare_or_a_bad_attention_folder(tmp_path, cap
     assert main(["maps", "compare", "--attention", str(ref), "--reference", f"r={ref}",
                  "--out", str(tmp_path / "out")]) == 2
     assert "maps.json" in capsys.readouterr().err
+
+
+def test_reliability_on_a_scheduler_from_the_option_or_the_environment(dumps, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    from reveal.core import executors
+
+    out = tmp_path / "rel"
+    args = ["maps", "reliability", "--clicks", str(dumps["csv"]), "--out", str(out), "--no-progress"]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"]) == 2
+    assert "--workers 2" in capsys.readouterr().err
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", "1s")  # nothing listens on the discard port
+    monkeypatch.setenv(executors.SCHEDULER_ENV, "tcp://127.0.0.1:9")
+    assert main(args) == 2
+    assert "no dask scheduler answered at tcp://127.0.0.1:9 within 1s" in capsys.readouterr().err
+    assert not out.exists()

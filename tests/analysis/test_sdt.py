@@ -1,0 +1,302 @@
+"""Signal detection (reveal.analysis.sdt): d′ and c with the log-linear correction, per observer and per series."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binom, norm
+
+from reveal.analysis.curves import observer_accuracy
+from reveal.analysis.exclusions import ExclusionSettings, apply_exclusions
+from reveal.analysis.figures import sdt_figure
+from reveal.analysis.pipeline import compare_groups
+from reveal.analysis.sdt import dprime_criterion, group_sdt, observer_sdt, rates
+
+
+def _hand(hits, n_signal, fa, n_noise):
+    """The log-linear correction (Hautus 1995) written out."""
+    h = (hits + 0.5) / (n_signal + 1)
+    f = (fa + 0.5) / (n_noise + 1)
+    return norm.ppf(h) - norm.ppf(f), -(norm.ppf(h) + norm.ppf(f)) / 2
+
+
+# hits, n_signal, false alarms, n_noise: ordinary cells and every extreme rate (0 and 1, hits and false alarms)
+CELLS = [(7, 10, 2, 10), (0, 10, 3, 10), (10, 10, 3, 10), (6, 10, 0, 10), (6, 10, 10, 10), (10, 10, 0, 10),
+         (0, 10, 10, 10), (0, 4, 0, 6), (4, 4, 6, 6), (1, 1, 0, 1), (3, 7, 5, 9)]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_dprime_criterion_matches_a_hand_computation(cell):
+    d, c = dprime_criterion(*cell)
+    want_d, want_c = _hand(*cell)
+    assert d == pytest.approx(want_d, abs=1e-12) and c == pytest.approx(want_c, abs=1e-12)
+    assert np.isfinite(d) and np.isfinite(c)
+    assert isinstance(d, float) and isinstance(c, float)
+
+
+def test_arrays_in_arrays_out():
+    h, ns, f, nn = (np.array(v) for v in zip(*CELLS))
+    d, c = dprime_criterion(h, ns, f, nn)
+    want_d, want_c = _hand(h, ns, f, nn)
+    assert d.shape == c.shape == (len(CELLS),)
+    np.testing.assert_allclose(d, want_d, atol=1e-12)
+    np.testing.assert_allclose(c, want_c, atol=1e-12)
+    hit_rate, fa_rate = rates(h, ns, f, nn)
+    np.testing.assert_allclose(hit_rate, h / ns)
+    np.testing.assert_allclose(fa_rate, f / nn)
+
+
+def test_extreme_rates_raw_and_corrected():
+    hit_rate, fa_rate = rates([0, 10], [10, 10], [10, 0], [10, 10])
+    assert hit_rate.tolist() == [0.0, 1.0] and fa_rate.tolist() == [1.0, 0.0]
+    d, c = dprime_criterion([0, 10], [10, 10], [10, 0], [10, 10])
+    assert d[1] == pytest.approx(2 * norm.ppf(10.5 / 11)) and d[0] == pytest.approx(-d[1])
+    np.testing.assert_allclose(c, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, k", [(10, 5), (10, 7), (10, 10), (7, 0), (25, 19)])
+def test_symmetric_observer_is_unbiased(n, k):
+    # hits = correct rejections (k of n each): no preference for either answer
+    _, c = dprime_criterion(k, n, n - k, n)
+    assert c == pytest.approx(0.0, abs=1e-12)
+
+
+def test_liberal_observer_has_negative_criterion():
+    # the same sensitivity, but saying "animal" more: more hits and more false alarms
+    _, c_liberal = dprime_criterion(9, 10, 4, 10)
+    _, c_conservative = dprime_criterion(6, 10, 1, 10)
+    assert c_liberal < 0 < c_conservative
+
+
+def test_dprime_increases_with_accuracy_at_a_fixed_criterion():
+    n = 20
+    k = np.arange(10, n + 1)  # hits = correct rejections = k: accuracy k/n, c = 0 throughout
+    d, c = dprime_criterion(k, n, n - k, n)
+    assert np.all(np.diff(d) > 0)
+    np.testing.assert_allclose(c, 0.0, atol=1e-12)
+    assert d[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_no_trial_of_a_kind_is_nan_not_made_up():
+    hit_rate, fa_rate = rates(0, 0, 2, 5)
+    assert np.isnan(hit_rate) and fa_rate == 0.4
+    assert all(np.isnan(v) for v in dprime_criterion(0, 0, 2, 5))
+    assert all(np.isnan(v) for v in dprime_criterion(3, 5, 0, 0))
+
+
+@pytest.mark.parametrize("bad", [(6, 5, 1, 5), (-1, 5, 1, 5), (1, 5, 6, 5), (np.nan, 5, 1, 5)])
+def test_impossible_counts_are_refused(bad):
+    with pytest.raises(ValueError):
+        dprime_criterion(*bad)
+    with pytest.raises(ValueError):
+        rates(*bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10_000).flatmap(lambda ns: st.tuples(st.integers(0, ns), st.just(ns))),
+       st.integers(1, 10_000).flatmap(lambda nn: st.tuples(st.integers(0, nn), st.just(nn))))
+def test_dprime_and_criterion_are_finite_for_any_counts(signal, noise):
+    (hits, n_signal), (fa, n_noise) = signal, noise
+    d, c = dprime_criterion(hits, n_signal, fa, n_noise)
+    assert np.isfinite(d) and np.isfinite(c)
+    # and bounded by the trial counts: no observer beats a perfect one
+    d_max, _ = dprime_criterion(n_signal, n_signal, 0, n_noise)
+    assert abs(d) <= d_max + 1e-9
+
+
+# ----------------------------------------------------------------------------- per observer
+
+def _trials(rows):
+    """rows: (observer, kind, group, level, category, response, timed_out)."""
+    df = pd.DataFrame(rows, columns=["observer", "observer_kind", "group", "level", "category", "response",
+                                     "timed_out"])
+    df["map_source"] = df["group"]
+    df["correct"] = ((df["response"] == df["category"]) & (df["timed_out"] == 0)).astype(int)
+    return df
+
+
+def _observer(name, level, hits, n_a, fa, n_n, kind="human", group="clickme"):
+    rows = []
+    for i in range(n_a):
+        rows.append((name, kind, group, level, "animal", "animal" if i < hits else "nonanimal", 0))
+    for i in range(n_n):
+        rows.append((name, kind, group, level, "nonanimal", "animal" if i < fa else "nonanimal", 0))
+    return rows
+
+
+def test_observer_sdt_counts_rates_and_dprime():
+    trials = _trials(_observer("p1", "10", 4, 5, 1, 5) + _observer("p1", "full", 5, 5, 0, 5)
+                     + _observer("net", "10", 3, 6, 2, 4, kind="model"))
+    sdt = observer_sdt(trials).set_index(["observer", "level"])
+    row = sdt.loc[("p1", "10")]
+    assert (row["n_animal"], row["n_nonanimal"], row["hits"], row["false_alarms"]) == (5, 5, 4, 1)
+    assert row["hit_rate"] == 0.8 and row["fa_rate"] == 0.2
+    assert (row["dprime"], row["criterion"]) == pytest.approx(_hand(4, 5, 1, 5))
+    perfect = sdt.loc[("p1", "full")]
+    assert perfect["hit_rate"] == 1.0 and perfect["fa_rate"] == 0.0 and np.isfinite(perfect["dprime"])
+    model = sdt.loc[("net", "10")]
+    assert model["series"] == "net" and sdt.loc[("p1", "10"), "series"] == "clickme"
+    assert (model["dprime"], model["criterion"]) == pytest.approx(_hand(3, 6, 2, 4))
+
+
+def test_observer_sdt_has_the_rows_and_keys_of_observer_accuracy():
+    trials = _trials(_observer("p1", "10", 4, 5, 1, 5) + _observer("p1", "1", 2, 5, 3, 5)
+                     + _observer("p2", "10", 5, 5, 0, 5, group="salicon")
+                     + _observer("net", "10", 3, 6, 2, 4, kind="model"))
+    keys = ["observer_kind", "observer", "group", "series", "map_source", "level"]
+    acc = observer_accuracy(trials)
+    sdt = observer_sdt(trials)
+    pd.testing.assert_frame_equal(sdt[keys], acc[keys])
+    assert (sdt["n_animal"] + sdt["n_nonanimal"]).tolist() == acc["n"].tolist()
+    assert list(sdt.columns) == keys + ["n_animal", "n_nonanimal", "hits", "false_alarms", "hit_rate", "fa_rate",
+                                        "dprime", "criterion"]
+
+
+def test_a_level_without_animal_trials_is_nan():
+    trials = _trials(_observer("p1", "10", 0, 0, 2, 5) + _observer("p1", "1", 3, 4, 0, 0))
+    sdt = observer_sdt(trials).set_index("level")
+    assert np.isnan(sdt.loc["10", "hit_rate"]) and sdt.loc["10", "fa_rate"] == 0.4
+    assert np.isnan(sdt.loc["1", "fa_rate"]) and sdt.loc["1", "hit_rate"] == 0.75
+    assert sdt[["dprime", "criterion"]].isna().all().all()
+
+
+def test_timed_out_trials_count_as_not_saying_animal():
+    rows = _observer("p1", "10", 3, 4, 1, 4)
+    # two timeouts on animal images (misses), two on non-animal images (correct rejections), and one
+    # whose response says animal but that timed out (no answer in time: not a hit)
+    rows += [("p1", "human", "clickme", "10", "animal", "none", 1)] * 2
+    rows += [("p1", "human", "clickme", "10", "nonanimal", "none", 1)] * 2
+    rows += [("p1", "human", "clickme", "10", "animal", "animal", 1)]
+    row = observer_sdt(_trials(rows)).iloc[0]
+    assert (row["n_animal"], row["hits"], row["n_nonanimal"], row["false_alarms"]) == (7, 3, 6, 1)
+    assert (row["dprime"], row["criterion"]) == pytest.approx(_hand(3, 7, 1, 6))
+
+
+def test_the_exclusions_decide_whether_timeouts_reach_sdt_as_they_do_accuracy():
+    rows = []
+    for level in ("10", "full"):
+        rows += _observer("p1", level, 4, 5, 1, 5)
+        rows += [("p1", "human", "clickme", level, "animal", "none", 1),
+                 ("p1", "human", "clickme", level, "nonanimal", "none", 1)]
+    trials = _trials(rows)
+    left_out = apply_exclusions(trials, ExclusionSettings(max_timeout_rate=1.0)).trials
+    counted = apply_exclusions(trials, ExclusionSettings(max_timeout_rate=1.0, timeouts_as_errors=True)).trials
+    for kept, n in ((left_out, 5), (counted, 6)):
+        row = observer_sdt(kept).set_index("level").loc["10"]
+        assert observer_accuracy(kept).set_index("level").loc["10", "n"] == 2 * n
+        assert (row["n_animal"], row["hits"], row["n_nonanimal"], row["false_alarms"]) == (n, 4, n, 1)
+
+
+# ----------------------------------------------------------------------------- per series
+
+def _obs_sdt(rows):
+    """rows: (kind, observer, group, level, hits, n_animal, fa, n_nonanimal)."""
+    trials = []
+    for kind, observer, group, level, hits, n_a, fa, n_n in rows:
+        trials += _observer(observer, level, hits, n_a, fa, n_n, kind=kind, group=group)
+    return observer_sdt(_trials(trials))
+
+
+def test_group_sdt_mean_and_sem_over_observers():
+    obs = _obs_sdt([("human", "p1", "clickme", "10", 9, 10, 1, 10), ("human", "p2", "clickme", "10", 7, 10, 3, 10),
+                    ("human", "p3", "clickme", "10", 6, 10, 2, 10)])
+    row = group_sdt(obs).iloc[0]
+    assert row["label"] == "clickme (humans)" and row["n_observers"] == 3 and row["n_trials"] == 60
+    assert row["error_kind"] == "SEM over observers"
+    for q in ("hit_rate", "fa_rate", "dprime", "criterion"):
+        v = obs[q].to_numpy()
+        assert row[q] == pytest.approx(v.mean())
+        assert row[f"{q}_sem"] == pytest.approx(v.std(ddof=1) / np.sqrt(3))
+
+
+def test_group_sdt_leaves_out_undefined_values():
+    obs = _obs_sdt([("human", "p1", "clickme", "10", 9, 10, 1, 10), ("human", "p2", "clickme", "10", 7, 10, 3, 10),
+                    ("human", "p3", "clickme", "10", 0, 0, 2, 10)])  # p3 saw no animal there
+    row = group_sdt(obs).iloc[0]
+    assert row["n_observers"] == 3
+    defined = obs["dprime"].dropna().to_numpy()
+    assert len(defined) == 2 and row["dprime"] == pytest.approx(defined.mean())
+    assert row["fa_rate"] == pytest.approx(obs["fa_rate"].mean())  # all three have a false-alarm rate
+
+
+def _exact_sd(hits, n_a, fa, n_n):
+    """SD of the corrected d′ over every pair of counts drawn from binomials with the observed rates."""
+    values, weights = [], []
+    for kh, kf in itertools.product(range(n_a + 1), range(n_n + 1)):
+        values.append(dprime_criterion(kh, n_a, kf, n_n)[0])
+        weights.append(binom.pmf(kh, n_a, hits / n_a) * binom.pmf(kf, n_n, fa / n_n))
+    values, weights = np.array(values), np.array(weights)
+    mean = np.sum(weights * values)
+    return np.sqrt(np.sum(weights * (values - mean) ** 2))
+
+
+def test_a_model_has_the_sampling_se_over_its_trials():
+    obs = _obs_sdt([("model", "net", "clickme", "10", 14, 20, 5, 16), ("model", "net", "clickme", "full", 20, 20,
+                                                                        0, 16)])
+    curves = group_sdt(obs).set_index("level")
+    row = curves.loc["10"]
+    assert row["label"] == "net on clickme (model)" and row["n_observers"] == 1
+    assert row["error_kind"] == "sampling SE over trials"
+    assert row["hit_rate_sem"] == pytest.approx(np.sqrt(0.7 * 0.3 / 20))
+    assert row["fa_rate_sem"] == pytest.approx(np.sqrt(5 / 16 * 11 / 16 / 16))
+    assert row["dprime_sem"] == pytest.approx(_exact_sd(14, 20, 5, 16))
+    assert row["criterion_sem"] == pytest.approx(row["dprime_sem"] / 2)
+    # always right: no sampling variability, as a model's accuracy of 1 has binomial SE 0
+    perfect = curves.loc["full"]
+    assert perfect[["hit_rate_sem", "fa_rate_sem", "dprime_sem", "criterion_sem"]].tolist() == [0, 0, 0, 0]
+
+
+# ----------------------------------------------------------------------------- tests and figure
+
+def _two_groups(rng):
+    rows = []
+    for g, (group, shift) in enumerate((("clickme", 2), ("salicon", 0))):
+        for i in range(5):
+            for level in ("1", "10", "full"):
+                hits = int(np.clip(5 + shift + rng.integers(-1, 2), 0, 10))
+                fa = int(np.clip(3 - shift + rng.integers(-1, 2), 0, 10))
+                rows.append(("human", f"{group[:2]}{i}", group, level, hits, 10, fa, 10))
+    return _obs_sdt(rows)
+
+
+def test_compare_groups_on_dprime_is_the_accuracy_test_on_another_column():
+    obs = _two_groups(np.random.default_rng(1))
+    tests = compare_groups(obs, rng=5, n_resamples=199, n_bootstrap=199, value="dprime")
+    same = compare_groups(obs.drop(columns="dprime").assign(accuracy=obs["dprime"]), rng=5, n_resamples=199,
+                          n_bootstrap=199)
+    pd.testing.assert_frame_equal(tests, same)
+    assert tests["level"].tolist() == ["1", "10", "full"]
+    means = obs.groupby(["group", "level"])["dprime"].mean()
+    assert tests["mean_a"].to_numpy() == pytest.approx(means["clickme"].to_numpy())
+    assert (tests["difference"] > 0).all()
+    with pytest.raises(ValueError, match="dprime"):
+        compare_groups(obs.drop(columns="dprime"), value="dprime")
+
+
+def test_compare_groups_default_is_unchanged_by_other_columns():
+    obs = _two_groups(np.random.default_rng(2))
+    obs["accuracy"] = (obs["hits"] + obs["n_nonanimal"] - obs["false_alarms"]) / 20
+    plain = compare_groups(obs[["observer_kind", "observer", "group", "level", "accuracy"]], rng=3,
+                           n_resamples=199, n_bootstrap=199)
+    pd.testing.assert_frame_equal(compare_groups(obs, rng=3, n_resamples=199, n_bootstrap=199), plain)
+    pd.testing.assert_frame_equal(compare_groups(obs, rng=3, n_resamples=199, n_bootstrap=199, value="accuracy"),
+                                  plain)
+
+
+def test_sdt_figure_has_a_dprime_and_a_criterion_panel():
+    obs = _two_groups(np.random.default_rng(3))
+    obs = pd.concat([obs, _obs_sdt([("model", "net", "clickme", lv, 9, 10, 1, 10) for lv in ("1", "10", "full")]),
+                     _obs_sdt([("human", "x1", "salicon", "1", 0, 0, 3, 10)])])  # an undefined d′ too
+    curves = group_sdt(obs)
+    tests = compare_groups(obs, rng=0, n_resamples=99, n_bootstrap=99, value="dprime")
+    fig = sdt_figure(curves, tests, pd.Series({"1": 0.3, "10": 3.0, "full": 100.0}))
+    main = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert [ax.get_ylabel() for ax in main] == ["Sensitivity d′", "Criterion c (dotted: 0, unbiased)"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "clickme (humans)", "salicon (humans)", "net on clickme (model)"]
+    assert [t.get_text() for t in main[1].get_xticklabels()] == ["1", "10"]
+    assert main[0].get_xscale() == "log" and main[0].get_xlim() == main[1].get_xlim()
