@@ -1,8 +1,10 @@
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import ndimage as ndi
+from scipy import ndimage as ndi, stats
 
 from reveal.stimuli.reveal import reveal_mask, reveal_order
 
@@ -89,6 +91,49 @@ def test_on_a_flat_map_the_region_grows_as_a_disc_around_the_peak():
         radius = np.sqrt(n / np.pi)  # of a disc of n pixels
         assert dist[first].max() < radius + 3, n
         assert (dist < radius - 3)[~first].sum() == 0, n  # and it has no holes
+
+
+def test_the_noise_perturbs_the_order_and_importance_still_decides_it():
+    # the default noise (0.05 of the importance range, smoothed): the order stays close to the
+    # noise-free one (rank correlation > 0.8 for every seed) but is not that order
+    m = ndi.gaussian_filter(np.random.default_rng(3).random((64, 64)), 4)
+    plain = reveal_order(m, np.random.default_rng(1), noise=0).ravel()
+    for seed in range(4):
+        rho = stats.spearmanr(reveal_order(m, np.random.default_rng(seed)).ravel(), plain)[0]
+        assert 0.8 < rho < 0.99, (seed, rho)
+
+
+def test_the_defaults_are_the_published_parameters():
+    # DESIGN.md: noise 0.05 of the importance range, smoothed over 2 px; distance 0.25 per diagonal
+    defaults = {k: v.default for k, v in inspect.signature(reveal_order).parameters.items()}
+    assert defaults == {"importance": inspect.Parameter.empty, "rng": None, "connectivity": 4, "noise": 0.05,
+                        "noise_scale": 2.0, "distance_weight": 0.25}
+
+
+def test_with_8_neighbours_the_flood_follows_diagonal_and_straight_ridges_alike():
+    # a star of eight ridges from the peak, slowly falling: 8-connected, every ridge pixel comes
+    # before any pixel off the star (a missing or wrong neighbour offset would detour)
+    m = np.zeros((15, 15))
+    for dr, dc in [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]:
+        for k in range(8):
+            m[7 + dr * k, 7 + dc * k] = 1.0 - 0.01 * k - 0.001 * (dr + 2 * dc + 3)
+    rank = reveal_order(m, np.random.default_rng(0), connectivity=8, noise=0, distance_weight=0)
+    star = m > 0
+    assert rank[star].max() == star.sum() - 1
+
+
+@pytest.mark.parametrize("n", [0, 1, 17, 63, 64])
+def test_a_mask_reveals_exactly_n_pixels_the_first_n(n):
+    rank = reveal_order(np.random.default_rng(2).random((8, 8)), np.random.default_rng(2))
+    mask = reveal_mask(rank, n)
+    assert mask.sum() == n and (rank[mask] < n).all()
+
+
+@pytest.mark.parametrize("n", [-1, 65])
+def test_a_mask_of_more_pixels_than_the_map_or_fewer_than_none_is_refused(n):
+    rank = reveal_order(np.random.default_rng(2).random((8, 8)), np.random.default_rng(2))
+    with pytest.raises(ValueError):
+        reveal_mask(rank, n)
 
 
 @pytest.mark.parametrize("bad, message", [
