@@ -5,6 +5,8 @@ runs no network.
 """
 from __future__ import annotations
 
+import math
+
 # Kept here rather than imported, so that building the parser does not import torch
 # (reveal.cli.maps uses them too).
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -18,7 +20,9 @@ def register(subparsers):
         description="Categorise every stimulus of a stimulus set with an ImageNet network (animal = summed "
                     "softmax over ImageNet classes 0-397 >= threshold) and write trial data in the human "
                     "format plus p_animal and top5. An existing output of the same set and observer is "
-                    "resumed.")
+                    "resumed. With --attend, one cued observer per --strength (feature-similarity gain at the "
+                    "pooled head features), all in one output; resuming refuses a file holding another "
+                    "strength.")
     p.add_argument("--stimuli", required=True, metavar="DIR", help="stimulus-set folder (with manifest.csv)")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help="efficientnet_lite0 (bundled, default), a torchvision classification model "
@@ -29,17 +33,77 @@ def register(subparsers):
     p.add_argument("--batch-size", type=int, metavar="N", help="images per batch (default: 256 on CUDA, 4 on CPU)")
     p.add_argument("--workers", type=int, metavar="N", help="PNG-decoding worker processes")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="P(animal) threshold (default 0.5)")
+    p.add_argument("--attend", choices=("animal", "nonanimal"), metavar="TARGET",
+                   help="cued observers: feature-similarity gain (Lindsay & Miller 2018) on the pooled head "
+                        "features toward animal (or nonanimal, the invalid cue for animal images); one observer "
+                        "per --strength, labelled MODEL+fsg(TARGET,head,STRENGTH), all in --out")
+    p.add_argument("--strength", metavar="B[,B...]",
+                   help="cue strengths >= 0 for --attend, comma-separated, e.g. 0,0.5,1,2 (default 1; "
+                        "0 = the plain network's answers)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="output trial-data CSV")
     p.set_defaults(func=_predict)
 
 
+def parse_strengths(text):
+    """``--strength`` text → list of floats: comma-separated numbers >= 0, each once.
+
+    Examples
+    --------
+    >>> parse_strengths("0, 0.5,1,2")
+    [0.0, 0.5, 1.0, 2.0]
+    >>> parse_strengths("1,-2")
+    Traceback (most recent call last):
+    ...
+    reveal.core.errors.InputError: --strength: -2 is negative; cue strengths are >= 0 (0 = no cue)
+    """
+    from ..core.errors import InputError
+
+    hint = "give comma-separated numbers >= 0, e.g. --strength 0,0.5,1,2"
+    items = [t.strip() for t in str(text).split(",")]
+    if not any(items):
+        raise InputError(f"--strength is empty; {hint}")
+    out, seen = [], {}
+    for item in items:
+        if not item:
+            raise InputError(f"--strength {text!r} has an empty entry; {hint}")
+        try:
+            value = float(item) + 0.0  # + 0.0: -0 → 0
+        except ValueError:
+            raise InputError(f"--strength: {item!r} is not a number; {hint}") from None
+        if not math.isfinite(value):
+            raise InputError(f"--strength: {item!r} is not a finite number; {hint}")
+        if value < 0:
+            raise InputError(f"--strength: {item} is negative; cue strengths are >= 0 (0 = no cue)")
+        label = format(value, ".12g")  # as in the observer label (reveal.models.cueing.format_strength)
+        if label in seen:
+            raise InputError(f"--strength: {item!r} repeats {seen[label]!r}; each strength is one observer")
+        seen[label] = item
+        out.append(value)
+    return out
+
+
 def _predict(args):
+    from ..core.errors import InputError
+
+    if args.strength is not None and args.attend is None:
+        raise InputError("--strength sets the cue strengths of --attend; add --attend animal (or nonanimal)")
+    strengths = parse_strengths("1" if args.strength is None else args.strength) if args.attend else None
+
     from ..models.inference import predict  # torch is imported only when the command runs
 
-    df = predict(args.stimuli, args.model, args.out, weights=args.weights, device=args.device,
+    model, weights, name = args.model, args.weights, args.name
+    if args.attend:
+        from ..models.cueing import cue_observers
+        from ..models.registry import load_observer
+
+        base = load_observer(args.model, weights=args.weights)
+        if args.name:
+            base = base.renamed(args.name)
+        model, weights, name = cue_observers(base, strengths, args.attend), None, None
+    df = predict(args.stimuli, model, args.out, weights=weights, device=args.device,
                  batch_size=args.batch_size, num_workers=args.workers, threshold=args.threshold,
-                 name=args.name, progress=not args.no_progress)
-    acc = df["correct"].mean()
-    print(f"{args.out}: {len(df)} stimuli, observer {df['observer'].iat[0]}, accuracy {acc:.3f}")
+                 name=name, progress=not args.no_progress)
+    for observer, rows in df.groupby("observer", sort=False):
+        print(f"{args.out}: {len(rows)} stimuli, observer {observer}, accuracy {rows['correct'].mean():.3f}")
     return 0

@@ -12,6 +12,7 @@ _EXPORTS = {
     "animal_evidence": "readout", "decide": "readout",
     "predict": "inference", "read_predictions": "inference",
     "attention_map": "attention", "write_attention_maps": "attention",
+    "cue_observer": "cueing", "cue_observers": "cueing", "head_gradient_values": "cueing",
 }
 
 __all__ = list(_EXPORTS)

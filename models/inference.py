@@ -11,6 +11,14 @@ in flight. A restarted run keeps
 the rows already there, cuts a half-written last line, skips their stimulus ids and
 refuses a file that belongs to another stimulus set or observer. When every stimulus is
 in, the file is rewritten in manifest order through a temporary file and a rename.
+
+Several observers (e.g. one cued observer per cue strength, :mod:`reveal.models.cueing`)
+can share one file: each stimulus image is decoded once and goes through every observer,
+and the file holds one row per (observer, stimulus), ordered by observer (in the order
+given) then manifest row. Resuming is per observer: every observer already in the file must
+be one of those asked for (a file with rows of another cue strength is refused, not
+mixed), and each observer's missing stimuli are added. Observers asked for that are not in
+the file yet are added too, so a finished file can be extended with another observer.
 """
 from __future__ import annotations
 
@@ -106,11 +114,13 @@ def _existing_rows(out, manifest, fingerprint):
     return old
 
 
-def _check_observer(old, out, observer):
-    foreign = old["observer"] != observer
+def _check_observer(old, out, observers):
+    """Every row of ``old`` belongs to one of the ``observers`` (labels)."""
+    foreign = ~old["observer"].isin(observers)
     if foreign.any():
         i = int(np.flatnonzero(foreign.to_numpy())[0])
-        raise InputError(f"holds predictions of observer {old['observer'].iat[i]!r}, not {observer!r}; "
+        wanted = repr(observers[0]) if len(observers) == 1 else "any of " + ", ".join(map(repr, observers))
+        raise InputError(f"holds predictions of observer {old['observer'].iat[i]!r}, not {wanted}; "
                          "choose another --out (or --name)", path=out, row=i + 1)
 
 
@@ -120,14 +130,21 @@ def _csv_text(rows):
     return buf.getvalue()
 
 
-def _finalise(out, manifest):
-    """Check one row per stimulus; rewrite in manifest order (atomically) if needed."""
+def _row_order(df, observers):
+    """Sort key of model rows: observer (in the order given), then manifest row."""
+    rank = df["observer"].map({name: k for k, name in enumerate(observers)}).to_numpy(dtype=np.int64)
+    return rank * (1 << 40) + df["trial"].astype(np.int64).to_numpy()
+
+
+def _finalise(out, manifest, observers):
+    """Check one row per observer and stimulus; rewrite in order (atomically) if needed."""
     raw = read_model_rows(out)
-    df = raw.drop_duplicates("stimulus_id", keep="first")
-    lacking = set(manifest["stimulus_id"]) - set(df["stimulus_id"])
-    if lacking:  # cannot happen unless the file was edited during the run
-        raise RuntimeError(f"{out}: {len(lacking)} stimuli have no row after the run")
-    order = df["trial"].astype(int).to_numpy()
+    df = raw.drop_duplicates(["observer", "stimulus_id"], keep="first")
+    for name in observers:
+        lacking = set(manifest["stimulus_id"]) - set(df.loc[df["observer"] == name, "stimulus_id"])
+        if lacking:  # cannot happen unless the file was edited during the run
+            raise RuntimeError(f"{out}: {len(lacking)} stimuli have no row of observer {name!r} after the run")
+    order = _row_order(df, observers)
     if len(df) != len(raw) or np.any(np.diff(order) < 0):
         df = df.iloc[np.argsort(order, kind="stable")]
         atomic_write(out, df.to_csv(index=False, lineterminator="\n"))
@@ -149,6 +166,11 @@ def _rows_for_batch(positions, p_animal, top5, manifest, observer, fingerprint, 
     return rows
 
 
+def _prep_key(observer):
+    """Observers with equal keys preprocess a batch identically (computed once per batch)."""
+    return (observer.mean, observer.std, observer.resize_size, observer.crop_size, observer.interpolation)
+
+
 def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="auto", batch_size=None,
             num_workers=None, threshold=THRESHOLD, name=None, progress=True):
     """Categorise every stimulus of a set with a network; write and return its trial data.
@@ -157,11 +179,13 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
     ----------
     stimuli : str or os.PathLike
         Stimulus-set folder (``manifest.csv`` + PNGs).
-    model : str or Observer
-        Observer name (see :func:`reveal.models.registry.load_observer`) or an :class:`Observer`.
+    model : str, Observer or sequence of Observer
+        Observer name (see :func:`reveal.models.registry.load_observer`), an :class:`Observer`,
+        or several observers with distinct names (e.g. :func:`reveal.models.cueing.cue_observers`):
+        each stimulus image is decoded once and categorised by each, all rows in one file.
     out : str or os.PathLike, optional
-        Output CSV; if it exists with rows of this set and observer, the run resumes.
-        None: nothing is written.
+        Output CSV; if it exists with rows of this set and of these observers, the run
+        resumes (rows of any other observer: refused). None: nothing is written.
     weights : str or os.PathLike, optional
         Local weights file (only with a model name).
     device : {"auto", "cpu", "cuda", "cuda:N"}
@@ -170,15 +194,15 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
     threshold : float
         Answer "animal" when P(animal) >= threshold.
     name : str, optional
-        Observer label for the ``observer`` column (default: the model's name).
+        Observer label for the ``observer`` column (default: the model's name; one observer only).
     progress : bool
         Show a tqdm progress bar (on stderr).
 
     Returns
     -------
     pandas.DataFrame
-        One row per stimulus in manifest order, columns :data:`reveal.core.trialdata.MODEL_COLUMNS`, typed as
-        by :func:`read_predictions`.
+        One row per stimulus (per observer, observers in the order given) in manifest order, columns
+        :data:`reveal.core.trialdata.MODEL_COLUMNS`, typed as by :func:`read_predictions`.
     """
     root = Path(stimuli)
     stimset = read_stimulus_set(root)
@@ -187,6 +211,13 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         raise InputError(f"batch size must be at least 1, got {batch_size}")
     if num_workers is not None and int(num_workers) < 0:
         raise InputError(f"number of workers must be at least 0, got {num_workers}")
+    several = not isinstance(model, (str, Observer))
+    if several:
+        model = list(model)
+        if not model or not all(isinstance(m, Observer) for m in model):
+            raise ValueError("model must be a name, an Observer or a non-empty sequence of Observers")
+        if weights is not None or name:
+            raise ValueError("weights and name apply to one model, not to a sequence of Observers")
     dev = resolve_device(device)
     fingerprint = stimset.fingerprint
     old = None
@@ -197,24 +228,32 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
         if out.is_dir():
             raise InputError("is a folder; --out takes the name of a CSV file", path=out)
         old = _existing_rows(out, manifest, fingerprint)
-    if isinstance(model, Observer):
+    if several:
+        observers = model
+    elif isinstance(model, Observer):
         if weights is not None:
             raise ValueError("weights apply to a model name, not to an Observer instance")
-        observer = model
+        observers = [model]
     else:
-        observer = load_observer(model, weights=weights)
+        observers = [load_observer(model, weights=weights)]
     if name:
-        observer = observer.renamed(name)
+        observers = [observers[0].renamed(name)]
+    names = [o.name for o in observers]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"observer label {twice!r} is given more than once: each observer needs its own label")
 
-    done = set()
+    ids = manifest["stimulus_id"].to_numpy()
+    need = np.ones((len(observers), len(manifest)), dtype=bool)  # need[k, i]: observer k lacks stimulus i
     if old is not None:
-        _check_observer(old, out, observer.name)
-        done = set(old["stimulus_id"])
-        if done:
-            log.info("%s: resuming, %d of %d stimuli already there", out, len(done), len(manifest))
+        _check_observer(old, out, names)
+        for k, label in enumerate(names):
+            need[k] = ~np.isin(ids, old.loc[old["observer"] == label, "stimulus_id"].to_numpy())
+        if len(old):
+            log.info("%s: resuming, %d of %d rows already there", out, len(old), need.size)
     elif out is not None:
         atomic_write(out, model_header())
-    pending = np.flatnonzero(~manifest["stimulus_id"].isin(done).to_numpy())
+    pending = np.flatnonzero(need.any(axis=0))
 
     # Stimuli sharing a PNG (the `full` rows of one image) are classified once.
     by_file = pd.Series(pending).groupby(manifest["file"].to_numpy()[pending], sort=False).apply(list)
@@ -232,11 +271,12 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
                             timeout=300 if nw else 0)  # a hung worker becomes an error, not a hang
         if use_cuda:
             torch.backends.cudnn.benchmark = True  # one input shape all run long: let cuDNN pick kernels
-        net = observer.prepare(dev)
+        nets = [o.prepare(dev) for o in observers]
         categories = imagenet_categories()
         fh = open(out, "a", newline="", encoding="utf-8") if out is not None else None
         synced = time.monotonic()
-        bar = tqdm(total=len(pending), unit="stim", desc=observer.name, disable=not progress, leave=progress)
+        desc = names[0] if len(names) == 1 else f"{len(names)} observers"
+        bar = tqdm(total=int(need.sum()), unit="stim", desc=desc, disable=not progress, leave=progress)
         try:
             with torch.inference_mode():
                 for idx, images, ok in loader:
@@ -245,20 +285,35 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
                         raise InputError(f"cannot decode stimulus image {files[j]!r}",
                                          path=stimset.manifest_path, row=int(groups[j][0]) + 1)
                     # (N, H, W, 3) → (N, 3, H, W) is a view, already channels-last.
-                    x = observer.preprocess(images.to(dev, non_blocking=True).permute(0, 3, 1, 2))
-                    # Mixed precision on CUDA only: this CPU kind (AVX2, no AVX-512/AMX) has no
-                    # fast half-precision kernels.
-                    with torch.autocast(dev.type, dtype=torch.float16, enabled=use_cuda):
-                        logits = net(x)
-                    if logits.ndim != 2 or logits.shape[1] != N_CLASSES:
-                        raise InputError(f"model {observer.name!r} gives outputs of shape {tuple(logits.shape)}; "
-                                         f"the animal read-out needs {N_CLASSES} ImageNet-1k logits")
-                    p, top_idx, top_p = (t.cpu().numpy() for t in animal_evidence(logits))
-                    reps = [len(groups[j]) for j in idx.tolist()]
-                    positions = np.concatenate([groups[j] for j in idx.tolist()])
-                    rows = _rows_for_batch(positions, np.repeat(p, reps),
-                                           np.repeat(format_top5(top_idx, top_p, categories), reps),
-                                           manifest, observer.name, fingerprint, threshold)
+                    batch = images.to(dev, non_blocking=True).permute(0, 3, 1, 2)
+                    batch_groups = [groups[j] for j in idx.tolist()]
+                    inputs, rows = {}, []
+                    for k, (observer, net) in enumerate(zip(observers, nets)):
+                        # The manifest positions of each image this observer still lacks.
+                        wanted = [[p for p in g if need[k, p]] for g in batch_groups]
+                        sel = [i for i, w in enumerate(wanted) if w]
+                        if not sel:
+                            continue
+                        key = _prep_key(observer)
+                        if key not in inputs:
+                            inputs[key] = observer.preprocess(batch)
+                        x = inputs[key]
+                        if len(sel) < len(wanted):
+                            x = x[torch.tensor(sel, device=x.device)]
+                        # Mixed precision on CUDA only: this CPU kind (AVX2, no AVX-512/AMX) has no
+                        # fast half-precision kernels.
+                        with torch.autocast(dev.type, dtype=torch.float16, enabled=use_cuda):
+                            logits = net(x)
+                        if logits.ndim != 2 or logits.shape[1] != N_CLASSES:
+                            raise InputError(f"model {observer.name!r} gives outputs of shape "
+                                             f"{tuple(logits.shape)}; the animal read-out needs {N_CLASSES} "
+                                             "ImageNet-1k logits")
+                        p, top_idx, top_p = (t.cpu().numpy() for t in animal_evidence(logits))
+                        reps = [len(wanted[i]) for i in sel]
+                        positions = np.concatenate([wanted[i] for i in sel])
+                        rows += _rows_for_batch(positions, np.repeat(p, reps),
+                                                np.repeat(format_top5(top_idx, top_p, categories), reps),
+                                                manifest, observer.name, fingerprint, threshold)
                     if fh is not None:
                         fh.write(_csv_text(rows))  # one write per batch: whole lines or a cut tail
                         fh.flush()  # in the OS's hands: a killed run keeps every finished batch
@@ -276,6 +331,7 @@ def predict(stimuli, model=DEFAULT_MODEL, out=None, *, weights=None, device="aut
                 fh.close()
 
     if out is not None:
-        return typed_model_rows(_finalise(out, manifest).reset_index(drop=True), out)
-    df = typed_model_rows(pd.DataFrame(collected, columns=list(MODEL_COLUMNS)).astype(str))
-    return df.sort_values("trial", kind="stable").reset_index(drop=True)
+        return typed_model_rows(_finalise(out, manifest, names).reset_index(drop=True), out)
+    df = pd.DataFrame(collected, columns=list(MODEL_COLUMNS)).astype(str)
+    df = typed_model_rows(df)
+    return df.iloc[np.argsort(_row_order(df, names), kind="stable")].reset_index(drop=True)
