@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / ".mutation"
 PACKAGES = ("core", "stimuli", "experiments", "analysis", "models", "cli")
+BIN = Path(sys.executable).parent  # cosmic-ray's commands, from this interpreter's environment
 
 # near misses of each operator: (from, to) pairs of cosmic-ray's operator names
 NEAR_BINARY = {("Add", "Sub"), ("Sub", "Add"), ("Mul", "Div"), ("Div", "Mul"), ("FloorDiv", "Div"),
@@ -121,10 +122,10 @@ def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
         db.with_suffix(".first.json").unlink(missing_ok=True)
     seen.write_text(blob)
     if not db.exists():
-        subprocess.run(["cosmic-ray", "init", str(config), str(db)], cwd=tree, env=env, check=True)
-        subprocess.run(["cr-filter-pragma", str(db)], cwd=tree, env=env, check=True)
+        subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], cwd=tree, env=env, check=True)
+        subprocess.run([str(BIN / "cr-filter-pragma"), str(db)], cwd=tree, env=env, check=True)
     _drop_far_operators(db)
-    subprocess.run(["cosmic-ray", "exec", str(config), str(db)], cwd=tree, env=env, check=True)
+    subprocess.run([str(BIN / "cosmic-ray"), "exec", str(config), str(db)], cwd=tree, env=env, check=True)
 
 
 def report(modules) -> list[dict]:
@@ -135,7 +136,7 @@ def report(modules) -> list[dict]:
         if not db.exists():
             continue
         _drop_far_operators(db)  # sessions begun before the operator set was narrowed
-        dump = subprocess.run(["cosmic-ray", "dump", str(db)], capture_output=True, text=True, check=True).stdout
+        dump = subprocess.run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True, text=True, check=True).stdout
         counts, survivors = Counter(), []
         for line in dump.splitlines():
             item, result = json.loads(line)
