@@ -136,7 +136,8 @@ def report(modules) -> list[dict]:
         if not db.exists():
             continue
         _drop_far_operators(db)  # sessions begun before the operator set was narrowed
-        dump = subprocess.run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True, text=True, check=True).stdout
+        dump = subprocess.run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True, text=True,
+                              check=True).stdout
         counts, survivors = Counter(), []
         for line in dump.splitlines():
             item, result = json.loads(line)
