@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from ..core.outputs import atomic_write
 from ..core.levels import FULL, level_value
 
-__all__ = ["accuracy_figure", "sdt_figure", "consistency_figure", "new_figure", "save_figure", "png_bytes", "stars"]
+__all__ = ["accuracy_figure", "sdt_figure", "sweeps_figure", "consistency_figure", "new_figure", "save_figure",
+           "png_bytes", "stars"]
 
 _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 _PLURAL = {"human": "humans", "simulated": "simulated observers"}
@@ -312,6 +313,108 @@ def sdt_figure(sdt_curves: pd.DataFrame, tests: pd.DataFrame | None = None,
                  "model error bars: sampling SE over trials.\nd′ and c with the log-linear correction (Hautus 1995): "
                  "0.5 added to hits and false alarms, 1 to the trials, in every cell.", fontsize=6.5, color="0.3",
                  ha="center", va="bottom", linespacing=1.3)
+    return fig
+
+
+_SWEEP_PANELS = (("hit_rate", "Hit rate"), ("fa_rate", "False-alarm rate"), ("dprime", "Sensitivity d′"),
+                 ("criterion", "Criterion c"))
+_SOURCE_STYLES = ["-", (0, (4, 1.5)), (0, (1, 1.2)), (0, (5, 1.5, 1, 1.5))]
+
+
+def _level_colours(levels) -> dict:
+    """A sequential colormap over the levels, from light (fewest features) to dark (intact images)."""
+    ordered = sorted(levels, key=level_value)
+    cmap = matplotlib.colormaps["viridis_r"]
+    n = len(ordered)
+    return {lv: cmap(0.12 + 0.88 * (i / (n - 1) if n > 1 else 1.0)) for i, lv in enumerate(ordered)}
+
+
+def sweeps_figure(sweeps: pd.DataFrame):
+    """Cue-strength sweeps: hit rate, false-alarm rate, d′ and c against the cue strength β.
+
+    One row of four panels per cued network, cue target and layer seen at two or more strengths
+    (small multiples), one line per level (a sequential colormap, intact images the darkest), one
+    line style per map source. Hits and false alarms rising together is a criterion shift (c falls);
+    d′ says whether discrimination changed.
+
+    Parameters
+    ----------
+    sweeps : pandas.DataFrame
+        From :func:`reveal.analysis.sdt.strength_sweeps`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``sweeps`` holds no sweep (no base, target and layer at two strengths).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sweeps = pd.DataFrame({
+    ...     "base": "net", "target": "animal", "layer": "head", "strength": [0.0, 1.0, 0.0, 1.0],
+    ...     "n_strengths": 2, "map_source": "clickme", "level": ["10", "10", "full", "full"],
+    ...     "hit_rate": [0.6, 0.8, 0.9, 0.95], "fa_rate": [0.2, 0.4, 0.05, 0.1],
+    ...     "dprime": [1.1, 1.0, 2.9, 2.8], "criterion": [0.3, -0.3, 0.2, -0.1]})
+    >>> fig = sweeps_figure(sweeps)
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['Hit rate', 'False-alarm rate', 'Sensitivity d′', 'Criterion c']
+    >>> fig.axes[0].get_title(loc="left")
+    'net, cue: animal at head'
+    """
+    swept = sweeps[sweeps["n_strengths"] >= 2] if len(sweeps) else sweeps
+    if not len(swept):
+        raise ValueError("no strength sweep: no cued network, target and layer at two strengths or more")
+    combos = list(swept[["base", "target", "layer"]].drop_duplicates().itertuples(index=False, name=None))
+    colours = _level_colours(set(swept["level"]))
+    sources = sorted(swept["map_source"].astype(str).unique())
+    styles = {src: _SOURCE_STYLES[i % len(_SOURCE_STYLES)] for i, src in enumerate(sources)}
+    with matplotlib.rc_context(_RC):
+        n_rows = len(combos)
+        fig = new_figure(figsize=(10.0, 2.5 * n_rows + 1.3))
+        axes = np.atleast_2d(fig.subplots(n_rows, 4, squeeze=False))
+        fig.subplots_adjust(left=0.07, right=0.985, wspace=0.45, hspace=0.55,
+                            bottom=1.05 / (2.5 * n_rows + 1.3), top=1 - 0.35 / (2.5 * n_rows + 1.3))
+        d_lo, d_hi = _span(swept.assign(_e=0.0), "dprime", "_e")
+        c_lo, c_hi = _span(swept.assign(_e=0.0), "criterion", "_e")
+        c_lim = max(abs(c_lo), abs(c_hi), 0.5) * 1.1
+        for row, (base, target, layer) in enumerate(combos):
+            sub = swept[(swept["base"] == base) & (swept["target"] == target) & (swept["layer"] == layer)]
+            strengths = sorted(sub["strength"].unique())
+            for col, (q, ylabel) in enumerate(_SWEEP_PANELS):
+                ax = axes[row, col]
+                for (src, lv), line in sub.groupby(["map_source", "level"], sort=False):
+                    line = line.sort_values("strength")
+                    ax.plot(line["strength"], line[q], color=colours[lv], ls=styles[str(src)], marker="o", ms=3,
+                            lw=1.3)
+                ax.set_xticks(strengths, labels=[f"{b:g}" for b in strengths])
+                ax.set_ylabel(ylabel)
+                if q in ("hit_rate", "fa_rate"):
+                    ax.set_ylim(-0.03, 1.03)
+                elif q == "dprime":
+                    ax.axhline(0.0, color="0.55", lw=0.8, ls=":", zorder=0)
+                    pad = 0.08 * max(d_hi - min(d_lo, 0.0), 0.5)
+                    ax.set_ylim(min(d_lo, 0.0) - pad, d_hi + pad)
+                else:
+                    ax.axhline(0.0, color="0.55", lw=0.8, ls=":", zorder=0)
+                    ax.set_ylim(-c_lim, c_lim)
+                if row == n_rows - 1:
+                    ax.set_xlabel("Cue strength β")
+            axes[row, 0].set_title(f"{base}, cue: {target} at {layer}", loc="left", fontsize=9,
+                                   fontweight="bold")
+        from matplotlib.lines import Line2D
+
+        levels = sorted(colours, key=level_value)
+        handles = [Line2D([], [], color=colours[lv], marker="o", ms=3, lw=1.3,
+                          label="intact" if lv == FULL else f"{lv} %") for lv in levels]
+        if len(sources) > 1:
+            handles += [Line2D([], [], color="0.3", ls=styles[src], lw=1.3, label=src) for src in sources]
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(handles), 9), frameon=False, title="Level (% of important features revealed)"
+                   + (" · line style: map source" if len(sources) > 1 else ""), title_fontsize=7.5)
     return fig
 
 

@@ -20,7 +20,7 @@ from ..core.seeding import as_generator
 from .consistency import image_spearman, model_human_consistency, summarize_consistency
 from .curves import accuracy_matrix, ceiling_level, group_curves, observer_accuracy, pixel_fraction_by_level
 from .exclusions import ExclusionSettings, apply_exclusions
-from .sdt import group_sdt, observer_sdt
+from .sdt import group_sdt, has_sweep, observer_sdt, strength_sweeps
 from ..core.levels import FULL, sort_levels
 from .randomization import bootstrap_group_effects, permutation_group_test, with_alternative
 from ..core.readers import read_trials
@@ -70,6 +70,9 @@ class AnalysisResult:
     sdt: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     sdt_curves: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     tests_dprime: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    #: The cued observers' hit rate, false-alarm rate, d′ and c per strength
+    #: (:func:`reveal.analysis.sdt.strength_sweeps`; empty when no observer is cued).
+    sweeps: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def ledger(self) -> pd.DataFrame:
         """Every row read but not analysed, with its reason: ``file, observer, reason, rows`` (the reader's
@@ -371,7 +374,8 @@ def analyze(paths, *, stimuli=None, settings: AnalysisSettings = AnalysisSetting
     return AnalysisResult(trials=read.trials, observer_accuracy=obs_acc, curves=curves, tests=tests, fits=fits,
                           consistency_pairs=pairs, consistency=consistency, spearman=spearman,
                           pixel_pct=pixel_pct, read=read, exclusions=excl, settings=settings,
-                          sdt=obs_sdt, sdt_curves=sdt_curves, tests_dprime=tests_dprime)
+                          sdt=obs_sdt, sdt_curves=sdt_curves, tests_dprime=tests_dprime,
+                          sweeps=strength_sweeps(obs_sdt))
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -404,9 +408,10 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
         ``fits``, ``consistency``, ``consistency_pairs``, ``image_spearman``,
         ``observers``, ``exclusions``: the ledger of every row not analysed, with its reason;
         ``sdt``: hits, false alarms, d′ and c per observer and level, ``sdt_curves``: their mean ± SEM per
-        series, ``tests_dprime``: the group tests on d′),
+        series, ``tests_dprime``: the group tests on d′; ``sweeps``: the cued observers' values per cue
+        strength, only when a cued network was run at two strengths or more),
         ``accuracy.png``/``.svg``, ``sdt.png``/``.svg`` (d′ and c), ``consistency.png``/``.svg`` when there is
-        a model–human comparison, and ``report.html``.
+        a model–human comparison, ``sweeps.png``/``.svg`` with ``sweeps.csv``, and ``report.html``.
     command : str
         The command line shown in the report.
     overwrite : bool
@@ -418,7 +423,7 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     dict
         Output name -> path.
     """
-    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure, sdt_figure
+    from .figures import accuracy_figure, consistency_figure, png_bytes, save_figure, sdt_figure, sweeps_figure
     from .sdt import CORRECTION
     from .report import render_report, write_report
 
@@ -426,6 +431,11 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
     tables = ("trials", "curves", "tests", "fits", "consistency", "consistency_pairs", "image_spearman", "observers",
               "exclusions", "sdt", "sdt_curves", "tests_dprime")
     figures = ("accuracy", "sdt", "consistency") if len(result.consistency) else ("accuracy", "sdt")
+    sweeps = getattr(result, "sweeps", None)
+    swept = has_sweep(sweeps)  # decided before declaring: no sweep, no sweeps.csv or sweeps.png
+    if swept:
+        tables += ("sweeps",)
+        figures += ("sweeps",)
     # every output recorded before the first is written: a run that fails part-way (a full
     # disk) leaves a folder its rerun recognises and replaces
     out.declare([f"{t}.csv" for t in tables] + [f"{f}.{s}" for f in figures for s in ("png", "svg")]
@@ -436,7 +446,7 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
                         ("consistency_pairs", result.consistency_pairs), ("image_spearman", result.spearman),
                         ("observers", result.exclusions.observers), ("exclusions", result.ledger()),
                         ("sdt", result.sdt), ("sdt_curves", result.sdt_curves),
-                        ("tests_dprime", result.tests_dprime)):
+                        ("tests_dprime", result.tests_dprime)) + ((("sweeps", sweeps),) if swept else ()):
         paths[name] = out.path(f"{name}.csv")
         write_csv(table, paths[name])
     figures = {}
@@ -463,10 +473,30 @@ def write_outputs(result, out_dir, *, command: str = "", overwrite: bool = False
         figures["Error consistency κ per level, pooled over pairs (their shared trials taken together): "
                 "models vs humans, and humans vs humans (reference); "
                 "'n/a': undefined at ceiling."] = png_bytes(fig)
+    sdt_figures = {}
+    if swept:
+        fig = sweeps_figure(sweeps)
+        for suffix in ("png", "svg"):
+            paths[f"sweeps_{suffix}"] = out.path(f"sweeps.{suffix}")
+            save_figure(fig, paths[f"sweeps_{suffix}"], dpi=300)
+        sdt_figures[SWEEPS_CAPTION] = png_bytes(fig)
     paths["report"] = out.path("report.html")
-    write_report(render_report(result, figures, version=toolkit_version(), command=command), paths["report"])
+    write_report(render_report(result, figures, version=toolkit_version(), command=command,
+                               sdt_figures=sdt_figures), paths["report"])
     out.close()
     return paths
+
+
+#: The caption of the cue-strength sweeps figure in the report.
+SWEEPS_CAPTION = (
+    "Cue-strength sweeps (sweeps.csv): hit rate, false-alarm rate, d′ and c of a network cued by feature-similarity "
+    "gain (Lindsay & Miller 2018) toward the cue target at each strength β (β = 0: the plain network), one line per "
+    "level (darker: more features revealed; darkest: intact images), one row per network, cue and layer. What to "
+    "look for: hits and false alarms rising together (c falling) is a shift of the criterion toward 'animal', not "
+    "better discrimination; d′ says whether discrimination changed — with gain on the attended features it may peak "
+    "at a moderate strength and fall at larger ones (Luo, Roads & Love 2021). An invalid cue (target nonanimal) "
+    "should move hits and false alarms the other way. d′ and c with the log-linear correction (Hautus 1995); a "
+    "network sees every stimulus, so its d′ is bounded by the stimulus counts per level.")
 
 
 def open_output(out_dir, *, overwrite: bool = False) -> OutputFolder:

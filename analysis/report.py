@@ -105,7 +105,8 @@ def sdt_table(sdt_curves: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def render_report(result, figures: dict[str, bytes], *, version: str, command: str = "") -> str:
+def render_report(result, figures: dict[str, bytes], *, version: str, command: str = "",
+                  sdt_figures: dict[str, bytes] | None = None) -> str:
     """The report as one HTML string.
 
     Parameters
@@ -117,6 +118,8 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
         Toolkit version.
     command : str
         The command line that produced it.
+    sdt_figures : dict of str to bytes, optional
+        Caption → PNG bytes, embedded in the signal-detection section (the cue-strength sweeps).
 
     Returns
     -------
@@ -182,6 +185,11 @@ def render_report(result, figures: dict[str, bytes], *, version: str, command: s
                 "p", "p_fwer", "note"]
         parts.append(_table(None if tests_dprime is None else tests_dprime.reindex(columns=keep),
                             "no group comparison (fewer than two groups of observers)"))
+        if sdt_figures:
+            parts.append("<h3>Cue-strength sweeps</h3>")
+            for caption, png in sdt_figures.items():
+                parts.append(f"<figure>{_img(png, caption)}<figcaption class='note'>{html.escape(caption)}"
+                             "</figcaption></figure>")
     parts.append("<h2>Psychometric fits and ceiling</h2>")
     parts.append(_p(f"psignifit 4, 2AFC, x = log10 % revealed; threshold at {s.threshold_p_correct:.0%} correct "
                     f"with 95 % credible interval; fitted ceiling where the curve is {s.ceiling_fraction:.0%} of the "

@@ -27,6 +27,8 @@ a false alarm would make d′ depend on the deadline in a way the task does not.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -35,7 +37,8 @@ from scipy.stats import binom, norm
 from ..core.levels import level_value
 from .curves import series_label
 
-__all__ = ["SIGNAL", "CORRECTION", "rates", "dprime_criterion", "observer_sdt", "group_sdt"]
+__all__ = ["SIGNAL", "CORRECTION", "CUED_LABEL", "rates", "dprime_criterion", "observer_sdt", "group_sdt",
+           "parse_cued_label", "strength_sweeps", "has_sweep"]
 
 #: The category that is the signal (the answer that counts as "yes").
 SIGNAL = "animal"
@@ -352,3 +355,115 @@ def group_sdt(obs_sdt: pd.DataFrame) -> pd.DataFrame:
         return out
     out["_lv"] = out["level"].map(level_value)
     return out.sort_values(["observer_kind", "series", "map_source", "_lv"]).drop(columns="_lv").reset_index(drop=True)
+
+
+#: The label of a cued observer, as ``reveal predict --attend`` writes it (``reveal.models.cueing.cue_observer``;
+#: analysis does not import models, so the format is matched here, and only here):
+#: ``<base>+fsg(<target>,<layer>,<strength>)``, e.g. ``efficientnet_lite0+fsg(animal,head,1)`` — the base
+#: observer's name, then the feature-similarity-gain cue: the cued category (``animal``; ``nonanimal``, the
+#: invalid cue for animal images), the layer the gains act on (``head``) and the strength β ≥ 0, written as the
+#: shortest exact decimal (``format(β, ".12g")``: ``0``, ``0.5``, ``2``, ``1e-05``).
+CUED_LABEL = re.compile(r"^(?P<base>.+)\+fsg\((?P<target>[A-Za-z_]\w*),(?P<layer>[\w.]+),"
+                        r"(?P<strength>[0-9][0-9.]*(?:e[+-]?[0-9]+)?)\)$")
+
+_SWEEP_KEYS = ["base", "target", "layer"]
+SWEEP_COLUMNS = ["base", "target", "layer", "strength", "n_strengths", "observer", "map_source", "level",
+                 "n_animal", "n_nonanimal", "n", "hit_rate", "fa_rate", "dprime", "criterion"]
+
+
+def parse_cued_label(label) -> dict | None:
+    """Base observer, cue target, layer and strength of a cued observer's label (None for any other label).
+
+    The format is :data:`CUED_LABEL`'s: ``<base>+fsg(<target>,<layer>,<strength>)``.
+
+    Examples
+    --------
+    >>> parse_cued_label("efficientnet_lite0+fsg(animal,head,1)")
+    {'base': 'efficientnet_lite0', 'target': 'animal', 'layer': 'head', 'strength': 1.0}
+    >>> parse_cued_label("net+fsg(nonanimal,head,0.5)")["strength"]
+    0.5
+    >>> parse_cued_label("efficientnet_lite0") is None, parse_cued_label("p01") is None
+    (True, True)
+    """
+    m = CUED_LABEL.match(str(label).strip())
+    if m is None:
+        return None
+    try:
+        strength = float(m["strength"])
+    except ValueError:  # e.g. "1.2.3"
+        return None
+    return {"base": m["base"], "target": m["target"], "layer": m["layer"], "strength": strength}
+
+
+def strength_sweeps(obs_sdt: pd.DataFrame) -> pd.DataFrame:
+    """Hit rate, false-alarm rate, d′ and c of the cued observers, by base model, cue, strength and level.
+
+    A cued observer (``reveal predict --attend TARGET --strength β``) is labelled
+    ``<base>+fsg(<target>,<layer>,<strength>)`` (:data:`CUED_LABEL`); every other observer is left out.
+    A *sweep* is a (base, target, layer) seen at two or more strengths (``n_strengths``; :func:`has_sweep`).
+    The plain ``<base>`` observer, where present, is strength 0 of each of its cues that lacks one.
+
+    Parameters
+    ----------
+    obs_sdt : pandas.DataFrame
+        From :func:`observer_sdt`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``base, target, layer, strength, n_strengths, observer, map_source, level, n_animal, n_nonanimal, n,
+        hit_rate, fa_rate, dprime, criterion`` (``n``: animal and non-animal trials together), sorted by base,
+        target, layer, map source, level and strength. Empty (these columns) when no observer is cued.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> obs = pd.DataFrame({
+    ...     "observer_kind": "model", "group": "clickme", "map_source": "clickme", "level": "10",
+    ...     "observer": ["net", "net+fsg(animal,head,0)", "net+fsg(animal,head,2)"],
+    ...     "n_animal": 10, "n_nonanimal": 10, "hits": [6, 6, 9], "false_alarms": [2, 2, 6]})
+    >>> obs["series"] = obs["observer"]
+    >>> obs["hit_rate"], obs["fa_rate"] = obs["hits"] / 10, obs["false_alarms"] / 10
+    >>> obs["dprime"], obs["criterion"] = dprime_criterion(obs["hits"], 10, obs["false_alarms"], 10)
+    >>> sweeps = strength_sweeps(obs)  # hits and false alarms both rise: c falls, d′ barely moves
+    >>> sweeps[["target", "strength", "n_strengths", "hit_rate", "fa_rate", "dprime", "criterion"]].round(3)
+       target  strength  n_strengths  hit_rate  fa_rate  dprime  criterion
+    0  animal       0.0            2       0.6      0.2   0.978      0.259
+    1  animal       2.0            2       0.9      0.6   0.867     -0.663
+    >>> has_sweep(sweeps)
+    True
+    """
+    parsed = [parse_cued_label(o) for o in obs_sdt["observer"]] if len(obs_sdt) else []
+    keep = np.array([p is not None for p in parsed], dtype=bool)
+    if not keep.any():
+        return pd.DataFrame(columns=SWEEP_COLUMNS)
+    cued = obs_sdt[keep].reset_index(drop=True)
+    labels = pd.DataFrame([p for p in parsed if p is not None])
+    out = pd.concat([labels, cued], axis=1)
+    # the plain observer is strength 0 of every cue of it (a cue at 0 is that observer, bit for bit),
+    # so a sweep need not run it again; a cue run at 0 is kept as it is
+    plain = []
+    for (base, target, layer), rows in out.groupby(_SWEEP_KEYS, sort=False):
+        base_rows = obs_sdt[obs_sdt["observer"] == base]
+        if len(base_rows) and not (rows["strength"] == 0).any():
+            plain.append(base_rows.assign(base=base, target=target, layer=layer, strength=0.0))
+    out = pd.concat([out, *plain], ignore_index=True)
+    out["n"] = out["n_animal"] + out["n_nonanimal"]
+    out["n_strengths"] = out.groupby(_SWEEP_KEYS)["strength"].transform("nunique").astype(int)
+    out["_lv"] = out["level"].map(level_value)
+    out = out.sort_values(_SWEEP_KEYS + ["map_source", "_lv", "strength"], kind="stable")
+    return out[SWEEP_COLUMNS].reset_index(drop=True)
+
+
+def has_sweep(sweeps: pd.DataFrame | None) -> bool:
+    """Whether :func:`strength_sweeps` found a sweep: a base, target and layer at two strengths or more.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> has_sweep(pd.DataFrame({"n_strengths": [1, 1]})), has_sweep(pd.DataFrame({"n_strengths": [1, 3]}))
+    (False, True)
+    >>> has_sweep(pd.DataFrame()), has_sweep(None)
+    (False, False)
+    """
+    return sweeps is not None and len(sweeps) > 0 and bool((sweeps["n_strengths"] >= 2).any())

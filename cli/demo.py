@@ -2,10 +2,14 @@
 
 1. the bundled sample's stimulus set (two map sources);
 2. the Builder experiment folder for it (lab script + Pavlovia files), compiled by PsychoPy;
-3. the model observer ``efficientnet_lite0`` on every stimulus (GPU if present, else CPU);
+3. the model observer ``efficientnet_lite0`` on every stimulus (GPU if present, else CPU), then a small
+   cue-strength sweep of it (feature-similarity gain at the head, :mod:`reveal.models.cueing`): the valid cue
+   (animal) at β = 1, 2 and the invalid one (nonanimal) at β = 2, in ``models/efficientnet_lite0_cued.csv``
+   (β = 0 is the plain observer; the gains fold into the classifier, so each strength costs one more pass);
 4. simulated participants (``observer_kind = simulated``; see :mod:`reveal.experiments.simulated_participants`)
    going through the real trial lists, saved as PsychoPy data files;
-5. ``reveal analyze`` on the simulated data and the model: tables, figures, ``report.html``;
+5. ``reveal analyze`` on the simulated data and both model files: tables, figures (signal detection and the
+   cue-strength sweeps), ``report.html``;
 6. ``reveal power`` for the sample set: the groups' curves fitted from the simulated data, the
    power per level for 20–120 participants per group with the sample's 4 images (few simulated
    studies: a quick look).
@@ -23,6 +27,10 @@ from ..core.errors import InputError
 from ..core.outputs import RECORD, OutputFolder
 
 __all__ = ["DemoResult", "run_demo", "register"]
+
+#: The demo's cue-strength sweep: strengths β per cue target (animal: the valid cue for animal images).
+# strength 0 is the plain observer, already run: the analysis draws it as the sweeps' 0
+DEMO_STRENGTHS = {"animal": (1, 2), "nonanimal": (2,)}
 
 #: The command that owns a demo folder.
 COMMAND = "reveal demo"
@@ -45,6 +53,7 @@ class DemoResult:
     seconds: dict
     power: object = None  # experiments.power.PowerResult
     power_note: str = ""  # why there is no power result, when there is none
+    cued: Path | None = None  # the cued observers' trial data (the cue-strength sweep)
 
 
 def _step(n, text):
@@ -99,6 +108,8 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
     from ..core.seeding import derive_rng
     from ..core.stimset import read_stimulus_set
     from ..models import predict
+    from ..models.cueing import cue_observers
+    from ..models.registry import load_observer
     from ..stimuli import RevealParams, build_stimulus_set
     from ..stimuli.sample import write_sample_inputs
 
@@ -132,6 +143,17 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
                           progress=progress)
     seconds["model"] = time.perf_counter() - t
 
+    # the same network cued toward a category (Lindsay & Miller 2018 feature-similarity gain at the head):
+    # the valid cue for animal images (animal) at two strengths, the invalid one (nonanimal) at one; β = 0 is
+    # the plain network above, which the analysis takes as every sweep's reference point
+    t = time.perf_counter()
+    cued_path = out / "models" / "efficientnet_lite0_cued.csv"
+    plain = load_observer("efficientnet_lite0")
+    cued = (cue_observers(plain, DEMO_STRENGTHS["animal"], "animal")
+            + cue_observers(plain, DEMO_STRENGTHS["nonanimal"], "nonanimal"))
+    predict(stim_dir, cued, cued_path, device=device, num_workers=0, progress=progress)
+    seconds["cued model"] = time.perf_counter() - t
+
     t = time.perf_counter()
     _step(4, f"{n_observers} simulated participants (labelled observer_kind=simulated)")
     p_animal = dict(zip(predictions["stimulus_id"], predictions["p_animal"].astype(float)))
@@ -146,7 +168,7 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
     _step(5, "analysis: curves, randomization tests, fits, model vs simulated humans, report")
     settings = AnalysisSettings(n_resamples=n_resamples, seed=seed, n_bootstrap=min(n_resamples, 2000),
                                 progress=progress)
-    result = analyze([data_dir, pred_path], stimuli=stim_dir, settings=settings)
+    result = analyze([data_dir, pred_path, cued_path], stimuli=stim_dir, settings=settings)
     paths = write_outputs(result, out / "analysis", overwrite=True,
                           command=f"reveal demo --out {out} --observers {n_observers} --seed {seed}")
     seconds["analysis"] = time.perf_counter() - t
@@ -164,7 +186,7 @@ def _steps(out, n_observers, seed, device, n_resamples, progress):
         log.warning(power_note)
     seconds["power"] = time.perf_counter() - t
     return DemoResult(out, stim_dir, exp_dir, pred_path, data_dir, out / "analysis", paths["report"],
-                      result, seconds, power, power_note)
+                      result, seconds, power, power_note, cued=cued_path)
 
 
 def _demo_power(stim_dir, data_dir, out_dir, *, seed, progress, command, n_studies=200, n_resamples=199):
@@ -199,6 +221,19 @@ def summary(res: DemoResult) -> str:
         lines.append(f"  error consistency, model vs simulated humans: κ (pooled per level) "
                      f"{mh['kappa_pooled'].min():.2f} to {mh['kappa_pooled'].max():.2f}, "
                      f"mean {mh['kappa_pooled'].mean():.2f}")
+    sweeps = getattr(r, "sweeps", None)
+    if sweeps is not None and len(sweeps):
+        from ..core.levels import FULL
+
+        levels = sorted(set(sweeps["level"]) - {FULL}, key=lambda lv: float(lv))
+        shown = [lv for lv in (levels[len(levels) // 2] if levels else None, FULL) if lv is not None]
+        pooled = (sweeps[sweeps["level"].isin(shown)]
+                  .groupby(["target", "level", "strength"], sort=False)[["hit_rate", "fa_rate", "dprime"]].mean())
+        lines.append("  cue-strength sweep (hits / false alarms / d′, mean over map sources; sweeps.png):")
+        for (target, level), sub in pooled.groupby(level=[0, 1], sort=False):
+            cells = "; ".join(f"β {b:g}: {h:.2f} / {f:.2f} / {d:.2f}"
+                              for (_, _, b), (h, f, d) in sub.iterrows())
+            lines.append(f"    cue {target}, {'intact' if level == FULL else level + ' %'}: {cells}")
     if res.power is not None:
         table = res.power.table
         family = table[table["level"] == "any"].set_index("n_per_group")["power"]

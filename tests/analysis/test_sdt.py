@@ -300,3 +300,151 @@ def test_sdt_figure_has_a_dprime_and_a_criterion_panel():
         "clickme (humans)", "salicon (humans)", "net on clickme (model)"]
     assert [t.get_text() for t in main[1].get_xticklabels()] == ["1", "10"]
     assert main[0].get_xscale() == "log" and main[0].get_xlim() == main[1].get_xlim()
+
+
+# --- cue-strength sweeps (cued observers' labels: <base>+fsg(<target>,<layer>,<strength>)) ---
+
+from reveal.analysis.sdt import CUED_LABEL, has_sweep, parse_cued_label, strength_sweeps  # noqa: E402
+
+
+@pytest.mark.parametrize("label, want", [
+    ("efficientnet_lite0+fsg(animal,head,1)", ("efficientnet_lite0", "animal", "head", 1.0)),
+    ("efficientnet_lite0+fsg(nonanimal,head,0)", ("efficientnet_lite0", "nonanimal", "head", 0.0)),
+    ("resnet50+fsg(animal,head,0.5)", ("resnet50", "animal", "head", 0.5)),
+    ("my-net.v2+fsg(animal,head,1e-05)", ("my-net.v2", "animal", "head", 1e-5)),
+    ("a+b+fsg(animal,head,2)", ("a+b", "animal", "head", 2.0)),
+    (" net+fsg(animal,head,12) ", ("net", "animal", "head", 12.0)),
+])
+def test_parse_cued_label(label, want):
+    got = parse_cued_label(label)
+    assert (got["base"], got["target"], got["layer"], got["strength"]) == want
+
+
+@pytest.mark.parametrize("label", ["efficientnet_lite0", "p01", "clickme", "", "net+fsg(animal,head)",
+                                   "net+fsg(animal,head,-1)", "net+fsg(animal,head,1.2.3)",
+                                   "+fsg(animal,head,1)", "net+fsg(animal,head,1) extra", "net+fsg(,head,1)"])
+def test_labels_that_are_not_cued_observers_are_ignored(label):
+    assert parse_cued_label(label) is None
+
+
+def test_the_label_format_matches_what_predict_writes():
+    # reveal.models.cueing.cue_observer: f"{name}+fsg({target},{layer},{format_strength(beta)})",
+    # format_strength = format(beta, ".12g")
+    for beta in (0, 0.25, 1, 2, 10, 1e-3, 1e-7, 123456.5):
+        label = f"net+fsg(animal,head,{format(float(beta) + 0.0, '.12g')})"
+        assert CUED_LABEL.match(label), label
+        assert parse_cued_label(label)["strength"] == pytest.approx(beta)
+
+
+def _sdt_row(observer, level, hits, fa, n=10, source="clickme", kind="model"):
+    d, c = dprime_criterion(hits, n, fa, n)
+    return {"observer_kind": kind, "observer": observer, "group": source, "series": observer, "map_source": source,
+            "level": level, "n_animal": n, "n_nonanimal": n, "hits": hits, "false_alarms": fa,
+            "hit_rate": hits / n, "fa_rate": fa / n, "dprime": d, "criterion": c}
+
+
+def test_strength_sweeps_on_hand_made_rows():
+    rows = [_sdt_row("net", "10", 6, 2), _sdt_row("p01", "10", 5, 5, kind="human"),
+            _sdt_row("net+fsg(animal,head,2)", "10", 9, 6), _sdt_row("net+fsg(animal,head,0)", "10", 6, 2),
+            _sdt_row("net+fsg(animal,head,1)", "full", 10, 1), _sdt_row("net+fsg(animal,head,0)", "full", 9, 0),
+            _sdt_row("net+fsg(animal,head,1)", "10", 8, 4),
+            _sdt_row("net+fsg(nonanimal,head,1)", "10", 4, 1),
+            _sdt_row("other+fsg(animal,head,1)", "10", 7, 3)]
+    sweeps = strength_sweeps(pd.DataFrame(rows))
+    # p01 left out; the plain net is strength 0 of its cue that has none (nonanimal), not of the animal cue
+    assert set(sweeps["observer"]) == {r["observer"] for r in rows[2:]} | {"net"}
+    assert set(sweeps.loc[sweeps["observer"] == "net", "target"]) == {"nonanimal"}
+    assert list(sweeps.columns[:8]) == ["base", "target", "layer", "strength", "n_strengths", "observer",
+                                        "map_source", "level"]
+    animal = sweeps[(sweeps["base"] == "net") & (sweeps["target"] == "animal")]
+    # sorted by level, then strength; the values are those of observer_sdt
+    assert list(zip(animal["level"], animal["strength"])) == [("10", 0.0), ("10", 1.0), ("10", 2.0),
+                                                               ("full", 0.0), ("full", 1.0)]
+    assert (animal["n_strengths"] == 3).all() and (animal["layer"] == "head").all()
+    assert animal["hit_rate"].tolist() == [0.6, 0.8, 0.9, 0.9, 1.0]
+    assert animal["fa_rate"].tolist() == [0.2, 0.4, 0.6, 0.0, 0.1]
+    assert (animal["n"] == 20).all()
+    want_d, want_c = _hand(9, 10, 6, 10)
+    top = animal[(animal["level"] == "10") & (animal["strength"] == 2.0)].iloc[0]
+    assert top["dprime"] == pytest.approx(want_d) and top["criterion"] == pytest.approx(want_c)
+    # one strength and the plain observer: a sweep from 0; one strength alone: in the table, not a sweep
+    nonanimal = sweeps[sweeps["target"] == "nonanimal"]
+    assert nonanimal["strength"].tolist() == [0.0, 1.0] and (nonanimal["n_strengths"] == 2).all()
+    assert nonanimal["hit_rate"].tolist() == [0.6, 0.4]
+    assert sweeps.loc[sweeps["base"] == "other", "n_strengths"].tolist() == [1]
+    assert has_sweep(sweeps)
+    assert not has_sweep(strength_sweeps(pd.DataFrame(rows[-2:])))
+    none = strength_sweeps(pd.DataFrame(rows[:2]))
+    assert none.empty and "dprime" in none.columns and not has_sweep(none)
+
+
+def _cued_model_files(human_trials, model_csv, root, strengths=(0, 1, 2)):
+    """Model trial data of three cued observers: the same evidence, a more liberal threshold per strength."""
+    base = model_csv(human_trials, np.random.default_rng(0))
+    parts = []
+    for beta in strengths:
+        part = base.copy()
+        part["observer"] = f"toynet+fsg(animal,head,{beta})"
+        said = part["p_animal"] >= 0.5 - 0.2 * beta  # β raises the readiness to say "animal"
+        part["response"] = np.where(said, "animal", "nonanimal")
+        part["correct"] = (part["response"] == part["category"]).astype(int)
+        parts.append(part)
+    path = root / "toynet_cued.csv"
+    pd.concat(parts, ignore_index=True).to_csv(path, index=False)
+    return path
+
+
+def _analyse(paths, stim, out):
+    from reveal.analysis.pipeline import AnalysisSettings, analyze, write_outputs
+
+    result = analyze(paths, stimuli=stim, settings=AnalysisSettings(n_resamples=99, n_bootstrap=99, fit=False))
+    return result, write_outputs(result, out)
+
+
+@pytest.fixture(scope="module")
+def sweep_inputs(tmp_path_factory, human_trials, manifest_for, model_csv):
+    root = tmp_path_factory.mktemp("sweeps")
+    stim = root / "stimset"
+    stim.mkdir()
+    manifest_for(human_trials).to_csv(stim / "manifest.csv", index=False)
+    return root, stim, _cued_model_files(human_trials, model_csv, root)
+
+
+def test_the_analysis_writes_sweeps_of_cued_observers(sweep_inputs):
+    root, stim, cued = sweep_inputs
+    result, paths = _analyse([cued], stim, root / "out")
+    sweeps = pd.read_csv(root / "out" / "sweeps.csv", dtype={"level": str})
+    n_levels = result.sdt.groupby("map_source")["level"].nunique().sum()
+    assert len(sweeps) == 3 * n_levels  # three strengths × (map source, level)
+    assert sorted(sweeps["strength"].unique()) == [0.0, 1.0, 2.0]
+    assert (sweeps["base"] == "toynet").all() and (sweeps["target"] == "animal").all()
+    assert (sweeps["n_strengths"] == 3).all()
+    # the more liberal threshold: hits and false alarms rise with β, c falls, at every level and map source
+    for _, sub in sweeps.groupby(["map_source", "level"]):
+        sub = sub.sort_values("strength")
+        assert sub["hit_rate"].is_monotonic_increasing and sub["fa_rate"].is_monotonic_increasing
+        assert sub["criterion"].is_monotonic_decreasing
+    pooled = sweeps.groupby("strength")["criterion"].mean()
+    assert pooled[0.0] > pooled[2.0]
+    assert (root / "out" / "sweeps.png").read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in (root / "out" / "sweeps.svg").read_bytes()[:2000]
+    report = (root / "out" / "report.html").read_text(encoding="utf-8")
+    sdt_section = report.split("Signal detection (animal = signal)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "Cue-strength sweeps" in sdt_section and "data:image/png;base64," in sdt_section
+    assert "criterion" in sdt_section and "Luo, Roads &amp; Love 2021" in sdt_section
+    assert {"sweeps_png", "sweeps_svg", "sweeps"} <= set(paths)
+
+
+def test_no_sweep_no_sweeps_file(sweep_inputs, human_trials, model_csv):
+    root, stim, _ = sweep_inputs
+    plain = root / "toynet.csv"
+    model_csv(human_trials, np.random.default_rng(0)).to_csv(plain, index=False)
+    (root / "one").mkdir()
+    one = _cued_model_files(human_trials, model_csv, root / "one", strengths=(1,))
+    for name, files in (("plain", [plain]), ("one_strength", [one])):
+        out = root / f"out_{name}"
+        result, paths = _analyse(files, stim, out)
+        assert not (out / "sweeps.csv").exists() and not (out / "sweeps.png").exists()
+        assert "sweeps_png" not in paths
+        assert "Cue-strength sweeps" not in (out / "report.html").read_text(encoding="utf-8")
+    assert len(result.sweeps) and not has_sweep(result.sweeps)  # one strength: cued, but no sweep

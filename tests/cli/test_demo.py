@@ -52,7 +52,16 @@ def test_trial_table_has_the_expected_rows_per_observer(demo):
     assert (sims.groupby("observer").size() == 4).all()  # each image once per participant
     assert set(sims["group"]) == {"spectral_residual", "fine_grained"}
     model = trials[trials["observer_kind"] == "model"]
-    assert len(model) == 96 and set(model["observer"]) == {"efficientnet_lite0"}
+    plain = model[model["observer"] == "efficientnet_lite0"]
+    assert len(plain) == 96
+    # the cue-strength sweep: the valid cue at 1 and 2, the invalid one at 2 (0 is the plain observer)
+    assert set(model["observer"]) == {"efficientnet_lite0", "efficientnet_lite0+fsg(animal,head,1)",
+                                      "efficientnet_lite0+fsg(animal,head,2)",
+                                      "efficientnet_lite0+fsg(nonanimal,head,2)"}
+    assert (model.groupby("observer").size() == 96).all()
+    sweeps = pd.read_csv(demo.analysis / "sweeps.csv")
+    assert sorted(sweeps.loc[sweeps["target"] == "animal", "strength"].unique()) == [0, 1, 2]
+    assert (demo.analysis / "sdt.png").is_file() and (demo.analysis / "sweeps.png").is_file()
     assert "human" not in set(trials["observer_kind"])  # simulated data is never called human
     # the simulated data files are PsychoPy's own wide-text CSVs, read by the lab reader
     files = sorted(demo.data.glob("sim*_rapidcat_*.csv"))
