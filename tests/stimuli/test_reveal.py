@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi, stats
 
-from reveal.stimuli.reveal import reveal_mask, reveal_order
+from reveal.stimuli.reveal import flood_priority, reveal_mask, reveal_order
 
 maps = arrays(np.float64, st.tuples(st.integers(2, 24), st.integers(2, 24)),
               elements=st.floats(0, 1, allow_nan=False, width=32)).filter(lambda m: m.max() > m.min())
@@ -134,6 +134,26 @@ def test_a_mask_of_more_pixels_than_the_map_or_fewer_than_none_is_refused(n):
     rank = reveal_order(np.random.default_rng(2).random((8, 8)), np.random.default_rng(2))
     with pytest.raises(ValueError):
         reveal_mask(rank, n)
+
+
+def test_the_noise_is_smooth_alike_in_both_directions():
+    # noise_scale smooths the noise field over ~2 px with a round Gaussian: neighbouring pixels'
+    # noise is correlated, as strongly across as down (a blur along one axis only would not be)
+    m = np.zeros((128, 128))
+    m[0, 0] = 1.0
+    field = flood_priority(m, 7, distance_weight=0)[0] - flood_priority(m, 7, noise=0, distance_weight=0)[0]
+    across = np.corrcoef(field[:, :-1].ravel(), field[:, 1:].ravel())[0, 1]
+    down = np.corrcoef(field[:-1].ravel(), field[1:].ravel())[0, 1]
+    assert across > 0.7 and down > 0.7 and abs(across - down) < 0.05, (across, down)
+    assert field.std() == pytest.approx(0.05, rel=1e-3)  # noise: its size in units of the importance range
+
+
+def test_the_options_are_keyword_only():
+    m = np.random.default_rng(0).random((8, 8))
+    with pytest.raises(TypeError):
+        flood_priority(m, 0, 0.1)
+    with pytest.raises(TypeError):
+        reveal_order(m, 0, 4, 0.1)
 
 
 @pytest.mark.parametrize("bad, message", [
