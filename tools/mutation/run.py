@@ -114,12 +114,12 @@ def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
     config, seen = db.with_suffix(".toml"), db.with_suffix(".blob")
     config.write_text(_config(module, spec))
     # a session holds the mutants of one version of the module: a changed module starts afresh
-    # (a commit that changes only tests keeps the results so far)
+    # (a commit that changes only tests keeps the results so far). The first pass's counts are
+    # kept: handling its survivors is what changes the module, and they are the "before".
     blob = _git("rev-parse", f"HEAD:{module}")
     if db.exists() and (not seen.exists() or seen.read_text() != blob):
         print(f"{module} changed: its session starts afresh")
         db.unlink()
-        db.with_suffix(".first.json").unlink(missing_ok=True)
     seen.write_text(blob)
     if not db.exists():
         subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], cwd=tree, env=env, check=True)
