@@ -355,7 +355,7 @@ def sweeps_figure(sweeps: pd.DataFrame):
     --------
     >>> import pandas as pd
     >>> sweeps = pd.DataFrame({
-    ...     "base": "net", "target": "animal", "layer": "head", "strength": [0.0, 1.0, 0.0, 1.0],
+    ...     "base": "net", "method": "fsg", "target": "animal", "layer": "head", "strength": [0.0, 1.0, 0.0, 1.0],
     ...     "n_strengths": 2, "map_source": "clickme", "level": ["10", "10", "full", "full"],
     ...     "hit_rate": [0.6, 0.8, 0.9, 0.95], "fa_rate": [0.2, 0.4, 0.05, 0.1],
     ...     "dprime": [1.1, 1.0, 2.9, 2.8], "criterion": [0.3, -0.3, 0.2, -0.1]})
@@ -368,7 +368,7 @@ def sweeps_figure(sweeps: pd.DataFrame):
     swept = sweeps[sweeps["n_strengths"] >= 2] if len(sweeps) else sweeps
     if not len(swept):
         raise ValueError("no strength sweep: no cued network, target and layer at two strengths or more")
-    combos = list(swept[["base", "target", "layer"]].drop_duplicates().itertuples(index=False, name=None))
+    combos = list(swept[["base", "method", "target", "layer"]].drop_duplicates().itertuples(index=False, name=None))
     colours = _level_colours(set(swept["level"]))
     sources = sorted(swept["map_source"].astype(str).unique())
     styles = {src: _SOURCE_STYLES[i % len(_SOURCE_STYLES)] for i, src in enumerate(sources)}
@@ -381,8 +381,9 @@ def sweeps_figure(sweeps: pd.DataFrame):
         d_lo, d_hi = _span(swept.assign(_e=0.0), "dprime", "_e")
         c_lo, c_hi = _span(swept.assign(_e=0.0), "criterion", "_e")
         c_lim = max(abs(c_lo), abs(c_hi), 0.5) * 1.1
-        for row, (base, target, layer) in enumerate(combos):
-            sub = swept[(swept["base"] == base) & (swept["target"] == target) & (swept["layer"] == layer)]
+        for row, (base, method, target, layer) in enumerate(combos):
+            sub = swept[(swept["base"] == base) & (swept["method"] == method) & (swept["target"] == target)
+                        & (swept["layer"] == layer)]
             strengths = sorted(sub["strength"].unique())
             for col, (q, ylabel) in enumerate(_SWEEP_PANELS):
                 ax = axes[row, col]
@@ -403,7 +404,8 @@ def sweeps_figure(sweeps: pd.DataFrame):
                     ax.set_ylim(-c_lim, c_lim)
                 if row == n_rows - 1:
                     ax.set_xlabel("Cue strength β")
-            axes[row, 0].set_title(f"{base}, cue: {target} at {layer}", loc="left", fontsize=9,
+            how = "cue" if method == "fsg" else f"{method} cue"
+            axes[row, 0].set_title(f"{base}, {how}: {target} at {layer}", loc="left", fontsize=9,
                                    fontweight="bold")
         from matplotlib.lines import Line2D
 

@@ -359,27 +359,31 @@ def group_sdt(obs_sdt: pd.DataFrame) -> pd.DataFrame:
 
 #: The label of a cued observer, as ``reveal predict --attend`` writes it (``reveal.models.cueing.cue_observer``;
 #: analysis does not import models, so the format is matched here, and only here):
-#: ``<base>+fsg(<target>,<layer>,<strength>)``, e.g. ``efficientnet_lite0+fsg(animal,head,1)`` — the base
-#: observer's name, then the feature-similarity-gain cue: the cued category (``animal``; ``nonanimal``, the
-#: invalid cue for animal images), the layer the gains act on (``head``) and the strength β ≥ 0, written as the
-#: shortest exact decimal (``format(β, ".12g")``: ``0``, ``0.5``, ``2``, ``1e-05``).
-CUED_LABEL = re.compile(r"^(?P<base>.+)\+fsg\((?P<target>[A-Za-z_]\w*),(?P<layer>[\w.]+),"
-                        r"(?P<strength>[0-9][0-9.]*(?:e[+-]?[0-9]+)?)\)$")
+#: ``<base>+<method>(<target>,<layer>,<strength>)``, e.g. ``efficientnet_lite0+fsg(animal,head,1)`` — the base
+#: observer's name, then the cue: its method (``fsg``: feature-similarity gain with the head's exact gradient
+#: values; ``fsg-tuning``, ``fsg-gradient``: with values fitted on photos; ``toad``: trained gains), the cued
+#: category (``animal``; ``nonanimal``, the invalid cue for animal images), the layer the gains act on (``head``,
+#: ``blocks.10.depthwise``, …) and the strength β ≥ 0, written as the shortest exact decimal
+#: (``format(β, ".12g")``: ``0``, ``0.5``, ``2``, ``1e-05``).
+CUED_LABEL = re.compile(r"^(?P<base>.+)\+(?P<method>fsg|fsg-tuning|fsg-gradient|toad)\((?P<target>[A-Za-z_]\w*),"
+                        r"(?P<layer>[\w.]+),(?P<strength>[0-9][0-9.]*(?:e[+-]?[0-9]+)?)\)$")
 
-_SWEEP_KEYS = ["base", "target", "layer"]
-SWEEP_COLUMNS = ["base", "target", "layer", "strength", "n_strengths", "observer", "map_source", "level",
+_SWEEP_KEYS = ["base", "method", "target", "layer"]
+SWEEP_COLUMNS = ["base", "method", "target", "layer", "strength", "n_strengths", "observer", "map_source", "level",
                  "n_animal", "n_nonanimal", "n", "hit_rate", "fa_rate", "dprime", "criterion"]
 
 
 def parse_cued_label(label) -> dict | None:
-    """Base observer, cue target, layer and strength of a cued observer's label (None for any other label).
+    """Base observer, cue method, target, layer and strength of a cued observer's label (None for any other label).
 
-    The format is :data:`CUED_LABEL`'s: ``<base>+fsg(<target>,<layer>,<strength>)``.
+    The format is :data:`CUED_LABEL`'s: ``<base>+<method>(<target>,<layer>,<strength>)``.
 
     Examples
     --------
     >>> parse_cued_label("efficientnet_lite0+fsg(animal,head,1)")
-    {'base': 'efficientnet_lite0', 'target': 'animal', 'layer': 'head', 'strength': 1.0}
+    {'base': 'efficientnet_lite0', 'method': 'fsg', 'target': 'animal', 'layer': 'head', 'strength': 1.0}
+    >>> parse_cued_label("vgg16+toad(animal,block5_pool,0.5)")["method"]
+    'toad'
     >>> parse_cued_label("net+fsg(nonanimal,head,0.5)")["strength"]
     0.5
     >>> parse_cued_label("efficientnet_lite0") is None, parse_cued_label("p01") is None
@@ -392,15 +396,15 @@ def parse_cued_label(label) -> dict | None:
         strength = float(m["strength"])
     except ValueError:  # e.g. "1.2.3"
         return None
-    return {"base": m["base"], "target": m["target"], "layer": m["layer"], "strength": strength}
+    return {"base": m["base"], "method": m["method"], "target": m["target"], "layer": m["layer"], "strength": strength}
 
 
 def strength_sweeps(obs_sdt: pd.DataFrame) -> pd.DataFrame:
     """Hit rate, false-alarm rate, d′ and c of the cued observers, by base model, cue, strength and level.
 
     A cued observer (``reveal predict --attend TARGET --strength β``) is labelled
-    ``<base>+fsg(<target>,<layer>,<strength>)`` (:data:`CUED_LABEL`); every other observer is left out.
-    A *sweep* is a (base, target, layer) seen at two or more strengths (``n_strengths``; :func:`has_sweep`).
+    ``<base>+<method>(<target>,<layer>,<strength>)`` (:data:`CUED_LABEL`); every other observer is left out.
+    A *sweep* is a (base, method, target, layer) seen at two or more strengths (``n_strengths``; :func:`has_sweep`).
     The plain ``<base>`` observer, where present, is strength 0 of each of its cues that lacks one.
 
     Parameters
@@ -411,9 +415,9 @@ def strength_sweeps(obs_sdt: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``base, target, layer, strength, n_strengths, observer, map_source, level, n_animal, n_nonanimal, n,
+        ``base, method, target, layer, strength, n_strengths, observer, map_source, level, n_animal, n_nonanimal, n,
         hit_rate, fa_rate, dprime, criterion`` (``n``: animal and non-animal trials together), sorted by base,
-        target, layer, map source, level and strength. Empty (these columns) when no observer is cued.
+        method, target, layer, map source, level and strength. Empty (these columns) when no observer is cued.
 
     Examples
     --------
@@ -443,10 +447,10 @@ def strength_sweeps(obs_sdt: pd.DataFrame) -> pd.DataFrame:
     # the plain observer is strength 0 of every cue of it (a cue at 0 is that observer, bit for bit),
     # so a sweep need not run it again; a cue run at 0 is kept as it is
     plain = []
-    for (base, target, layer), rows in out.groupby(_SWEEP_KEYS, sort=False):
+    for (base, method, target, layer), rows in out.groupby(_SWEEP_KEYS, sort=False):
         base_rows = obs_sdt[obs_sdt["observer"] == base]
         if len(base_rows) and not (rows["strength"] == 0).any():
-            plain.append(base_rows.assign(base=base, target=target, layer=layer, strength=0.0))
+            plain.append(base_rows.assign(base=base, method=method, target=target, layer=layer, strength=0.0))
     out = pd.concat([out, *plain], ignore_index=True)
     out["n"] = out["n_animal"] + out["n_nonanimal"]
     out["n_strengths"] = out.groupby(_SWEEP_KEYS)["strength"].transform("nunique").astype(int)

@@ -6,6 +6,7 @@ runs no network.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 # Kept here rather than imported, so that building the parser does not import torch
 # (reveal.cli.maps uses them too).
@@ -37,6 +38,12 @@ def register(subparsers):
                    help="cued observers: feature-similarity gain (Lindsay & Miller 2018) on the pooled head "
                         "features toward animal (or nonanimal, the invalid cue for animal images); one observer "
                         "per --strength, labelled MODEL+fsg(TARGET,head,STRENGTH), all in --out")
+    p.add_argument("--gain-layer", metavar="LAYER",
+                   help="the layer --attend cues (default head; reveal gains layers lists a model's layers; layers "
+                        "other than the head need --gains)")
+    p.add_argument("--gains", type=Path, metavar="FILE.json",
+                   help="cue with the values of a gains file (reveal gains fit): tuning or gradient values, or TOAD "
+                        "gains; its layer; --attend defaults to its target")
     p.add_argument("--strength", metavar="B[,B...]",
                    help="cue strengths >= 0 for --attend, comma-separated, e.g. 0,0.5,1,2 (default 1; "
                         "0 = the plain network's answers)")
@@ -86,21 +93,36 @@ def parse_strengths(text):
 def _predict(args):
     from ..core.errors import InputError
 
-    if args.strength is not None and args.attend is None:
-        raise InputError("--strength sets the cue strengths of --attend; add --attend animal (or nonanimal)")
-    strengths = parse_strengths("1" if args.strength is None else args.strength) if args.attend else None
+    cued = args.attend is not None or args.gains is not None
+    if not cued:
+        for option, value in (("--strength", args.strength), ("--gain-layer", args.gain_layer)):
+            if value is not None:
+                raise InputError(f"{option} sets the cue of --attend; add --attend animal (or nonanimal)")
+    strengths = parse_strengths("1" if args.strength is None else args.strength) if cued else None
+    fitted = None
+    if args.gains is not None:
+        from ..core.gainsfile import read_gains
+
+        fitted = read_gains(args.gains, model=args.model, layer=args.gain_layer)
 
     from ..models.inference import predict  # torch is imported only when the command runs
 
     model, weights, name = args.model, args.weights, args.name
-    if args.attend:
-        from ..models.cueing import cue_observers
+    if cued:
+        from ..models.cueing import cue_observers, observers_from_gains
         from ..models.registry import load_observer
 
         base = load_observer(args.model, weights=args.weights)
-        if args.name:
-            base = base.renamed(args.name)
-        model, weights, name = cue_observers(base, strengths, args.attend), None, None
+        if fitted is not None:
+            try:
+                model = observers_from_gains(base, fitted, strengths, args.attend, model=args.model)
+            except InputError as err:
+                raise InputError(err.message, args.gains) from None
+        else:
+            model = cue_observers(base, strengths, args.attend, layer=args.gain_layer or "head")
+        if args.name:  # the cue's suffix stays: it is how a resumed run tells strengths apart
+            model = [o.renamed(args.name + o.name[len(base.name):]) for o in model]
+        weights, name = None, None
     df = predict(args.stimuli, model, args.out, weights=weights, device=args.device,
                  batch_size=args.batch_size, num_workers=args.workers, threshold=args.threshold,
                  name=name, progress=not args.no_progress)

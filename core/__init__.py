@@ -8,6 +8,7 @@ format that passes between them has its one owner here, which reads, validates a
 - :mod:`reveal.core.readers` — lab (PsychoPy) and online (PsychoJS) data files into trial data;
 - :mod:`reveal.core.mapfiles` — map folders (``maps.json`` + ``.npy``);
 - :mod:`reveal.core.categories` — the categories file;
+- :mod:`reveal.core.gainsfile` — a cue's per-channel values (``reveal gains fit`` → ``reveal predict``);
 
 and the conventions: :mod:`reveal.core.levels` (levels and their spelling),
 :mod:`reveal.core.errors` (:class:`InputError`), :mod:`reveal.core.version`,
@@ -23,6 +24,7 @@ import importlib
 _EXPORTS = {
     "CATEGORIES": "categories", "read_categories": "categories",
     "InputError": "errors",
+    "Gains": "gainsfile", "read_gains": "gainsfile", "write_gains": "gainsfile",
     "FULL": "levels", "LEVEL_LABELS": "levels", "LEVELS": "levels", "level_label": "levels",
     "normalize_level": "levels", "sort_levels": "levels",
     "MANIFEST_COLUMNS": "stimset", "StimulusSet": "stimset", "read_meta": "stimset", "read_stimulus_set": "stimset",

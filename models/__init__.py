@@ -13,6 +13,7 @@ _EXPORTS = {
     "predict": "inference", "read_predictions": "inference",
     "attention_map": "attention", "write_attention_maps": "attention",
     "cue_observer": "cueing", "cue_observers": "cueing", "head_gradient_values": "cueing",
+    "observers_from_gains": "cueing", "cue_sites": "sites", "find_site": "sites",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,4 +1,4 @@
-"""Cued observers: feature-similarity gain at the pooled head features, toward "animal".
+"""Cued observers: per-channel gains on one layer, toward "animal" (or the invalid cue).
 
 Feature-similarity gain (Lindsay & Miller 2018, "How biological attention mechanisms
 improve task performance in a large-scale visual system model", eLife 7:e38105)
@@ -8,10 +8,13 @@ position::
     g_c = max(0, 1 + β · f_c),    f_c in [-1, 1]
 
 where ``f_c`` says how much channel ``c`` favours the attended category and ``β ≥ 0`` is
-the cue strength (β = 0: no cue). Here the layer is the **head**: the pooled features
-that feed a classifier's final 1000-way ``nn.Linear`` (efficientnet_lite0's 1,280
-features after the head convolution, its batch norm, ReLU6, the global average pool and
-dropout; a torchvision ResNet's pooled features before ``fc``).
+the cue strength (β = 0: no cue). The layer is a *cue site* (:mod:`reveal.models.sites`);
+by default the **head**: the pooled features that feed a classifier's final 1000-way
+``nn.Linear`` (efficientnet_lite0's 1,280 features after the head convolution, its batch
+norm, ReLU6, the global average pool and dropout; a torchvision ResNet's pooled features
+before ``fc``). Deeper sites take values fitted on a labelled photo set (tuning or
+image-averaged gradient values) or TOAD's trained gains (Bickford Smith et al.), read from a
+gains file (:mod:`reveal.models.gainfit`, :mod:`reveal.core.gainsfile`).
 
 The values ``f`` are "gradient values" in Lindsay & Miller's sense, and at the head they
 are exact and need no data: the animal score ``s = mean(logits[0:398]) −
@@ -21,7 +24,7 @@ mean(logits[398:1000])`` (ImageNet classes 0–397 are the animals,
 1000 × C weight) is the same for every input, and ``f = d / max|d|``. The cue
 ``"animal"`` uses ``f``; ``"nonanimal"`` (an invalid cue for animal images) uses ``−f``.
 
-Because the gains act on the input of a linear layer, they fold into its weights,
+At the head the gains act on the input of a linear layer, so they fold into its weights,
 ``W' = W · diag(g)``, exactly (``Linear(g ⊙ h) = (W diag g) h + b`` for any ``h``): the cued
 observer costs nothing at inference (``benchmarks/bench_cueing.py``). What makes it a
 *gain on a rectified response* — and the animal score non-decreasing in β for every
@@ -40,22 +43,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
+import numpy as np
 import torch
 from torch import nn
 
 from ..core.errors import InputError
-from .readout import ANIMAL_CLASSES, N_CLASSES
+from .readout import ANIMAL_CLASSES
 from .registry import Observer
+from .sites import attach_gains, check_site, classifier_layer, find_site
 
-__all__ = ["LAYERS", "TARGETS", "head_gradient_values", "gains", "cue_observer", "cue_observers",
-           "format_strength"]
+__all__ = ["TARGETS", "METHODS", "head_gradient_values", "gains", "cue_observer", "cue_observers",
+           "observers_from_gains", "format_strength"]
 
-#: Layers a cue can act on: the pooled features feeding the 1000-way classifier.
-LAYERS = ("head",)
 #: Cue targets: the attended category ("nonanimal" scales the channels by −f).
 TARGETS = ("animal", "nonanimal")
-#: Name of the gain buffer the hooked variant adds to the classifier.
-_GAIN_BUFFER = "fsg_gain"
+#: Where a cue's values come from, as the observer label spells it: ``fsg`` the exact head
+#: gradient values (no data); ``fsg-tuning`` / ``fsg-gradient`` values fitted on a photo set
+#: and ``toad`` trained gains, both from a gains file (:mod:`reveal.models.gainfit`).
+METHODS = ("fsg", "fsg-tuning", "fsg-gradient", "toad")
 
 
 def format_strength(strength: float) -> str:
@@ -77,19 +82,6 @@ def _module_of(observer):
     raise TypeError(f"expected an Observer or a torch.nn.Module, got {type(observer).__name__}")
 
 
-def _classifier(module):
-    """(qualified name, layer) of the last ``nn.Linear`` with 1000 outputs in ``module``."""
-    linears = [(n, m) for n, m in module.named_modules() if isinstance(m, nn.Linear)]
-    heads = [(n, m) for n, m in linears if m.out_features == N_CLASSES]
-    if not heads:
-        found = ", ".join(f"{n or '<root>'} ({m.in_features}→{m.out_features})" for n, m in linears[:6])
-        more = ", …" if len(linears) > 6 else ""
-        raise InputError(f"cueing at the head needs the model's {N_CLASSES}-way classifier (an nn.Linear with "
-                         f"out_features={N_CLASSES}); found "
-                         + (f"only these nn.Linear layers: {found}{more}" if linears else "no nn.Linear layer"))
-    return heads[-1]
-
-
 def _check_strength(strength):
     try:
         beta = float(strength)
@@ -104,13 +96,6 @@ def _check_target(target):
     if target not in TARGETS:
         raise InputError(f"unknown cue target {target!r}; use one of: {', '.join(TARGETS)}")
     return target
-
-
-def _check_layer(layer):
-    if layer not in LAYERS:
-        raise InputError(f"unknown cueing layer {layer!r}; known: head (the pooled features feeding the "
-                         f"{N_CLASSES}-way classifier)")
-    return layer
 
 
 def head_gradient_values(observer) -> torch.Tensor:
@@ -150,7 +135,7 @@ def head_gradient_values(observer) -> torch.Tensor:
     >>> head_gradient_values(nn.Sequential(nn.ReLU(), head)).tolist()
     [1.0, -0.5, 0.0, 0.0]
     """
-    _, linear = _classifier(_module_of(observer))
+    _, linear = classifier_layer(_module_of(observer))
     w = linear.weight.detach().to("cpu", torch.float64)
     d = w[ANIMAL_CLASSES].mean(dim=0) - w[ANIMAL_CLASSES.stop:].mean(dim=0)
     scale = d.abs().max()
@@ -166,7 +151,8 @@ def gains(values, strength: float, target: str = "animal") -> torch.Tensor:
     Parameters
     ----------
     values : torch.Tensor, shape (C,)
-        Feature-similarity values ``f`` in [-1, 1] (:func:`head_gradient_values`).
+        Feature-similarity values ``f`` in [-1, 1] (:func:`head_gradient_values`), or
+        TOAD's trained gains minus one (β = 1 gives the trained gains).
     strength : float
         Cue strength β ≥ 0; 0 gives gains of exactly 1.
     target : {"animal", "nonanimal"}
@@ -202,45 +188,20 @@ def gains(values, strength: float, target: str = "animal") -> torch.Tensor:
     return (1.0 + (beta * sign) * values).clamp(min=0.0)
 
 
-def _apply_gain(module, args):
-    """Forward pre-hook of the hooked variant: the classifier's input times its gain buffer."""
-    return (args[0] * getattr(module, _GAIN_BUFFER),) + tuple(args[1:])
-
-
-def _probe_min(observer, module, linear):
-    """The smallest input value of ``linear`` over a probe batch (black, white, two noise images)."""
-    c = observer.crop_size
-    noise = torch.randint(0, 256, (2, 3, c, c), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    probe = torch.cat([torch.zeros(1, 3, c, c, dtype=torch.uint8), torch.full((1, 3, c, c), 255, dtype=torch.uint8),
-                       noise])
-    param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    seen = []
-    handle = linear.register_forward_pre_hook(lambda m, args: seen.append(float(args[0].detach().amin())))
-    training = module.training
-    try:
-        module.eval()
-        with torch.inference_mode():
-            module(observer.preprocess(probe.to(device)))
-    finally:
-        handle.remove()
-        module.train(training)
-    if not seen:
-        raise InputError(f"{observer.name!r}'s classifier was not called on a probe batch: its forward does not "
-                         "end in the 1000-way nn.Linear, so a gain on its input would change nothing")
-    return min(seen)
+def _label(method, target, layer, beta):
+    return f"+{method}({target},{layer},{beta})"
 
 
 def cue_observer(observer: Observer, strength: float, target: str = "animal", values=None, *,
-                 layer: str = "head", fold: bool = True, check: bool = True) -> Observer:
-    """The observer with a feature-similarity-gain cue at its head (Lindsay & Miller 2018).
+                 layer: str = "head", fold: bool = True, check: bool = True, method: str = "fsg") -> Observer:
+    """The observer with a cue: per-channel gains on one layer's rectified output.
 
-    The pooled features feeding the 1000-way classifier are multiplied by
-    ``g = max(0, 1 + β · (±f))`` (:func:`gains`), one gain per channel. Folded (default)
-    the gains become part of the classifier's weights, ``W' = W · diag(g)``: exact, and no
-    slower than the plain observer. Hooked (``fold=False``) a forward pre-hook multiplies
-    the classifier's input by ``g`` (kept as a buffer ``fsg_gain`` on the layer, so it moves
-    with the module): the same numbers, a reference for the folded form.
+    The site's channels are multiplied by ``g = max(0, 1 + β · (±f))`` (:func:`gains`),
+    the same at every position. Folded (default, where the site is the input of a linear
+    layer or convolution: :mod:`reveal.models.sites`) the gains become part of that layer's
+    weights, ``W' = W · diag(g)``: exact, and no slower than the plain observer. Hooked
+    (``fold=False``, or a site that does not fold) a forward hook multiplies the tensor by
+    ``g`` (kept as a buffer ``cue_gain`` on the layer, so it moves with the module).
 
     Parameters
     ----------
@@ -249,31 +210,37 @@ def cue_observer(observer: Observer, strength: float, target: str = "animal", va
     strength : float
         Cue strength β ≥ 0 (0: the plain observer's logits, bit for bit when folded).
     target : {"animal", "nonanimal"}
-        The cued category; "nonanimal" is the invalid cue for animal images.
+        The cued category; "nonanimal" is the invalid cue for animal images (−f). For
+        ``method="toad"`` the values are the gains trained toward ``target`` and are used
+        as they are.
     values : torch.Tensor, shape (C,), optional
-        Feature-similarity values ``f`` (default :func:`head_gradient_values`; pass them to
-        cue one observer at several strengths without recomputing).
-    layer : {"head"}
-        Where the gains act: the pooled features feeding the classifier.
+        The values ``f`` (default at the head: :func:`head_gradient_values`; other layers
+        need values from a photo set, :mod:`reveal.models.gainfit`).
+    layer : str
+        The cue site (:func:`reveal.models.sites.cue_sites`): ``head`` (default), e.g.
+        ``blocks.10.depthwise``, ``block5_pool``, ``layer3``, or any module name.
     fold : bool
-        Fold the gains into the classifier's weights (True) or apply them with a hook.
+        Fold the gains into the next layer's weights where that is exact (True) or hook.
     check : bool
-        Run the probe batch that checks the classifier reads non-negative features (one
-        forward pass of four images; :func:`cue_observers` runs it once for all strengths).
+        Run the probe batch that checks the site is non-negative (one forward pass of four
+        images; :func:`cue_observers` runs it once for all strengths).
+    method : {"fsg", "fsg-tuning", "fsg-gradient", "toad"}
+        Where the values came from, for the label.
 
     Returns
     -------
     Observer
-        Labelled ``<name>+fsg(<target>,<layer>,<strength>)``, e.g.
+        Labelled ``<name>+<method>(<target>,<layer>,<strength>)``, e.g.
         ``efficientnet_lite0+fsg(animal,head,1)``; the label goes to the ``observer``
         column, so a resumed ``reveal predict`` refuses a file of another strength.
 
     Raises
     ------
     InputError
-        Unknown layer or target, negative strength, no 1000-way ``nn.Linear``, values of
-        the wrong length, or classifier input features that take negative values on a probe
-        batch (a gain on a rectified response needs non-negative features).
+        Unknown layer, target or method, negative strength, no 1000-way ``nn.Linear``,
+        values of the wrong length, no values for a layer other than the head, or a site
+        that takes negative values on a probe batch (a gain on a rectified response needs
+        non-negative features).
 
     Examples
     --------
@@ -304,37 +271,38 @@ def cue_observer(observer: Observer, strength: float, target: str = "animal", va
     """
     if not isinstance(observer, Observer):
         raise TypeError(f"expected an Observer, got {type(observer).__name__} (nn.Module: Observer.from_module)")
-    _check_layer(layer)
-    f = head_gradient_values(observer) if values is None else torch.as_tensor(values).detach()
-    g = gains(f, strength, target)
+    if method not in METHODS:
+        raise InputError(f"unknown cue method {method!r}; known: {', '.join(METHODS)}")
+    _check_target(target)
+    site = find_site(observer.module, layer)
+    if values is None:
+        if site.name != "head":
+            raise InputError(f"the values at {layer!r} come from a labelled photo set: fit them with reveal gains "
+                             f"fit --layer {layer} --method tuning|gradient|toad, then pass --gains FILE (only the "
+                             "head's gradient values are exact without data)")
+        values = head_gradient_values(observer)
+    f = torch.as_tensor(values).detach()
+    g = gains(f, strength, "animal" if method == "toad" else target)
+    channels = check_site(observer, site) if check else None
+    if channels is not None and g.shape != (channels,):
+        raise InputError(f"{len(g)} gain values for {layer!r} ({site.description}), which has {channels} channels")
     module = copy.deepcopy(observer.module)
-    lname, linear = _classifier(module)
-    if g.shape != (linear.in_features,):
-        raise InputError(f"{len(g)} feature-similarity values for a classifier ({lname!r}) with "
-                         f"{linear.in_features} input features")
-    lowest = _probe_min(observer, module, linear) if check else 0.0
-    if lowest < 0:
-        raise InputError(f"the {linear.in_features} features feeding {observer.name!r}'s classifier ({lname!r}) "
-                         f"are signed (minimum {lowest:.3g} on a probe batch): feature-similarity gain scales a "
-                         "rectified, non-negative response, so this model cannot be cued at the head")
-    g = g.to(device=linear.weight.device, dtype=linear.weight.dtype)
-    if fold:
-        with torch.no_grad():
-            linear.weight.mul_(g.unsqueeze(0))
-    else:
-        linear.register_buffer(_GAIN_BUFFER, g)
-        linear.register_forward_pre_hook(_apply_gain)
+    try:
+        how = attach_gains(module, site, g, fold=fold)
+    except InputError as err:  # the channel count, when the probe was skipped
+        raise InputError(f"{err.message} ({site.description})") from None
     beta = format_strength(_check_strength(strength))
-    how = "folded into" if fold else "hooked before"
-    description = (f"{observer.description}; feature-similarity gain toward {target!r}, β = {beta}, on the "
-                   f"pooled head features ({how} {lname!r}; Lindsay & Miller 2018)")
-    return replace(observer, name=f"{observer.name}+fsg({target},{layer},{beta})", module=module,
+    mechanism = ("TOAD-style trained channel gains (Bickford Smith et al.)" if method == "toad"
+                 else "feature-similarity gain (Lindsay & Miller 2018)")
+    description = (f"{observer.description}; {mechanism} toward {target!r}, β = {beta}, on {site.description} "
+                   f"({how})")
+    return replace(observer, name=observer.name + _label(method, target, site.name, beta), module=module,
                    description=description.lstrip("; "), _norm={})
 
 
 def cue_observers(observer: Observer, strengths: Sequence[float], target: str = "animal", *,
-                  layer: str = "head", fold: bool = True) -> list[Observer]:
-    """One cued observer per strength (:func:`cue_observer`), the values computed once.
+                  layer: str = "head", fold: bool = True, values=None, method: str = "fsg") -> list[Observer]:
+    """One cued observer per strength (:func:`cue_observer`), the values and the probe computed once.
 
     Parameters
     ----------
@@ -342,8 +310,11 @@ def cue_observers(observer: Observer, strengths: Sequence[float], target: str = 
     strengths : sequence of float
         Distinct cue strengths β ≥ 0 (distinct as labels: see :func:`format_strength`).
     target : {"animal", "nonanimal"}
-    layer : {"head"}
+    layer : str
     fold : bool
+    values : torch.Tensor, shape (C,), optional
+        Default: the head's exact gradient values (``layer="head"`` only).
+    method : {"fsg", "fsg-tuning", "fsg-gradient", "toad"}
 
     Returns
     -------
@@ -363,6 +334,43 @@ def cue_observers(observer: Observer, strengths: Sequence[float], target: str = 
     repeated = sorted({b for b in labels if labels.count(b) > 1})
     if repeated:
         raise InputError(f"cue strength {repeated[0]} is given more than once")
-    values = head_gradient_values(observer)
-    return [cue_observer(observer, b, target, values, layer=layer, fold=fold, check=i == 0)
+    if values is None and layer == "head":
+        values = head_gradient_values(observer)
+    return [cue_observer(observer, b, target, values, layer=layer, fold=fold, check=i == 0, method=method)
             for i, b in enumerate(strengths)]
+
+
+def observers_from_gains(observer: Observer, fitted, strengths: Sequence[float], target: str | None = None, *,
+                         model: str | None = None, fold: bool = True) -> list[Observer]:
+    """Cued observers from a gains file's contents (:func:`reveal.core.gainsfile.read_gains`).
+
+    Parameters
+    ----------
+    observer : Observer
+        The plain observer the gains were fitted for.
+    fitted : reveal.core.gainsfile.Gains
+        Model, layer, method (``tuning``, ``gradient``, ``toad``), target and values.
+    strengths : sequence of float
+    target : {"animal", "nonanimal"}, optional
+        The cued category (default: the file's). Feature-similarity values serve either
+        target (the other one is the invalid cue, −f); TOAD's gains were trained toward one.
+    model : str, optional
+        The model name the file must name (default: the observer's name).
+
+    Raises
+    ------
+    InputError
+        Gains of another model, TOAD gains used for the other target.
+    """
+    expected = model or observer.name
+    if fitted.model != expected:
+        raise InputError(f"these gains were fitted for model {fitted.model!r}, not {expected!r}")
+    target = fitted.target if target is None else _check_target(target)
+    if fitted.method == "toad" and target != fitted.target:
+        raise InputError(f"these TOAD gains were trained toward {fitted.target!r}; to cue {target!r}, fit gains "
+                         f"with reveal gains fit --method toad --target {target}")
+    values = torch.tensor(np.array(fitted.values), dtype=torch.float32)  # a copy: the file's array is read-only
+    if fitted.method != "toad" and fitted.target != "animal":
+        values = -values  # values toward "nonanimal" are the animal values negated
+    method = "toad" if fitted.method == "toad" else f"fsg-{fitted.method}"
+    return cue_observers(observer, strengths, target, layer=fitted.layer, fold=fold, values=values, method=method)

@@ -27,7 +27,7 @@ from ..core.version import toolkit_version
 from ..core.levels import level_label
 from .geometry import FIT_MODES, fit_image, fit_map, same_aspect
 from .loaders import MapRef, open_map_source, read_image
-from .loaders.images import IMAGE_SUFFIXES, files_by_stem
+from .loaders.images import listed_images
 from ..core.outputs import OutputFolder, atomic_write
 from ..core.stimset import MANIFEST, STIMSET, background_entry, write_stimulus_set_files
 from .stimulus import RevealParams, check_map, image_background, image_stimuli
@@ -220,11 +220,7 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
     if not isinstance(categories, dict):
         cat_path = Path(categories)
         categories = read_categories(cat_path)
-    image_files = files_by_stem(images, IMAGE_SUFFIXES)
-    missing = [i for i in categories if i not in image_files]
-    if missing:
-        raise InputError(f"{len(missing)} image(s) listed in the categories have no file in {images}: "
-                         f"{', '.join(missing[:5])}", cat_path)
+    image_files = listed_images(images, categories, cat_path)
     sources = {name: open_map_source(name, path) for name, path in maps.items()}
     for name, src in sources.items():
         lacking = [i for i in categories if i not in src.refs]

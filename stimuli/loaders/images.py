@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from ...core.errors import InputError
 from ...core.mapfiles import load_npy
 
-__all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "files_by_stem"]
+__all__ = ["IMAGE_SUFFIXES", "MAP_SUFFIXES", "read_image", "read_map_file", "files_by_stem", "listed_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
@@ -100,3 +100,19 @@ def files_by_stem(folder, suffixes):
                 raise InputError(f"two files for {p.stem!r}: {out[p.stem].name} and {p.name}", folder)
             out[p.stem] = p
     return out
+
+
+def listed_images(folder, image_ids, categories_path=None) -> dict:
+    """``image_id -> path`` of the photographs in ``folder`` for each listed id (file stem = id).
+
+    Raises
+    ------
+    InputError
+        Naming the categories file, when a listed image has no file in ``folder``.
+    """
+    files = files_by_stem(folder, IMAGE_SUFFIXES)
+    missing = [i for i in image_ids if i not in files]
+    if missing:
+        raise InputError(f"{len(missing)} image(s) listed in the categories have no file in {folder}: "
+                         f"{', '.join(missing[:5])}", categories_path)
+    return {i: files[i] for i in image_ids}

@@ -314,15 +314,19 @@ from reveal.analysis.sdt import CUED_LABEL, has_sweep, parse_cued_label, strengt
     ("my-net.v2+fsg(animal,head,1e-05)", ("my-net.v2", "animal", "head", 1e-5)),
     ("a+b+fsg(animal,head,2)", ("a+b", "animal", "head", 2.0)),
     (" net+fsg(animal,head,12) ", ("net", "animal", "head", 12.0)),
+    ("vgg16+toad(animal,block5_pool,1)", ("vgg16", "animal", "block5_pool", 1.0)),
+    ("net+fsg-tuning(nonanimal,blocks.10.depthwise,0.5)", ("net", "nonanimal", "blocks.10.depthwise", 0.5)),
 ])
 def test_parse_cued_label(label, want):
     got = parse_cued_label(label)
     assert (got["base"], got["target"], got["layer"], got["strength"]) == want
+    assert got["method"] == label.strip().split("+")[-1].split("(")[0]
 
 
 @pytest.mark.parametrize("label", ["efficientnet_lite0", "p01", "clickme", "", "net+fsg(animal,head)",
                                    "net+fsg(animal,head,-1)", "net+fsg(animal,head,1.2.3)",
-                                   "+fsg(animal,head,1)", "net+fsg(animal,head,1) extra", "net+fsg(,head,1)"])
+                                   "+fsg(animal,head,1)", "net+fsg(animal,head,1) extra", "net+fsg(,head,1)",
+                                   "net+gain(animal,head,1)", "net+fsg-other(animal,head,1)"])
 def test_labels_that_are_not_cued_observers_are_ignored(label):
     assert parse_cued_label(label) is None
 
@@ -354,8 +358,8 @@ def test_strength_sweeps_on_hand_made_rows():
     # p01 left out; the plain net is strength 0 of its cue that has none (nonanimal), not of the animal cue
     assert set(sweeps["observer"]) == {r["observer"] for r in rows[2:]} | {"net"}
     assert set(sweeps.loc[sweeps["observer"] == "net", "target"]) == {"nonanimal"}
-    assert list(sweeps.columns[:8]) == ["base", "target", "layer", "strength", "n_strengths", "observer",
-                                        "map_source", "level"]
+    assert list(sweeps.columns[:9]) == ["base", "method", "target", "layer", "strength", "n_strengths",
+                                        "observer", "map_source", "level"]
     animal = sweeps[(sweeps["base"] == "net") & (sweeps["target"] == "animal")]
     # sorted by level, then strength; the values are those of observer_sdt
     assert list(zip(animal["level"], animal["strength"])) == [("10", 0.0), ("10", 1.0), ("10", 2.0),

@@ -174,7 +174,7 @@ def test_torchvision_resnet_is_cued_before_fc():
 
 def test_unknown_layer_signed_features_and_no_1000_way_linear_are_named_input_errors():
     obs = rect_observer()
-    with pytest.raises(InputError, match="unknown cueing layer 'block7'; known: head"):
+    with pytest.raises(InputError, match="unknown cue layer 'block7'; this model's named layers: head"):
         cue_observer(obs, 1.0, layer="block7")
     with pytest.raises(InputError, match="signed"):  # the read-out sees un-rectified (signed) colour
         cue_observer(rect_observer(rectify=False), 1.0)
@@ -188,7 +188,7 @@ def test_unknown_layer_signed_features_and_no_1000_way_linear_are_named_input_er
         cue_observer(obs, -1.0)
     with pytest.raises(InputError, match="more than once"):
         cue_observers(obs, [1, 1.0])
-    with pytest.raises(InputError, match="47 feature-similarity values"):
+    with pytest.raises(InputError, match="47 gain values for 'head'.*which has 48 channels"):
         cue_observer(obs, 1.0, values=torch.ones(47))
 
 
