@@ -1,10 +1,13 @@
-"""Forward time of a cued observer (feature-similarity gain at the head) against the plain one.
+"""Forward time of a cued observer (feature-similarity gain at a layer) against the plain one.
 
 ``reveal.models.cueing.cue_observer`` folds the gains into the classifier's weights
 (``W' = W · diag(g)``): the cued network is the plain one with other numbers in one
 matrix, so it should cost nothing (goal: ≤ 1.05× the plain forward). The hooked form
 (``fold=False``: a forward pre-hook multiplying the 1,280 pooled features by ``g``) adds a
-Python call and one small elementwise product per batch (goal: ≤ 1.3×).
+Python call and one small elementwise product per batch (goal: ≤ 1.3×). ``--layer`` times
+another cue site (``reveal gains layers``), e.g. ``blocks.1.depthwise``, whose hook multiplies a
+96 × 112 × 112 map per image (values there come from a photo set; random ones in [−1, 1] time
+the same).
 
 All three networks are prepared as ``reveal predict`` prepares them (``Observer.prepare``:
 eval, batch norms folded, channels-last), fed the same batch of random 224 × 224 images,
@@ -13,7 +16,7 @@ three alike; medians and ratios to the plain forward measured in the same run. A
 that folded and hooked agree and that strength 0 reproduces the plain logits.
 
 Run: ``.venv/bin/python benchmarks/bench_cueing.py [--model efficientnet_lite0] [--batch 32]
-[--repeats 15] [--strength 1] [--device cpu]``
+[--repeats 15] [--strength 1] [--layer head] [--device cpu]``
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from reveal.models import cue_observer, head_gradient_values, load_observer, resolve_device
+from reveal.models.sites import check_site, find_site
 
 
 def main(argv=None) -> None:
@@ -32,15 +36,21 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--strength", type=float, default=1.0)
+    ap.add_argument("--layer", default="head")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
 
     dev = resolve_device(args.device)
     plain = load_observer(args.model)
-    values = head_gradient_values(plain)
-    folded = cue_observer(plain, args.strength, values=values)
-    hooked = cue_observer(plain, args.strength, values=values, fold=False, check=False)
-    zero = cue_observer(plain, 0.0, values=values, check=False)
+    if args.layer == "head":
+        values = head_gradient_values(plain)
+    else:
+        site = find_site(plain.module, args.layer)
+        values = torch.rand(check_site(plain, site), generator=torch.Generator().manual_seed(1)) * 2 - 1
+    cue = dict(values=values, layer=args.layer, method="fsg" if args.layer == "head" else "fsg-gradient")
+    folded = cue_observer(plain, args.strength, **cue)
+    hooked = cue_observer(plain, args.strength, fold=False, check=False, **cue)
+    zero = cue_observer(plain, 0.0, check=False, **cue)
     nets = {"plain": plain.prepare(dev), "folded": folded.prepare(dev), "hooked": hooked.prepare(dev)}
     images = torch.randint(0, 256, (args.batch, 3, 224, 224), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
@@ -63,7 +73,8 @@ def main(argv=None) -> None:
                 times[k].append(time.perf_counter() - t0)
     med = {k: float(np.median(v)) for k, v in times.items()}
     gap = float((out["folded"] - out["hooked"]).abs().max())
-    print(f"{args.model} on {dev} ({torch.get_num_threads()} threads), batch {args.batch} x 224x224, "
+    print(f"{args.model}, cue at {args.layer} ({folded.description.rsplit('(', 1)[-1].rstrip(')')} when folded), "
+          f"on {dev} ({torch.get_num_threads()} threads), batch {args.batch} x 224x224, "
           f"strength {args.strength:g}, median of {args.repeats} interleaved runs")
     for k in nets:
         q1, q3 = np.percentile(times[k], [25, 75])
