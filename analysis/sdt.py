@@ -38,7 +38,7 @@ from ..core.levels import level_value
 from .curves import series_label
 
 __all__ = ["SIGNAL", "CORRECTION", "CUED_LABEL", "rates", "dprime_criterion", "observer_sdt", "group_sdt",
-           "parse_cued_label", "strength_sweeps", "has_sweep"]
+           "parse_cued_label", "strength_sweeps", "has_sweep", "sweep_summary"]
 
 #: The category that is the signal (the answer that counts as "yes").
 SIGNAL = "animal"
@@ -471,3 +471,42 @@ def has_sweep(sweeps: pd.DataFrame | None) -> bool:
     (False, False)
     """
     return sweeps is not None and len(sweeps) > 0 and bool((sweeps["n_strengths"] >= 2).any())
+
+
+def sweep_summary(sweeps: pd.DataFrame) -> pd.DataFrame:
+    """Each sweep's hit rate, false-alarm rate, d′ and c per strength, averaged over levels and map sources.
+
+    The one-screen view ``reveal analyze`` prints; the values per level are in ``sweeps.csv``.
+
+    Parameters
+    ----------
+    sweeps : pandas.DataFrame
+        From :func:`strength_sweeps`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``base, method, target, layer, strength, n_levels, hit_rate, fa_rate, dprime, criterion``
+        (unweighted means over the (map source, level) cells), sweeps only (two strengths or more).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sweeps = pd.DataFrame({
+    ...     "base": "net", "method": "fsg", "target": "animal", "layer": "head", "strength": [0.0, 1.0, 0.0, 1.0],
+    ...     "n_strengths": 2, "map_source": "clickme", "level": ["10", "10", "full", "full"],
+    ...     "hit_rate": [0.6, 0.8, 0.9, 1.0], "fa_rate": [0.2, 0.4, 0.0, 0.2],
+    ...     "dprime": [1.0, 1.2, 2.8, 2.6], "criterion": [0.3, -0.3, 0.2, -0.2]})
+    >>> sweep_summary(sweeps)[["strength", "n_levels", "hit_rate", "fa_rate", "dprime", "criterion"]]
+       strength  n_levels  hit_rate  fa_rate  dprime  criterion
+    0       0.0         2      0.75      0.1     1.9       0.25
+    1       1.0         2      0.90      0.3     1.9      -0.25
+    """
+    columns = _SWEEP_KEYS + ["strength", "n_levels", *_QUANTITIES]
+    swept = sweeps[sweeps["n_strengths"] >= 2] if has_sweep(sweeps) else None
+    if swept is None:
+        return pd.DataFrame(columns=columns)
+    grouped = swept.groupby(_SWEEP_KEYS + ["strength"], sort=False)
+    out = grouped[list(_QUANTITIES)].mean().round(12)
+    out.insert(0, "n_levels", grouped.size())
+    return out.reset_index()[columns]

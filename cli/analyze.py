@@ -68,5 +68,22 @@ def run_analyze(args) -> int:
     if result.exclusions.observers["excluded"].any():  # who was left out, and why (every row: exclusions.csv)
         print(f"reveal analyze: {describe_exclusions(result.exclusions)} (every row not analysed: "
               f"{paths['exclusions']})")
+    _print_sweeps(result, paths)
     print(f"reveal analyze: {len(result.trials)} trials, report: {paths['report']}")
     return 0
+
+
+def _print_sweeps(result, paths) -> None:
+    """The cue-strength sweeps in brief: hits, false alarms, d′ and c per strength (per level: sweeps.csv)."""
+    from ..analysis.sdt import sweep_summary
+
+    summary = sweep_summary(getattr(result, "sweeps", None))
+    if not len(summary):
+        return
+    print(f"reveal analyze: cue-strength sweeps, means over {int(summary['n_levels'].max())} levels and sources "
+          f"(each level: {paths['sweeps']}, figure: {paths['sweeps_png']})")
+    for (base, method, target, layer), rows in summary.groupby(["base", "method", "target", "layer"], sort=False):
+        print(f"  {base}, {method} cue toward {target} at {layer}:")
+        for r in rows.itertuples(index=False):
+            print(f"    β = {r.strength:<6g} hits {r.hit_rate:.3f}  false alarms {r.fa_rate:.3f}  "
+                  f"d′ {r.dprime:+.3f}  c {r.criterion:+.3f}")

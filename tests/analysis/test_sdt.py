@@ -452,3 +452,21 @@ def test_no_sweep_no_sweeps_file(sweep_inputs, human_trials, model_csv):
         assert "sweeps_png" not in paths
         assert "Cue-strength sweeps" not in (out / "report.html").read_text(encoding="utf-8")
     assert len(result.sweeps) and not has_sweep(result.sweeps)  # one strength: cued, but no sweep
+
+
+def test_reveal_analyze_prints_each_sweep_per_strength(sweep_inputs, tmp_path, capsys):
+    from reveal.analysis.sdt import sweep_summary
+    from reveal.cli.main import main
+
+    root, stim, cued = sweep_inputs
+    out = tmp_path / "out"
+    assert main(["analyze", str(cued), "--stimuli", str(stim), "--out", str(out), "--resamples", "99",
+                 "--bootstrap", "99", "--no-fits", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    summary = sweep_summary(pd.read_csv(out / "sweeps.csv", dtype={"level": str}))
+    assert list(summary["strength"]) == [0.0, 1.0, 2.0]
+    assert "toynet, fsg cue toward animal at head:" in printed and str(out / "sweeps.csv") in printed
+    for r in summary.itertuples(index=False):  # the numbers printed are the sweeps.csv means
+        assert (f"β = {r.strength:<6g} hits {r.hit_rate:.3f}  false alarms {r.fa_rate:.3f}  d′ {r.dprime:+.3f}  "
+                f"c {r.criterion:+.3f}") in printed
+    assert summary["hit_rate"].is_monotonic_increasing and summary["criterion"].is_monotonic_decreasing
