@@ -37,6 +37,7 @@ def register(subparsers):
     f.add_argument("--intensity", type=float, default=0.5,
                    help="toad: weight of in-task examples in the loss, in (0, 1); 0.5 = all weigh the same")
     f.add_argument("--seed", type=int, default=0, help="toad: seed of the held-out split and minibatches")
+    f.add_argument("--max-epochs", type=int, default=200, help="toad: most epochs (early stopping: usually fewer)")
     f.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="the gains file to write")
     f.set_defaults(func=_fit)
 
@@ -60,7 +61,7 @@ def _fit(args):
     photos = read_photo_set(args.images, args.categories)
     observer = load_observer(args.model, weights=args.weights)
     fitted = fit_gains(observer, args.layer, args.method, photos, target=args.target, intensity=args.intensity,
-                       rng=args.seed, model_name=args.model)
+                       rng=args.seed, max_epochs=args.max_epochs, model_name=args.model)
     write_gains(args.out, fitted)
     stats = fitted.training
     line = (f"{args.out}: {args.method} values toward {fitted.target} at {fitted.layer} of {args.model}, "

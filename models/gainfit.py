@@ -21,6 +21,7 @@ Feature-similarity gains at strength β are ``max(0, 1 + β f)`` for all three
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from ..core.errors import InputError
 from ..core.gainsfile import Gains, hash_inputs
 from ..stimuli.loaders.images import listed_images, read_image
 from .readout import ANIMAL_CLASSES
-from .sites import CueSite, check_site, classifier_layer, find_site
+from .sites import CueSite, check_site, classifier_layer, find_site, site_activations
 
 __all__ = ["PhotoSet", "read_photo_set", "tuning_values", "gradient_values", "site_tail", "fit_gains",
            "FIT_METHODS"]
@@ -177,44 +178,81 @@ def gradient_values(observer, site: CueSite, photos: PhotoSet, *, batch_size=8) 
     return d / top
 
 
+class _EfficientNetTail(nn.Module):
+    """EfficientNet(-Lite) after block K's depthwise stage: the projection (+ the skip from the
+    block's input, passed as the context), the later blocks and the head, as the package runs them."""
+
+    def __init__(self, net, k):
+        super().__init__()
+        self.net, self.k = net, k
+        block = net._blocks[k]
+        args = block._block_args
+        # the condition of efficientnet_lite_pytorch's MBConvBlock.forward, copied
+        self.skip = bool(block.id_skip and args.stride == 1 and args.input_filters == args.output_filters)
+        self.context_of = f"_blocks.{k}" if self.skip else None
+
+    def forward(self, x, block_input=None):
+        net, block = self.net, self.net._blocks[self.k]
+        x = block._bn2(block._project_conv(x))
+        if self.skip:
+            x = x + block_input
+        for later in net._blocks[self.k + 1:]:
+            x = later(x)  # eval mode: no drop connect
+        x = net._swish(net._bn1(net._conv_head(x)))
+        return net._fc(net._dropout(net._avg_pooling(x).flatten(1)))
+
+
 def site_tail(observer, site: CueSite) -> nn.Module:
     """The network after ``site`` as one module (site tensor in, logits out), for TOAD's training.
 
-    Built for the head (the classifier), torchvision VGG's ``features.K`` and ``blockB_pool``
-    sites and ResNet stages: the networks whose remainder is a plain chain of modules.
+    Built for the head (the classifier), EfficientNet's ``blocks.K.depthwise`` (its
+    ``context_of`` attribute names the module whose input the tail also needs: the block's
+    input, for the skip connection), torchvision VGG's ``features.K`` and ``blockB_pool``
+    sites and ResNet stages. Every other tail has ``context_of = None``.
 
     Raises
     ------
     InputError
-        For a site whose remainder is not a chain (an EfficientNet block's skip connection
-        needs the block's input as well): the message lists the sites TOAD can train at.
+        For a site whose remainder is not one of these: the message lists the sites TOAD
+        can train at.
     """
     module = observer.module
+    tail = None
     if site.name == "head":
-        return classifier_layer(module)[1]
-    features = getattr(module, "features", None)
-    if site.module.startswith("features.") and isinstance(features, nn.Sequential):
+        tail = classifier_layer(module)[1]
+    elif (m := re.fullmatch(r"blocks\.(\d+)\.depthwise", site.name)) and hasattr(module, "_blocks"):
+        return _EfficientNetTail(module, int(m[1]))
+    elif site.module.startswith("features.") and isinstance(getattr(module, "features", None), nn.Sequential):
         k = int(site.module.split(".")[1]) + (site.where == "output")
-        return nn.Sequential(*list(features)[k:], module.avgpool, nn.Flatten(1), module.classifier)
-    stages = ("layer1", "layer2", "layer3", "layer4")
-    if site.name in stages and site.module == site.name and hasattr(module, "fc"):
-        after = [getattr(module, n) for n in stages[stages.index(site.name) + 1:]]
-        return nn.Sequential(*after, module.avgpool, nn.Flatten(1), module.fc)
-    able = [s.name for s in _toad_sites(module)]
-    raise InputError(f"TOAD gains are trained on {site.name!r}'s cached activations through the rest of the "
-                     f"network, which is not a plain chain of modules there; TOAD trains at: {', '.join(able)} "
-                     "(tuning and gradient values work at any layer)")
+        tail = nn.Sequential(*list(module.features)[k:], module.avgpool, nn.Flatten(1), module.classifier)
+    elif site.name in _STAGES and site.module == site.name and hasattr(module, "fc"):
+        after = [getattr(module, n) for n in _STAGES[_STAGES.index(site.name) + 1:]]
+        tail = nn.Sequential(*after, module.avgpool, nn.Flatten(1), module.fc)
+    if tail is None:
+        able = [s.name for s in _toad_sites(module)]
+        raise InputError(f"TOAD gains are trained on {site.name!r}'s cached activations through the rest of the "
+                         f"network, which is not a chain of modules this toolkit knows there; TOAD trains at: "
+                         f"{', '.join(able)} (tuning and gradient values work at any layer)")
+    tail.context_of = None
+    return tail
+
+
+_STAGES = ("layer1", "layer2", "layer3", "layer4")
 
 
 def _toad_sites(module):
     from .sites import cue_sites
 
     return [s for s in cue_sites(module) if s.name == "head" or s.module.startswith("features.")
-            or s.name in ("layer1", "layer2", "layer3", "layer4")]
+            or s.name in _STAGES or s.name.endswith(".depthwise")]
+
+
+#: Largest cache of activations a TOAD fit holds in memory (bytes).
+MAX_CACHE_BYTES = 4 * 2**30
 
 
 def fit_gains(observer, layer: str, method: str, photos: PhotoSet, *, target="animal", intensity=0.5, rng=None,
-              batch_size=16, model_name=None) -> Gains:
+              max_epochs=200, batch_size=16, model_name=None) -> Gains:
     """Fit a gains file's contents for ``observer`` at ``layer`` with ``method`` on ``photos``.
 
     Parameters
@@ -231,6 +269,8 @@ def fit_gains(observer, layer: str, method: str, photos: PhotoSet, *, target="an
         TOAD's weight of in-task examples, in (0, 1).
     rng : None, int or numpy.random.Generator
         TOAD's held-out split and minibatch order.
+    max_epochs : int
+        TOAD's most passes over the training photos (early stopping usually ends it sooner).
 
     Returns
     -------
@@ -249,11 +289,23 @@ def fit_gains(observer, layer: str, method: str, photos: PhotoSet, *, target="an
         values = gradient_values(observer, site, photos, batch_size=max(1, batch_size // 2))
         target = "animal"
     else:
-        from .toad import fit_toad_gains
+        from .toad import check_enough, fit_toad_gains
 
+        check_enough(photos.labels)  # before minutes of caching
         tail = site_tail(observer, site)
+        context = None if tail.context_of is None else CueSite("context", tail.context_of, "input", False, "")
+        one = [site_activations(observer, s, torch.zeros(1, 3, observer.crop_size, observer.crop_size,
+                                                         dtype=torch.uint8)) for s in (site, context) if s]
+        need = len(photos) * sum(t.numel() * 4 for t in one)
+        if need > MAX_CACHE_BYTES:
+            raise InputError(f"TOAD at {site.name!r} would cache {need / 2**30:.1f} GiB of activations for "
+                             f"{len(photos)} photos (at most {MAX_CACHE_BYTES / 2**30:.0f} GiB): train at a deeper "
+                             "layer or on fewer photos")
         acts = layer_activations(observer, site, photos, batch_size=batch_size, reduce=False)
-        fit = fit_toad_gains(acts, photos.labels, tail, target=target, intensity=intensity, rng=rng)
+        ctx = None if context is None else layer_activations(observer, context, photos, batch_size=batch_size,
+                                                             reduce=False)
+        fit = fit_toad_gains(acts, photos.labels, tail, target=target, intensity=intensity, rng=rng, context=ctx,
+                             max_epochs=max_epochs)
         values = fit.values.double().numpy()
         training.update(fit.as_dict())
     if len(values) != channels:  # pragma: no cover (the probe and the photos see the same layer)

@@ -50,7 +50,7 @@ from ..core.errors import InputError
 from ..core.seeding import as_generator
 from .readout import ANIMAL_CLASSES, N_CLASSES, THRESHOLD
 
-__all__ = ["TARGETS", "ToadFit", "fit_toad_gains"]
+__all__ = ["TARGETS", "ToadFit", "fit_toad_gains", "check_enough"]
 
 #: Targets of a fit: the in-task category.
 TARGETS = ("animal", "nonanimal")
@@ -259,6 +259,27 @@ def _split(y, held_out, gen, min_per_class):
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held)), counts
 
 
+def check_enough(labels, *, held_out: float = 0.2, min_per_class: int = 20) -> None:
+    """Refuse, before any activation is computed, labels too few for :func:`fit_toad_gains`.
+
+    Raises
+    ------
+    InputError
+        Saying how many examples of each category are needed and how many were given.
+
+    Examples
+    --------
+    >>> check_enough([True] * 30 + [False] * 30)
+    >>> try:
+    ...     check_enough([True] * 30 + [False] * 3)
+    ... except ValueError as err:
+    ...     print(str(err)[:60])
+    too few examples to fit TOAD gains: each category needs at l
+    """
+    y = np.asarray(labels, dtype=bool)
+    _split(y, _open_unit(held_out, "held_out"), np.random.default_rng(0), _positive_int(min_per_class, "min_per_class"))
+
+
 def _needed(held_out, min_per_class):
     """Fewest examples of one category that give enough training and held-out ones."""
     n = min_per_class
@@ -285,14 +306,19 @@ def _gate(x, g):
     return x * (g.view(1, -1, 1, 1) if x.ndim == 4 else g.view(1, -1))
 
 
-def _evaluate(tail, x, y, w, g, chunk):
+def _run(tail, gated, context, index):
+    """The tail on gated activations, with the cached context rows they need (if any)."""
+    return tail(gated) if context is None else tail(gated, context[index])
+
+
+def _evaluate(tail, x, y, w, g, chunk, context=None):
     """Weighted loss, accuracy, hit and false-alarm rate over the examples (no gradient)."""
     loss = 0.0
     says_animal = []
     with torch.no_grad():
         for start in range(0, len(y), chunk):
             sl = slice(start, start + chunk)
-            nll, p = _nll(tail(_gate(x[sl], g)), y[sl])
+            nll, p = _nll(_run(tail, _gate(x[sl], g), context, sl), y[sl])
             loss += float((w[sl] * nll).sum())
             says_animal.append(p >= THRESHOLD)
     says = torch.cat(says_animal)
@@ -308,7 +334,7 @@ def _evaluate(tail, x, y, w, g, chunk):
 def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target: str = "animal",
                    intensity: float = 0.5, rng=None, held_out: float = 0.2, lr: float = 3e-4,
                    batch_size: int = 256, max_epochs: int = 200, patience: int = 10,
-                   min_per_class: int = 20) -> ToadFit:
+                   min_per_class: int = 20, context: torch.Tensor | None = None) -> ToadFit:
     """Train one non-negative gain per channel for the animal read-out (TOAD), on cached activations.
 
     The gains ``g`` (one per channel ``C``, initially 1) multiply the activations at every
@@ -350,6 +376,10 @@ def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target
         Epochs without a lower held-out loss before stopping.
     min_per_class : int
         Fewest training examples of each category (the held-out split needs at least 5 of each).
+    context : torch.Tensor, shape (N, ...), optional
+        Cached tensors the tail needs besides the gated activations, one row per example
+        (e.g. an EfficientNet block's input, for its skip connection): the tail is then
+        called as ``tail(gated, context_rows)``. Not gated, not trained.
 
     Returns
     -------
@@ -429,18 +459,21 @@ def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target
     ho = torch.as_tensor(held_idx, device=dev)
     x_tr, y_tr, w_tr = x[tr], y[tr], w[tr]
     x_ho, y_ho, w_ho = x[ho], y[ho], w[ho]
+    if context is not None and len(context) != n:
+        raise InputError(f"{len(context)} context rows for {n} examples")
+    c_tr, c_ho = (None, None) if context is None else (context[tr], context[ho])
     chunk = max(batch_size, 1024)
 
     with torch.inference_mode(False), torch.enable_grad():
         g = torch.ones(c, device=dev, dtype=torch.float32, requires_grad=True)
         with torch.no_grad():
-            probe = tail(_gate(x_ho[:2], g))
+            probe = _run(tail, _gate(x_ho[:2], g), c_ho, slice(0, 2))
         if not isinstance(probe, torch.Tensor) or probe.ndim != 2 or probe.shape[1] != N_CLASSES:
             shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__
             raise InputError(f"the tail must map the gated activations to logits of shape (n, {N_CLASSES}), "
                              f"got {shape}")
-        before = _evaluate(tail, x_ho, y_ho, w_ho, g, chunk)
-        train_before = _evaluate(tail, x_tr, y_tr, w_tr, g, chunk)[0]
+        before = _evaluate(tail, x_ho, y_ho, w_ho, g, chunk, c_ho)
+        train_before = _evaluate(tail, x_tr, y_tr, w_tr, g, chunk, c_tr)[0]
         opt = torch.optim.Adam([g], lr=lr)
         best_loss, best_g, best_epoch = before[0], g.detach().clone(), 0
         held_losses, train_losses = [before[0]], []
@@ -450,7 +483,7 @@ def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target
             total, steps = 0.0, 0
             for start in range(0, len(order), batch_size):
                 b = order[start:start + batch_size]
-                nll, _ = _nll(tail(_gate(x_tr[b], g)), y_tr[b])
+                nll, _ = _nll(_run(tail, _gate(x_tr[b], g), c_tr, b), y_tr[b])
                 loss = (w_tr[b] * nll).sum() / w_tr[b].sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -460,7 +493,7 @@ def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target
                 total += float(loss.detach())
                 steps += 1
             train_losses.append(total / steps)
-            held_loss = _evaluate(tail, x_ho, y_ho, w_ho, g, chunk)[0]
+            held_loss = _evaluate(tail, x_ho, y_ho, w_ho, g, chunk, c_ho)[0]
             held_losses.append(held_loss)
             if held_loss < best_loss:
                 best_loss, best_g, best_epoch, since = held_loss, g.detach().clone(), epoch, 0
@@ -468,8 +501,8 @@ def fit_toad_gains(activations: torch.Tensor, labels, tail: nn.Module, *, target
                 since += 1
                 if since >= patience:
                     break
-        after = _evaluate(tail, x_ho, y_ho, w_ho, best_g, chunk)
-        train_after = _evaluate(tail, x_tr, y_tr, w_tr, best_g, chunk)[0]
+        after = _evaluate(tail, x_ho, y_ho, w_ho, best_g, chunk, c_ho)
+        train_after = _evaluate(tail, x_tr, y_tr, w_tr, best_g, chunk, c_tr)[0]
 
     gains = best_g.to("cpu", torch.float32)
     held_index = held_idx.astype(np.int64)

@@ -93,9 +93,45 @@ def test_the_tail_after_a_site_reproduces_the_network():
             torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_toad_is_refused_where_the_rest_of_the_network_is_not_a_chain(lite0):
-    with pytest.raises(InputError, match=r"TOAD trains at: head"):
-        site_tail(lite0, find_site(lite0.module, "blocks.10.depthwise"))
+@pytest.mark.parametrize("k", [10, 11])  # block 10 adds its input back (skip), block 11 does not
+def test_the_efficientnet_tail_reproduces_the_network_with_the_block_input_as_context(lite0, k):
+    x = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    site = find_site(lite0.module, f"blocks.{k}.depthwise")
+    tail = site_tail(lite0, site)
+    assert tail.skip == (k == 10) and (tail.context_of == "_blocks.10") == (k == 10)
+    with torch.inference_mode():
+        want = lite0.module.eval()(lite0.preprocess(x))
+        block_input = site_activations(lite0, find_site(lite0.module, f"_blocks.{k}"), x) if tail.skip else None
+        if block_input is not None:  # a module's output: the input of the next block is the previous one's output
+            block_input = site_activations(lite0, find_site(lite0.module, f"_blocks.{k - 1}"), x)
+        got = tail(site_activations(lite0, site, x), block_input)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_toad_is_refused_where_the_rest_of_the_network_is_unknown():
+    torch.manual_seed(0)
+    resnet = Observer.from_module(torchvision.models.resnet18(weights=None).eval(), "resnet18")
+    with pytest.raises(InputError, match=r"TOAD trains at: layer1, layer2, layer3, layer4, head"):
+        site_tail(resnet, find_site(resnet.module, "maxpool"))
+
+
+def test_toad_fit_at_a_depthwise_block_with_a_skip(lite0, tmp_path):
+    # 25 noise photos per category: the pipeline runs end to end (cache, the skip's context, fit)
+    rng = np.random.default_rng(0)
+    (tmp_path / "img").mkdir()
+    rows = ["image_id,category"]
+    for i in range(50):
+        from PIL import Image
+
+        Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(tmp_path / "img" / f"n{i}.png")
+        rows.append(f"n{i},{'animal' if i % 2 else 'nonanimal'}")
+    (tmp_path / "cats.csv").write_text("\n".join(rows) + "\n")
+    photos = read_photo_set(tmp_path / "img", tmp_path / "cats.csv")
+    fitted = fit_gains(lite0, "blocks.14.depthwise", "toad", photos, rng=1, max_epochs=3)
+    assert fitted.channels == 1152 and fitted.method == "toad" and (fitted.values >= -1).all()
+    stats = fitted.training
+    assert stats["n_train"] == 40 and stats["n_held_out"] == 10
+    assert stats["loss_after"] <= stats["loss_before"] and stats["epochs"] <= 3
 
 
 # --------------------------------------------------------------------------- command line
