@@ -188,11 +188,18 @@ def test_cli_refuses_bad_cue_specs(tmp_path, photo_set, tiny_set, capsys):
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"format": "reveal-gains"}))
     refused("--gains", str(broken), match=str(broken))
+    # a signed layer (a batch norm's output, before its ReLU6): named, with the valid layers
+    assert main(["gains", "fit", "--layer", "_blocks.3._bn1", "--method", "tuning", "--images", str(images),
+                 "--categories", str(categories), "--out", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert "'_blocks.3._bn1'" in err and "is signed" in err and "blocks.0.depthwise" in err and "Traceback" not in err
+    assert not (tmp_path / "s.json").exists()
     # TOAD on four photos: refused, saying how many it needs
     assert main(["gains", "fit", "--method", "toad", "--images", str(images), "--categories", str(categories),
                  "--out", str(tmp_path / "t.json")]) == 2
     err = capsys.readouterr().err
-    assert "reveal: error:" in err and "Traceback" not in err and not (tmp_path / "t.json").exists()
+    assert "reveal: error: too few examples to fit TOAD gains" in err and "at least 25 of each" in err
+    assert "given 2 animal" in err and "Traceback" not in err and not (tmp_path / "t.json").exists()
     assert main(["gains", "fit", "--method", "toad", "--intensity", "1", "--images", str(images),
                  "--categories", str(categories), "--out", str(tmp_path / "t.json")]) == 2
     assert "--intensity must be between 0 and 1" in capsys.readouterr().err
