@@ -50,12 +50,12 @@ def flood_priority(importance, rng=None, *, noise=0.05, noise_scale=2.0, distanc
         Importance map; any finite real values (not all equal).
     rng : None, int or numpy.random.Generator
         Source of the noise.
-    noise : float
+    noise : float, default 0.05
         Standard deviation of the noise, in units of the normalised importance range.
         0 makes the order deterministic given the map.
-    noise_scale : float
+    noise_scale : float, default 2.0
         Gaussian smoothing (pixels) of the noise field before scaling; 0 for white noise.
-    distance_weight : float
+    distance_weight : float, default 0.25
         Penalty per unit of (distance from the seed / image diagonal).
 
     Returns
@@ -73,7 +73,7 @@ def flood_priority(importance, rng=None, *, noise=0.05, noise_scale=2.0, distanc
     lo, hi = m.min(), m.max()
     if hi == lo:
         raise ValueError("importance map is constant: there is no most important pixel")
-    norm = (m - lo) / (hi - lo)
+    norm = (m - lo) / (hi - lo)  # pragma: no mutate (m + lo: a constant shift of every priority, no order changes)
     seed = np.unravel_index(int(np.argmax(m)), m.shape)
     priority = norm.astype(np.float32)
     if distance_weight:
@@ -86,9 +86,9 @@ def flood_priority(importance, rng=None, *, noise=0.05, noise_scale=2.0, distanc
         # not mutated: a constant shift of every priority changes no order (the levels span min to max)
         field = rng.random(m.shape, dtype=np.float32) - np.float32(0.5)  # pragma: no mutate
         if noise_scale:
-            # OpenCV's blur is ~10x faster than scipy.ndimage here and the flood is meant
-            # to be cheap enough to run per image and source.
-            field = cv2.GaussianBlur(field, (0, 0), noise_scale, borderType=cv2.BORDER_REFLECT)
+            # OpenCV's blur: ~10x faster than scipy.ndimage here (the flood runs per image and source)
+            from_sigma = (0, 0)  # pragma: no mutate (the kernel's size from sigma: any size <= 0 is the same)
+            field = cv2.GaussianBlur(field, from_sigma, noise_scale, borderType=cv2.BORDER_REFLECT)
         field /= field.std()
         priority += np.float32(noise) * field
     return priority, (int(seed[0]), int(seed[1]))
@@ -98,7 +98,7 @@ def flood_priority(importance, rng=None, *, noise=0.05, noise_scale=2.0, distanc
 N_BUCKETS = 4096  # pragma: no mutate (4095 or 4097 levels: no order changes that a test can tell)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True)  # pragma: no mutate (without it the same code runs as Python: same order, slower)
 def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover - compiled
     # `level` is the quantised priority, flattened from an image padded by one pixel whose
     # border is -1 (never entered), so that neighbours are flat offsets (`steps`) with no
@@ -108,7 +108,7 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
     padded_width = width + 2
     rank = np.empty((n // padded_width - 2) * width, dtype=np.int64)
     queued = level < 0
-    head = np.full(n_buckets, -1, dtype=np.int32)
+    head = np.full(n_buckets, -1, dtype=np.int32)  # pragma: no mutate (any negative sentinel is the same)
     tail = np.full(n_buckets, -1, dtype=np.int32)
     nxt = np.full(n, -1, dtype=np.int32)  # pragma: no mutate (any negative sentinel is the same)
     top = level[seed]
@@ -116,13 +116,13 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
     tail[top] = seed
     queued[seed] = True
     k = 0
-    while top >= 0:
+    while top >= 0:  # pragma: no mutate (>= -1: bucket -1 is the last, empty by then; one more step ends it)
         pix = head[top]
         if pix < 0:
             top -= 1
             continue
         head[top] = nxt[pix]
-        if head[top] < 0:
+        if head[top] < 0:  # pragma: no mutate (<= 0: pixel 0 is in the border, never queued, never a head)
             tail[top] = -1
         rank[(pix // padded_width - 1) * width + pix % padded_width - 1] = k
         k += 1

@@ -81,12 +81,14 @@ def test_on_a_flat_map_the_region_grows_as_a_disc_around_the_peak():
     # the distance term: where importance does not decide, the revealed region grows compactly from
     # the most important pixel (a disc), it does not sprawl along its edge (noise off: at its
     # default, the smoothed noise outweighs the distance term on a flat map, by design)
-    m = np.zeros((65, 65))
-    m[32, 32] = 1.0
+    # (a map wider than high, the peak off its diagonal: rows and columns measured from their own
+    # coordinate of the peak)
+    m = np.zeros((61, 90))
+    m[24, 58] = 1.0
     rank = reveal_order(m, np.random.default_rng(5), noise=0)
     rows, cols = np.indices(m.shape)
-    dist = np.hypot(rows - 32, cols - 32)
-    for n in (50, 400, 1500):
+    dist = np.hypot(rows - 24, cols - 58)
+    for n in (50, 400, 1000):
         first = reveal_mask(rank, n)
         radius = np.sqrt(n / np.pi)  # of a disc of n pixels
         assert dist[first].max() < radius + 3, n
@@ -169,3 +171,14 @@ def test_bad_maps_are_refused(bad, message):
 def test_connectivity_must_be_4_or_8():
     with pytest.raises(ValueError, match="connectivity"):
         reveal_order(np.eye(4), np.random.default_rng(0), connectivity=6)
+
+
+def test_the_flood_defaults_are_the_documented_ones():
+    # noise 0.05 of the importance range, smoothed at 2 px, distance penalty 0.25 per image diagonal
+    # (the module docstring): a study's stimuli depend on them, so a changed default must be seen
+    m = ndi.gaussian_filter(np.random.default_rng(2).random((48, 40)), 3)
+    default, seed = flood_priority(m, np.random.default_rng(4))
+    explicit, _ = flood_priority(m, np.random.default_rng(4), noise=0.05, noise_scale=2.0, distance_weight=0.25)
+    assert np.array_equal(default, explicit) and seed == np.unravel_index(np.argmax(m), m.shape)
+    assert np.array_equal(reveal_order(m, np.random.default_rng(4)),
+                          reveal_order(m, np.random.default_rng(4), noise=0.05, noise_scale=2.0, distance_weight=0.25))
