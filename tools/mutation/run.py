@@ -72,7 +72,7 @@ def _drop_far_operators(db: Path) -> int:
 def retest_survivors(db: Path) -> int:
     """Make a session's survivors pending again (after tests were added); returns how many."""
     with sqlite3.connect(db) as con:
-        return con.execute("DELETE FROM work_results WHERE test_outcome = 'survived'").rowcount
+        return con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'").rowcount
 
 
 def _git(*args, cwd=REPO) -> str:
