@@ -117,7 +117,7 @@ def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
     # (a commit that changes only tests keeps the results so far). The first pass's counts are
     # kept: handling its survivors is what changes the module, and they are the "before".
     blob = _git("rev-parse", f"HEAD:{module}")
-    if db.exists() and (not seen.exists() or seen.read_text() != blob):
+    if db.exists() and (not seen.exists() or seen.read_text().strip() != blob):
         print(f"{module} changed: its session starts afresh")
         db.unlink()
     seen.write_text(blob)
