@@ -275,6 +275,8 @@ def build_stimulus_set(images, maps, categories, out_dir, params=RevealParams(),
         # they lie (the bundled sample is written to a temporary folder)
         "inputs": _relative_keys(inputs),
         "map_formats": {n: s.format for n, s in sources.items()},
+        # how computed maps were made (a teacher's fingerprint, an attention map's parameters)
+        "map_provenance": {n: s.provenance for n, s in sources.items() if s.provenance is not None},
         "geometry": (f"{params.fit}: " + ("centre-crop to the largest square, then resize" if params.fit == "crop"
                                           else "resize without cropping")
                      + f" to {params.size}x{params.size} (OpenCV INTER_AREA when shrinking, cubic when "

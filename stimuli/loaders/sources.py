@@ -10,6 +10,10 @@ path                                        read as
 folder of ``.png``/``.npy``/… maps          one greyscale map per image, by file stem
                                             (ClickMe heatmaps, SALICON maps, any source)
 folder of ``.mat`` files                    SALICON fixations, one file per image
+map folder written by reveal (``maps.json``)  its one source's ``.npy`` maps (``reveal maps
+                                            attention``, ``reveal maps teacher predict``);
+                                            the index entry (how the maps were made) is
+                                            kept as the source's ``provenance``
 ``.csv``                                    ClickMe click dump
 ``.npz``                                    ClickMe click dump
 ``.json``                                   SALICON 2015 fixation annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 
 from ...core.errors import InputError
+from ...core.mapfiles import INDEX, read_index
 from . import clickme, salicon
 from .images import MAP_SUFFIXES, files_by_stem, read_map_file
 
@@ -80,6 +85,7 @@ class MapSource:
     format: str
     refs: dict = field(default_factory=dict)
     shared_files: tuple = ()
+    provenance: dict | None = None
 
 
 def open_map_source(name, path):
@@ -98,6 +104,8 @@ def open_map_source(name, path):
     path = Path(path)
     if not path.exists():
         raise InputError(f"maps for source {name!r} not found", path)
+    if path.is_dir() and (path / INDEX).is_file():
+        return _reveal_map_folder(name, path)
     if path.is_dir():
         mats = files_by_stem(path, (".mat",))
         if mats:
@@ -120,3 +128,17 @@ def open_map_source(name, path):
     if suffix in MAP_SUFFIXES:
         raise InputError(f"source {name!r}: give the folder of maps, not one map file", path)
     raise InputError(f"source {name!r}: unknown map format {suffix!r}", path)
+
+
+def _reveal_map_folder(name, root):
+    """The one source of a map folder written by the toolkit (several: the user names one)."""
+    index = read_index(root)
+    sources = index["sources"]
+    if len(sources) != 1:
+        listed = ", ".join(f"{name}={root / e['folder']}" for e in sources.values())
+        raise InputError(f"source {name!r}: this map folder holds {len(sources)} sources; give one of their folders: "
+                         f"{listed or '(none)'}", root)
+    (source, entry), = sources.items()
+    folder = root / entry["folder"]
+    refs = {i: MapRef(name, i, folder / f"{i}.npy", "file") for i in entry["images"]}
+    return MapSource(name, root, "reveal-maps", refs, (root / INDEX,), provenance={"source": source, **entry})

@@ -209,3 +209,26 @@ def test_stimset_records_each_backgrounds_clipping_and_spectrum_error(inputs, tm
         first = stimset.manifest.query("image_id == @image_id and level_index == '0'").iloc[0]
         pixels = np.asarray(Image.open(out / first["file"]))
         assert (pixels == background).all(axis=2).mean() > 0.9
+
+
+def test_a_map_folder_written_by_reveal_is_a_source_and_its_provenance_is_recorded(inputs, tmp_path):
+    # e.g. `reveal maps teacher predict` or `reveal maps attention`: maps.json + one source's .npy maps
+    from reveal.core.mapfiles import write_maps
+    from reveal.stimuli.loaders.images import read_map_file
+
+    computed = {p.stem: read_map_file(p) for p in sorted(inputs["maps"]["b"].glob("*.npy"))}
+    folder = tmp_path / "teacher_maps"
+    write_maps(folder, "teacher", computed, parameters={"teacher_sha256": "ab" * 32, "network": "lite0"})
+    out = tmp_path / "set"
+    _build(inputs, out, maps={"teacher": folder})
+    meta = json.loads((out / "stimset.json").read_text())
+    assert meta["map_formats"] == {"teacher": "reveal-maps"}
+    assert meta["map_provenance"]["teacher"]["parameters"] == {"teacher_sha256": "ab" * 32, "network": "lite0"}
+    # the same maps as a plain folder of .npy files build the same stimuli
+    plain = tmp_path / "set_plain"
+    _build(inputs, plain, maps={"teacher": inputs["maps"]["b"]})
+    for f in sorted((plain / "teacher").glob("*.png")):
+        assert f.read_bytes() == (out / "teacher" / f.name).read_bytes(), f.name
+    write_maps(folder, "other", computed)  # two sources: the user names one
+    with pytest.raises(InputError, match=r"holds 2 sources; give one of their folders: teacher=.*teacher"):
+        _build(inputs, tmp_path / "set2", maps={"teacher": folder})
