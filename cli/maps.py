@@ -13,6 +13,7 @@ from ..core.errors import InputError
 from ..core.executors import open_executor, scheduler_address
 from .arguments import source_path
 from .predict import DEFAULT_MODEL
+from .teacher import register_teacher
 
 __all__ = ["register", "run_reliability", "run_compare", "run_attention"]
 
@@ -69,6 +70,7 @@ def register(subparsers) -> None:
     _executor_args(c)
     c.set_defaults(func=run_compare)
     _register_attention(sub)
+    register_teacher(sub)
 
 
 def _register_attention(sub):
