@@ -23,7 +23,10 @@ per-channel mean and standard deviation of its **training** images (buffers set 
 
 The loss (:func:`fit_teacher`) is ``lam · KLD − beta · NSS`` between predicted and human
 maps, with the MIT saliency benchmark's definitions (:func:`kld_loss`, :func:`nss_loss`;
-they agree with :mod:`reveal.analysis.maps.metrics`, tested). Training images are split from
+they agree with :mod:`reveal.analysis.maps.metrics`, tested) — or, where the human data are
+points (ClickMe clicks, SALICON fixations), the **log-likelihood of the points** under the
+predicted map (:func:`nll_loss` over :func:`points_to_grid`; DeepGaze's loss), which needs
+no blur of the points into a map. Training images are split from
 validation and test images **by image** (:func:`split_by_image`); Adam, minibatches of
 training images, early stopping on the validation loss (the best state is kept). On the
 CPU a fit is deterministic for a given seed.
@@ -54,7 +57,8 @@ from ..core.outputs import atomic_write
 from ..core.seeding import as_generator
 from .registry import Observer
 
-__all__ = ["TeacherConfig", "Teacher", "TeacherFit", "image_features", "maps_to_grid", "kld_loss", "nss_loss",
+__all__ = ["TeacherConfig", "Teacher", "TeacherFit", "image_features", "maps_to_grid", "points_to_grid",
+           "kld_loss", "nss_loss", "nll_loss", "LOSSES",
            "split_by_image", "fit_teacher", "centre_bias", "save_teacher", "load_teacher", "predict_maps",
            "MATLAB_EPS", "FILES"]
 
@@ -62,6 +66,8 @@ __all__ = ["TeacherConfig", "Teacher", "TeacherFit", "image_features", "maps_to_
 MATLAB_EPS = 2.220446049250313e-16
 #: The files of a teacher folder.
 FILES = ("weights.pt", "config.json", "log.csv", "provenance.json")
+#: ``TeacherConfig.loss``: against maps, against points, or chosen by the data ("auto").
+LOSSES = ("auto", "kld-nss", "log-likelihood")
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,13 @@ class TeacherConfig:
         Training images per step (minibatches, reshuffled every epoch).
     lam, beta : float
         Weights of KLD and NSS in the loss ``lam · KLD − beta · NSS``.
+    loss : {"auto", "kld-nss", "log-likelihood"}
+        ``"kld-nss"``: ``lam · KLD − beta · NSS`` against human maps; ``"log-likelihood"``:
+        the mean negative log-likelihood of human points (:func:`nll_loss`; the targets are
+        point counts on the grid, :func:`points_to_grid`). ``"auto"``: the data decide —
+        :func:`fit_teacher` takes it as ``"kld-nss"``; the folder fit
+        (:func:`reveal.models.teacher_files.fit_teacher_folder`) picks ``"log-likelihood"``
+        for click dumps and fixation files and records what it chose.
     seed : int
         Seed used when :func:`fit_teacher` is given no ``rng``.
     min_train_images : int
@@ -114,6 +127,7 @@ class TeacherConfig:
     beta: float = 1.0
     seed: int = 0
     min_train_images: int = 20
+    loss: str = "auto"
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(str(x) for x in self.layers))
@@ -132,6 +146,8 @@ class TeacherConfig:
                 raise InputError(f"TeacherConfig.{name} must be positive, got {getattr(self, name)}")
         if self.lam < 0 or self.beta < 0 or self.lam + self.beta == 0:
             raise InputError(f"TeacherConfig.lam and beta must be >= 0 and not both 0, got {self.lam}, {self.beta}")
+        if self.loss not in LOSSES:
+            raise InputError(f"TeacherConfig.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.patience < 0 or self.min_train_images < 1:
             raise InputError("TeacherConfig.patience must be >= 0 and min_train_images >= 1")
 
@@ -321,6 +337,55 @@ def maps_to_grid(maps: Sequence[np.ndarray], grid: int) -> torch.Tensor:
     return torch.stack(out)
 
 
+def points_to_grid(points: Sequence[np.ndarray], shapes: Sequence[tuple[int, int]], grid: int) -> torch.Tensor:
+    """Human points (clicks, fixations) as their share in each grid cell.
+
+    Parameters
+    ----------
+    points : sequence of ndarray, shape (K, 2)
+        0-based ``[row, col]`` pixel indices of one image's points, pooled over people
+        (repeats count each time).
+    shapes : sequence of (H, W)
+        The size of the image each set of points refers to.
+    grid : int
+
+    Returns
+    -------
+    torch.Tensor of float32, shape (N, grid, grid)
+        Counts of points per cell (cell ``floor(row · grid / H)``, ``floor(col · grid / W)``)
+        divided by the number of points: the targets of :func:`nll_loss`.
+
+    Raises
+    ------
+    InputError
+        For an image with no points, or points outside its shape (naming its index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = points_to_grid([np.array([[0, 0], [0, 1], [3, 3]])], [(4, 4)], 2)
+    >>> q[0].mul(3).round().tolist()  # two points in the first cell, one in the last
+    [[2.0, 0.0], [0.0, 1.0]]
+    """
+    if len(points) != len(shapes):
+        raise InputError(f"{len(points)} point sets but {len(shapes)} shapes")
+    out = torch.zeros(len(points), grid, grid)
+    for i, (pts, shape) in enumerate(zip(points, shapes)):
+        a = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        h, w = (int(s) for s in shape)
+        if len(a) == 0:
+            raise InputError(f"image {i} has no points: it says nothing about where attention goes")
+        if not np.isfinite(a).all() or (a < 0).any() or (a[:, 0] >= h).any() or (a[:, 1] >= w).any():
+            raise InputError(f"image {i}: points must be 0-based [row, col] inside its {h}x{w} pixels")
+        rows = np.floor(a[:, 0] * grid / h).astype(np.int64)
+        cols = np.floor(a[:, 1] * grid / w).astype(np.int64)
+        counts = np.bincount(rows * grid + cols, minlength=grid * grid)
+        out[i] = torch.from_numpy(counts / len(a)).float().view(grid, grid)
+    if not len(out):
+        raise InputError("no points given")
+    return out
+
+
 # --------------------------------------------------------------------------- the network
 
 def _gaussian_kernel(sigma, radius):
@@ -475,6 +540,38 @@ def nss_loss(log_p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return ((q / q.sum(dim=-1, keepdim=True)) * z).sum(dim=-1).mean()
 
 
+def nll_loss(log_p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood of human points under the predicted map, batch mean.
+
+    ``−Σ q · log p`` per image with ``q`` the share of the image's points in each cell
+    (:func:`points_to_grid`; normalised here): the mean over points of ``−log p(point)``
+    in nats. A uniform prediction scores ``log(grid²)``; the information gain over it,
+    in bits per point, is ``(log(grid²) − loss) / log 2`` (Kümmerer, Wallis & Bethge 2015).
+
+    Parameters
+    ----------
+    log_p : torch.Tensor, shape (N, h, w)
+        Predicted log-probabilities (a log-softmax over the grid).
+    q : torch.Tensor, shape (N, h, w)
+        Each image's share of points per cell (or counts).
+
+    Returns
+    -------
+    torch.Tensor, scalar: nats per point.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> q = torch.tensor([[[0.0, 0.0], [1.0, 3.0]]])
+    >>> round(float(nll_loss(torch.full((1, 2, 2), 0.25).log(), q)) - math.log(4), 6)  # uniform
+    0.0
+    >>> round(float(nll_loss(torch.tensor([[[0.0, 0.0], [0.25, 0.75]]]).clamp_min(1e-30).log(), q)), 4)
+    0.5623
+    """
+    q = q / q.sum(dim=(-2, -1), keepdim=True)
+    return -(q * log_p).sum(dim=(-2, -1)).mean()
+
+
 # --------------------------------------------------------------------------- fitting
 
 def split_by_image(n: int, rng=None, val: float = 0.15, test: float = 0.15):
@@ -544,6 +641,8 @@ class TeacherFit:
 
 
 def _loss(config, log_p, q):
+    if config.loss == "log-likelihood":
+        return nll_loss(log_p, q)
     return config.lam * kld_loss(log_p, q) - config.beta * nss_loss(log_p, q)
 
 
@@ -563,7 +662,7 @@ def _check_split(split, n):
 
 
 def fit_teacher(features: torch.Tensor, maps, config: TeacherConfig = TeacherConfig(), *, rng=None,
-                split=None) -> TeacherFit:
+                split=None, device: str | torch.device = "cpu") -> TeacherFit:
     """Fit a :class:`Teacher` to human maps, with early stopping on held-out images.
 
     Parameters
@@ -571,7 +670,9 @@ def fit_teacher(features: torch.Tensor, maps, config: TeacherConfig = TeacherCon
     features : torch.Tensor, shape (N, F, grid, grid)
         From :func:`image_features`.
     maps : torch.Tensor, shape (N, grid, grid), or sequence of ndarray
-        Human maps: on the grid already (:func:`maps_to_grid`) or any-size 2-D arrays.
+        Human maps: on the grid already (:func:`maps_to_grid`) or any-size 2-D arrays;
+        with ``config.loss == "log-likelihood"``, the points' shares per cell
+        (:func:`points_to_grid`).
     config : TeacherConfig
     rng : None, int or numpy.random.Generator
         Draws the split (unless given) and the seed of torch's initialisation and
@@ -579,6 +680,9 @@ def fit_teacher(features: torch.Tensor, maps, config: TeacherConfig = TeacherCon
     split : tuple or dict, optional
         ``(train, val, test)`` index arrays (or a dict with those keys); default
         :func:`split_by_image` with 15 % validation and 15 % test images.
+    device : str or torch.device
+        Where the read-out trains (the features and maps are copied there); the fitted
+        teacher is returned on the CPU. Deterministic on the CPU only.
 
     Returns
     -------
@@ -635,12 +739,13 @@ def fit_teacher(features: torch.Tensor, maps, config: TeacherConfig = TeacherCon
     seed = int(rng.integers(2 ** 63))
     # channels-last copies (N, grid, grid, F) viewed as (N, F, grid, grid): the 1 x 1
     # convolutions run about twice as fast on them on a CPU
-    train_nhwc = features[parts["train"]].permute(0, 2, 3, 1).contiguous()
-    val_x = features[parts["val"]].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
-    train_q, val_q = maps[parts["train"]], maps[parts["val"]]
+    device = torch.device(device)
+    train_nhwc = features[parts["train"]].permute(0, 2, 3, 1).contiguous().to(device)
+    val_x = features[parts["val"]].permute(0, 2, 3, 1).contiguous().to(device).permute(0, 3, 1, 2)
+    train_q, val_q = maps[parts["train"]].to(device), maps[parts["val"]].to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        teacher = Teacher(n_feat, config)
+        teacher = Teacher(n_feat, config).to(device)
         order_gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         flat = train_nhwc.reshape(-1, n_feat)
@@ -672,7 +777,7 @@ def fit_teacher(features: torch.Tensor, maps, config: TeacherConfig = TeacherCon
             if since > config.patience:
                 break
     teacher.load_state_dict(best_state)
-    teacher.eval()
+    teacher = teacher.cpu().eval()
     return TeacherFit(teacher=teacher, config=config, split=parts, log=log, best_epoch=best_epoch,
                       epochs=len(log["val_loss"]))
 

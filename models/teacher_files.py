@@ -31,9 +31,9 @@ from ..core.mapfiles import write_maps
 from ..core.version import toolkit_version
 from ..stimuli.loaders import open_map_source
 from ..stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem, read_image
-from .registry import load_observer
+from .registry import load_observer, resolve_device
 from .teacher import (TeacherConfig, centre_bias, fit_teacher, image_features, load_teacher, maps_to_grid,
-                      predict_maps, save_teacher)
+                      points_to_grid, predict_maps, save_teacher)
 
 __all__ = ["TeacherRun", "fit_teacher_folder", "predict_folder", "HELDOUT_MAPS", "TEACHER_SOURCE"]
 
@@ -75,7 +75,7 @@ def _check_out(folder: Path, marker: str, what: str):
 
 
 def fit_teacher_folder(maps: tuple[str, str | Path], images, out, *, config: TeacherConfig | None = None,
-                       seed: int = 0) -> TeacherRun:
+                       seed: int = 0, device: str = "auto") -> TeacherRun:
     """Fit a teacher to a map source's maps of the photographs in ``images``; write ``out``.
 
     Parameters
@@ -90,10 +90,20 @@ def fit_teacher_folder(maps: tuple[str, str | Path], images, out, *, config: Tea
         Network, layers, grid, training settings (default :class:`TeacherConfig`).
     seed : int
         Seed of the split and the fit.
+    device : str
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda[:N]"``: where the network and the
+        fit run (a fit is deterministic on the CPU only).
 
     Returns
     -------
     TeacherRun
+
+    Notes
+    -----
+    With ``config.loss == "auto"`` the loss follows the data: the log-likelihood of the
+    points for a click dump or fixation files (clicks pooled over participants), else
+    ``lam · KLD − beta · NSS`` against the maps; ``config.json`` records the choice.
+    The centre-bias reference is the mean of the training images' human maps either way.
     """
     config = replace(config or TeacherConfig(), seed=seed)
     out = Path(out)
@@ -106,9 +116,20 @@ def fit_teacher_folder(maps: tuple[str, str | Path], images, out, *, config: Tea
         raise InputError(f"no photograph in {images} has a map in source {name!r}", path)
     pictures = [read_image(photos[i]) for i in ids]
     human = [source.refs[i].load() for i in ids]
+    if config.loss == "auto":
+        points = all(source.refs[i].has_points for i in ids)
+        config = replace(config, loss="log-likelihood" if points else "kld-nss")
+    if config.loss == "log-likelihood":
+        if not all(source.refs[i].has_points for i in ids):
+            raise InputError(f"the log-likelihood loss needs points (a click dump or fixations); source {name!r} "
+                             f"is {source.format}: use loss 'kld-nss'", path)
+        targets = points_to_grid(*zip(*(source.refs[i].points_rc() for i in ids)), config.grid)
+    else:
+        targets = maps_to_grid(human, config.grid)
+    device = resolve_device(device)
     observer = load_observer(config.model)
-    features = image_features(observer, pictures, config)
-    fit = fit_teacher(features, maps_to_grid(human, config.grid), config, rng=seed)
+    features = image_features(observer, pictures, config, device=device)
+    fit = fit_teacher(features, targets, config, rng=seed, device=device)
     fold_ids = {k: [ids[j] for j in v] for k, v in fit.split.items()}
     map_files = sorted({source.refs[i].path for i in ids if source.refs[i].per_image} | set(source.shared_files))
     provenance = {"toolkit_version": toolkit_version(), "network": config.model, "layers": list(config.layers),
@@ -151,7 +172,8 @@ def _weights_sha256(folder) -> str:
     return hashlib.sha256((Path(folder) / "weights.pt").read_bytes()).hexdigest()
 
 
-def predict_folder(teacher, images, out, *, source: str = TEACHER_SOURCE, batch_size: int = 16) -> Path:
+def predict_folder(teacher, images, out, *, source: str = TEACHER_SOURCE, batch_size: int = 16,
+                   device: str = "auto") -> Path:
     """The teacher's maps of the photographs in ``images``, written as a map folder.
 
     Parameters
@@ -164,6 +186,8 @@ def predict_folder(teacher, images, out, *, source: str = TEACHER_SOURCE, batch_
         The map folder (created; a map folder written before gets the source replaced).
     source : str
         The map source name in the index.
+    device : str
+        Where the network runs: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda[:N]"``.
 
     Returns
     -------
@@ -175,7 +199,7 @@ def predict_folder(teacher, images, out, *, source: str = TEACHER_SOURCE, batch_
     ids = sorted(photos)
     pictures = [read_image(photos[i]) for i in ids]
     observer = load_observer(config.model)
-    features = image_features(observer, pictures, config, batch_size=batch_size)
+    features = image_features(observer, pictures, config, batch_size=batch_size, device=resolve_device(device))
     made = predict_maps(model, features, [p.shape[:2] for p in pictures])
     params = {"teacher": Path(teacher).name, "teacher_sha256": _weights_sha256(teacher), "network": config.model,
               "layers": list(config.layers), "trained_on": provenance.get("maps", {})}

@@ -225,14 +225,14 @@ class CompareReport:
 
 def _load_source(name, path):
     """``image_id -> map`` and, for fixation sources, ``image_id -> (points, shape)``."""
-    from ...stimuli.loaders import open_map_source, read_salicon_mat
+    from ...stimuli.loaders import open_map_source
 
     source = open_map_source(name, path)
     maps, fixations = {}, {}
     for image_id, ref in source.refs.items():
         maps[image_id] = ref.load()
-        if ref.kind == "fixations":
-            fixations[image_id] = read_salicon_mat(ref.path) if ref.per_image else (ref.points[0], ref.shape)
+        if ref.has_points:  # NSS and the AUCs need points: fixations, or a click dump's pooled clicks
+            fixations[image_id] = ref.points_rc()
     return source, maps, fixations
 
 
@@ -258,7 +258,8 @@ def compare(reference, maps=None, out=None, *, attention=(), images=None, ceilin
             resamples=9999, seed=0, executor=None, progress=False, command="", overwrite=False) -> CompareReport:
     """Compare map sources, and model attention maps from files, with reference maps.
 
-    Spearman, CC, SIM, KLD (+ NSS, AUC-Judd, shuffled AUC with fixations), the fraction of
+    Spearman, CC, SIM, KLD (+ NSS, AUC-Judd, shuffled AUC when the reference has points:
+    fixations, or a click dump's clicks pooled over participants), the fraction of
     the human split-half ceiling, and a randomization test against mismatched images.
 
     Parameters

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 
 from ...core.errors import InputError
 from ...core.mapfiles import INDEX, read_index
@@ -58,6 +59,30 @@ class MapRef:
     points: tuple = ()
     shape: tuple = ()
     per_image: bool = True
+
+    @property
+    def has_points(self) -> bool:
+        """True for clicks and fixations (:meth:`points_rc` gives them); False for a map file."""
+        return self.kind in ("clicks", "fixations")
+
+    def points_rc(self):
+        """The image's points pooled over people, as fixations are given.
+
+        Returns
+        -------
+        points : ndarray of int64, shape (N, 2)
+            0-based ``[row, col]`` (clicks, stored ``[x, y]``, are swapped).
+        shape : tuple of int
+            (H, W) the points refer to.
+        """
+        if self.kind == "clicks":
+            pts = [np.asarray(p, dtype=np.int64).reshape(-1, 2)[:, ::-1] for p in self.points]
+            return (np.concatenate(pts) if pts else np.empty((0, 2), np.int64)), tuple(self.shape)
+        if self.kind == "fixations":
+            if self.per_image:
+                return salicon.read_salicon_mat(self.path)
+            return np.asarray(self.points[0], dtype=np.int64).reshape(-1, 2), tuple(self.shape)
+        raise ValueError(f"a {self.kind!r} map has no points")
 
     def load(self):
         """The importance map, float64 (H, W), at the resolution it comes in."""

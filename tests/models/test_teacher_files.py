@@ -121,3 +121,46 @@ def test_bad_teacher_inputs_are_named_errors(fitted, tmp_path, capsys):
                  "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert str(broken / "weights.pt") in err and "Traceback" not in err and not (tmp_path / "m").exists()
+
+
+def write_click_dump(study, participants, clicks, seed):
+    """A ClickMe click dump of a study's images (256 x 256): each participant clicks ``clicks`` times where
+    the study's map is high (drawn from the map squared), as [x, y] in the dump's text format."""
+    rng = np.random.default_rng(seed)
+    rows = ["image_path,clicks,user_id,timestamp"]
+    for path in sorted((study / "maps").glob("*.png")):
+        m = np.asarray(Image.open(path), dtype=np.float64) ** 2
+        for u in range(participants):
+            flat = rng.choice(m.size, size=clicks, p=(m / m.sum()).ravel())
+            ys, xs = np.unravel_index(flat, m.shape)
+            text = "{" + ",".join(f'""({x},{y})""' for x, y in zip(xs, ys)) + "}"
+            rows.append(f'train/{path.stem}.JPEG,"{text}",u{u},2017-01-01 00:00:00')
+    dump = study / "clicks.csv"
+    dump.write_text("\n".join(rows) + "\n")
+    return dump
+
+
+def test_a_click_dump_is_fitted_by_the_clicks_log_likelihood_and_scored_against_the_human_ceiling(tmp_path,
+                                                                                                 capsys):
+    study = write_study(tmp_path / "study", 40, seed=3, size=(256, 256))
+    dump = write_click_dump(study, participants=6, clicks=10, seed=4)
+    out = tmp_path / "T"
+    assert main(["maps", "teacher", "fit", "--maps", f"clickme={dump}", "--images", str(study / "images"),
+                 "--max-epochs", "40", "--resamples", "99", "--device", "cpu", "--no-progress",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["loss"] == "log-likelihood"
+    assert "bits/point over a uniform map" in printed and "human split-half ceiling" in printed
+    scores = pd.read_csv(out / "heldout.csv").set_index("source")
+    # the clicks give NSS and AUC (pooled over participants) and the split-half ceiling
+    for metric in ("nss", "auc_judd", "fraction_of_ceiling"):
+        assert np.isfinite(scores[metric]).all(), metric
+    assert scores.loc["teacher", "nss"] > scores.loc["centre_bias", "nss"] + 0.5
+    assert scores.loc["teacher", "auc_judd"] > scores.loc["centre_bias", "auc_judd"]
+    assert scores.loc["teacher", "fraction_of_ceiling"] > scores.loc["centre_bias", "fraction_of_ceiling"]
+    assert (out / "heldout" / "reliability.csv").is_file()
+    # a map folder cannot be fitted by a log-likelihood of points it does not have
+    code = main(["maps", "teacher", "fit", "--maps", f"human={study / 'maps'}", "--images", str(study / "images"),
+                 "--loss", "log-likelihood", "--out", str(tmp_path / "T2")])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs points" in err and not (tmp_path / "T2").exists()

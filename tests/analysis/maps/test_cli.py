@@ -76,7 +76,9 @@ def test_compare_against_a_click_dump_uses_the_human_ceiling(dumps, tmp_path, rn
     assert 0 < ceiling < 1
     assert summary.loc["good", "fraction_of_ceiling"] == pytest.approx(summary.loc["good", "spearman"] / ceiling)
     per = pd.read_csv(out / "compare_per_image.csv")
-    assert set(per["metric"]) == {"spearman", "cc", "sim", "kld"}
+    # the click dump's clicks, pooled over participants, are the points of NSS and the AUCs
+    assert set(per["metric"]) == {"spearman", "cc", "sim", "kld", "nss", "auc_judd", "auc_shuffled"}
+    assert summary.loc["good", "nss"] > summary.loc["noise", "nss"]
     assert (out / "reliability.csv").exists() and (out / "thumbnails.png").exists()
 
 

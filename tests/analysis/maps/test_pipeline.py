@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from reveal.core.mapfiles import write_maps
+from reveal.analysis.maps.metrics import nss
 from reveal.analysis.maps.pipeline import compare, open_executor, reliability
 from reveal.core.categories import read_categories
 from reveal.core.errors import InputError
@@ -63,6 +64,14 @@ def test_compare_reads_attention_folders_and_ranks_the_sources(dump, tmp_path, r
     assert 0 < report.ceiling < 1 and report.reliability is not None
     assert summary.loc["model:good", "fraction_of_ceiling"] == pytest.approx(
         summary.loc["model:good", "spearman"] / report.ceiling)
+    # a click dump's clicks, pooled over participants, are the points of NSS and the AUCs ([x, y] -> [row, col])
+    assert summary.loc["model:good", "nss"] > summary.loc["model:noise", "nss"] + 1
+    assert summary.loc["model:good", "auc_judd"] > 0.8 > summary.loc["model:noise", "auc_judd"]
+    first = sorted(clicks)[0]
+    pooled = np.concatenate([pts[:, ::-1] for pts in clicks[first].values()])
+    per = report.per_image
+    got = per[(per["source"] == "model:good") & (per["image_id"] == first) & (per["metric"] == "nss")]["value"]
+    assert got.item() == pytest.approx(nss(good[first], pooled))
 
     # the same maps as a plain folder under --maps, and the outputs written
     out = tmp_path / "cmp"
