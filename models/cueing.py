@@ -201,7 +201,7 @@ def cue_observer(observer: Observer, strength: float, target: str = "animal", va
     layer or convolution: :mod:`reveal.models.sites`) the gains become part of that layer's
     weights, ``W' = W · diag(g)``: exact, and no slower than the plain observer. Hooked
     (``fold=False``, or a site that does not fold) a forward hook multiplies the tensor by
-    ``g`` (kept as a buffer ``cue_gain`` on the layer, so it moves with the module).
+    ``g`` (kept in a ``cue_gain`` submodule of the layer, so it moves with the module).
 
     Parameters
     ----------

@@ -107,6 +107,9 @@ class Observer:
         Resampling for the resize (antialiased).
     description : str
         Where the architecture and weights came from (for logs and reports).
+    batchnorm_folding : bool
+        Whether :meth:`prepare` may fold batch norms (False for a network with blocks
+        hooked onto layers that folding would remove, e.g. GALA: :mod:`reveal.models.gala`).
     """
 
     name: str
@@ -117,6 +120,7 @@ class Observer:
     crop_size: int = 224
     interpolation: str = "bilinear"
     description: str = ""
+    batchnorm_folding: bool = True
     _norm: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -137,7 +141,7 @@ class Observer:
         the convolutions before them (``fold``; on a copy, the observer's module is left
         as it is), channels-last (faster convolutions on both oneDNN and cuDNN)."""
         module = self.module.eval()
-        if fold:
+        if fold and self.batchnorm_folding:
             module = fold_batchnorm(module)
         return module.to(device).to(memory_format=torch.channels_last)
 

@@ -36,9 +36,10 @@ from torch import nn
 from ..core.errors import InputError
 from .readout import N_CLASSES
 
-__all__ = ["CueSite", "cue_sites", "find_site", "attach_gains", "check_site", "site_activations", "classifier_layer"]
+__all__ = ["CueSite", "cue_sites", "find_site", "attach_gains", "attach_module", "ChannelGain", "dense_sites",
+           "check_site", "site_activations", "classifier_layer"]
 
-#: Name of the buffer a hooked site's gains are kept in (it moves with the module).
+#: Name of the submodule a hooked site's gains are kept in (it moves with the module).
 GAIN_BUFFER = "cue_gain"
 
 
@@ -186,25 +187,110 @@ def find_site(module: nn.Module, name: str) -> CueSite:
                      "(or any module name of model.named_modules() whose output is non-negative)")
 
 
-def _shape_for(gain, x):
-    return gain.view(1, -1, *([1] * (x.ndim - 2)))
+def _dense_site(name, module, what):
+    return CueSite(name, module, "output", False, what)
 
 
-def _scale_input(module, args):
-    return (args[0] * _shape_for(getattr(module, GAIN_BUFFER), args[0]),) + tuple(args[1:])
+def dense_sites(module: nn.Module) -> list[CueSite]:
+    """The dense (residual) path of every residual block, before its shortcut is added.
+
+    Where GALA blocks go (Linsley et al.: "on the dense path of a residual block, before
+    the shortcut is added"): a torchvision ResNet's ``layerS.K`` blocks (the output of
+    ``bn3``, ``bn2`` in a basic block), named ``layerS.K.dense``; efficientnet_lite0's
+    ``blocks.K`` (the projection's batch-norm output ``_blocks.K._bn2``), named
+    ``blocks.K.dense``. These tensors are signed: a GALA block multiplies them by learned
+    maps, not by non-negative gains, so they are not cue sites.
+
+    Examples
+    --------
+    >>> import torchvision
+    >>> [(s.name, s.module) for s in dense_sites(torchvision.models.resnet50())][7:9]
+    [('layer3.0.dense', 'layer3.0.bn3'), ('layer3.1.dense', 'layer3.1.bn3')]
+    """
+    sites = []
+    blocks = getattr(module, "_blocks", None)
+    if hasattr(module, "_conv_stem") and isinstance(blocks, nn.ModuleList):
+        sites += [_dense_site(f"blocks.{k}.dense", f"_blocks.{k}._bn2", f"block {k}'s projection (batch-normed)")
+                  for k, block in enumerate(blocks) if hasattr(block, "_bn2")]
+    for stage in ("layer1", "layer2", "layer3", "layer4"):
+        for k, block in enumerate(getattr(module, stage, None) or []):
+            last = "bn3" if hasattr(block, "bn3") else "bn2" if hasattr(block, "bn2") else None
+            if last is not None:
+                sites.append(_dense_site(f"{stage}.{k}.dense", f"{stage}.{k}.{last}",
+                                         f"block {stage}.{k}'s dense path before the shortcut"))
+    return sites
 
 
-def _scale_output(module, args, output):
-    return output * _shape_for(getattr(module, GAIN_BUFFER), output)
+class ChannelGain(nn.Module):
+    """Multiplies a tensor's channels (dimension 1) by fixed gains, kept as the buffer ``gain``."""
+
+    def __init__(self, gains: torch.Tensor):
+        super().__init__()
+        self.register_buffer("gain", torch.as_tensor(gains).detach().float())
+
+    def forward(self, x):
+        return x * self.gain.to(x.dtype).view(1, -1, *([1] * (x.ndim - 2)))
+
+
+def _through_input(module, args):
+    return (getattr(module, module._site_block)(args[0]),) + tuple(args[1:])
+
+
+def _through_output(module, args, output):
+    return getattr(module, module._site_block)(output)
+
+
+def attach_module(module: nn.Module, site: CueSite, block: nn.Module, name: str) -> str:
+    """Send ``site``'s tensor through ``block`` (in place); returns how.
+
+    The one mechanism by which the toolkit changes what flows through a named layer:
+    ``block`` becomes a submodule of the site's layer under ``name`` (so its parameters and
+    buffers are in ``state_dict()`` as ``<layer>.<name>.*`` and move with the network between
+    devices), and a forward pre-hook (site ``where == "input"``) or forward hook
+    (``"output"``) replaces the tensor by ``block(tensor)``. Cue gains (:func:`attach_gains`)
+    and GALA blocks (:mod:`reveal.models.gala`) both go in this way.
+
+    Notes
+    -----
+    ``torch.fx`` does not run hooks of the ``torch.nn`` layers it treats as leaves, so a
+    network with blocks on such layers must not be traced (an observer declares it with
+    ``batchnorm_folding=False``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    >>> site = CueSite("0", "0", "output", False, "the linear layer's output")
+    >>> attach_module(net, site, ChannelGain(torch.tensor([1.0, 0.0])), "mask")
+    "hooked after '0'"
+    >>> sorted(net.state_dict())
+    ['0.bias', '0.mask.gain', '0.weight']
+    >>> net(torch.ones(1, 2)).detach()[0, 1].item() == 0  # the second channel is masked
+    True
+    """
+    layer = dict(module.named_modules())[site.module]
+    if hasattr(layer, "_site_block"):
+        raise InputError(f"{site.name!r} ({site.module}) already sends its tensor through "
+                         f"{layer._site_block!r}: one block per layer")
+    ref = next(module.parameters(), None)
+    if ref is not None:
+        block = block.to(device=ref.device)
+    layer.add_module(name, block)
+    layer._site_block = name
+    if site.where == "input":
+        layer.register_forward_pre_hook(_through_input)
+        return f"hooked before {site.module!r}"
+    layer.register_forward_hook(_through_output)
+    return f"hooked after {site.module!r}"
 
 
 def attach_gains(module: nn.Module, site: CueSite, gains: torch.Tensor, *, fold: bool = True) -> str:
     """Make ``module`` scale ``site``'s channels by ``gains`` (in place); returns how.
 
     Folded (``fold`` and ``site.foldable``) the gains multiply the input-channel weights of
-    the layer reading the site: exact, nothing is added at run time. Otherwise a forward
-    (pre-)hook multiplies the tensor by the gains, kept as a buffer ``cue_gain`` on the
-    module so that they move with it between devices.
+    the layer reading the site: exact, nothing is added at run time. Otherwise the tensor
+    goes through a :class:`ChannelGain` attached as ``cue_gain`` (:func:`attach_module`).
 
     Parameters
     ----------
@@ -246,14 +332,7 @@ def attach_gains(module: nn.Module, site: CueSite, gains: torch.Tensor, *, fold:
         with torch.no_grad():
             weight.mul_(gains.to(weight).view(1, -1, *([1] * (weight.ndim - 2))))
         return f"folded into {site.module!r}"
-    ref = next(module.parameters(), None)
-    layer.register_buffer(GAIN_BUFFER, gains.to(device=ref.device if ref is not None else "cpu",
-                                                dtype=ref.dtype if ref is not None else torch.float32))
-    if site.where == "input":
-        layer.register_forward_pre_hook(_scale_input)
-        return f"hooked before {site.module!r}"
-    layer.register_forward_hook(_scale_output)
-    return f"hooked after {site.module!r}"
+    return attach_module(module, site, ChannelGain(gains), GAIN_BUFFER)
 
 
 def _capture(layer, site, store):
