@@ -81,16 +81,19 @@ def _register_attention(sub):
                     "index <out>/maps.json (docs/conventions.md). Give the folder to 'reveal maps compare "
                     "--attention'. Writing into an existing map folder adds the sources to it.")
     a.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
-                   help="model registry name (default efficientnet_lite0, bundled) or package.module:factory")
+                   help="model registry name (default efficientnet_lite0, bundled), package.module:factory, or "
+                        "the folder of a network trained by reveal train")
     a.add_argument("--weights", metavar="FILE", help="weights file for --model")
     a.add_argument("--images", required=True, metavar="DIR", help="the photographs (image id = file stem)")
     a.add_argument("--out", required=True, metavar="DIR", help="map folder (created or added to)")
     a.add_argument("--kinds", default="smoothgrad,activation",
-                   help="attention kinds: smoothgrad, activation (comma-separated; default both)")
+                   help="attention kinds: smoothgrad, activation, gala (a reveal train network's GALA blocks) "
+                        "(comma-separated; default smoothgrad,activation)")
     a.add_argument("--target", default="animal", help="SmoothGrad score: animal (log-odds of P(animal)), top "
                                                       "(top-class logit) or a class index (default animal)")
     a.add_argument("--samples", type=int, default=25, help="SmoothGrad noisy samples (default 25)")
-    a.add_argument("--layer", help="layer for the activation-norm map (default: the last block at >= 7x7)")
+    a.add_argument("--layer", help="layer for the activation-norm map (default: the last block at >= 7x7); for "
+                                   "gala, one block (blocks.7.dense; default: the mean over the blocks)")
     a.add_argument("--crop", action="store_true",
                    help="the network's own centre crop instead of the whole image (unseen pixels get 0)")
     a.add_argument("--seed", type=int, default=0, help="seed of the SmoothGrad noise (default 0)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["CATEGORIES", "read_categories"]
+__all__ = ["CATEGORIES", "read_categories", "read_imagenet_classes"]
 
 #: The two answers of the task, and so the only categories an image can have.
 CATEGORIES = ("animal", "nonanimal")
@@ -97,4 +97,48 @@ def read_categories(path, *, repeats: str = "refuse") -> dict:
         raise InputError(f"not a readable CSV ({err})", path) from None
     if not out:
         raise InputError("categories file lists no image", path)
+    return out
+
+
+def read_imagenet_classes(path) -> dict | None:
+    """``image_id -> ImageNet class index`` from the categories CSV's optional ``imagenet_class`` column.
+
+    Networks trained on a study's photographs (``reveal train``) learn these classes where the
+    column is there, and the animal / non-animal read-out where it is not.
+
+    Returns
+    -------
+    dict or None
+        ``{image_id: int}`` (0–999), or None when the file has no ``imagenet_class`` column.
+
+    Raises
+    ------
+    InputError
+        A row whose class is empty or not an integer in 0–999 (naming the file and the row).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "categories.csv"
+    >>> _ = p.write_text("image_id,category,imagenet_class\\ncat01,animal,281\\ncar01,nonanimal,817\\n")
+    >>> read_imagenet_classes(p)
+    {'cat01': 281, 'car01': 817}
+    """
+    read_categories(path)  # the file's own checks first (the columns, the categories, repeats)
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(_lines(fh, path))
+        if "imagenet_class" not in (reader.fieldnames or []):
+            return None
+        out = {}
+        for row_no, row in enumerate(reader, start=1):
+            text = (row["imagenet_class"] or "").strip()
+            try:
+                value = int(text)
+            except ValueError:
+                value = -1
+            if not 0 <= value < 1000:
+                raise InputError(f"imagenet_class {text!r} of {row['image_id'].strip()!r} is not a class index "
+                                 f"0-999", path, row_no)
+            out[row["image_id"].strip()] = value
     return out

@@ -50,11 +50,13 @@ from ..core.errors import InputError
 from .readout import ANIMAL_CLASSES
 from .registry import Observer, resize_shorter_side
 
-__all__ = ["ANIMAL_CLASSES", "KINDS", "full_view", "smoothgrad", "activation_norm", "default_layer",
-           "attention_map", "write_attention_maps"]
+__all__ = ["ANIMAL_CLASSES", "KINDS", "ALL_KINDS", "full_view", "smoothgrad", "activation_norm", "gala_attention",
+           "default_layer", "attention_map", "write_attention_maps"]
 
-#: The attention kinds, in the order they are written.
+#: The attention kinds of every network, in the order they are written (the default).
 KINDS = ("smoothgrad", "activation")
+#: With ``gala``: the attention maps of a network's GALA blocks (:mod:`reveal.models.gala`).
+ALL_KINDS = (*KINDS, "gala")
 
 
 def full_view(observer: Observer) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -316,6 +318,50 @@ def activation_norm(module: torch.nn.Module, preprocess: Callable[[torch.Tensor]
     return _pull_back(preprocess, up, x.shape, device).detach().cpu().double().numpy()
 
 
+def gala_attention(module: torch.nn.Module, preprocess: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray,
+                   layer: str | None = None) -> np.ndarray:
+    """The attention map ``Â`` of a network's GALA blocks, at image size.
+
+    Each block's map (the column norm of the gate it applies: :mod:`reveal.models.gala`) is
+    upsampled bilinearly to the network input; the maps of all blocks are averaged (or one
+    block's is taken, ``layer`` = its site name, e.g. ``blocks.7.dense``), then brought back to
+    the image's pixels as the activation-norm map is.
+
+    Raises
+    ------
+    InputError
+        A network without GALA blocks, or an unknown block.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, torchvision
+    >>> from reveal.models.gala import add_gala
+    >>> from reveal.models.registry import Observer
+    >>> plain = Observer.from_module(torchvision.models.resnet18().eval(), "r18")
+    >>> gala = add_gala(plain, ["layer3.0.dense", "layer3.1.dense"])
+    >>> image = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    >>> m = gala_attention(gala.module, full_view(gala), image)
+    >>> m.shape, bool(np.allclose(m, m.mean()))  # at the start every block's map is uniform
+    ((200, 300), True)
+    """
+    from .gala import attention_maps
+
+    device = _module_device(module)
+    x = _as_batch(image).to(device)
+    module.eval()
+    with torch.no_grad():
+        net_in = preprocess(x)
+        _, maps = attention_maps(module, net_in)
+    if layer is not None:
+        if layer not in maps:
+            raise InputError(f"no GALA block at {layer!r}; the blocks: {', '.join(maps)}")
+        maps = {layer: maps[layer]}
+    size = tuple(net_in.shape[-2:])
+    up = sum(F.interpolate(m[:, None].float(), size=size, mode="bilinear", align_corners=False)
+             for m in maps.values()) / len(maps)
+    return _pull_back(preprocess, up, x.shape, device).detach().cpu().double().numpy()
+
+
 def attention_map(observer: Observer, image: np.ndarray, kind: str = "smoothgrad",
                   rng: np.random.Generator | int | None = None, crop: bool = False, **kwargs) -> np.ndarray:
     """Attention map of an observer of the model registry (:func:`reveal.models.registry.load_observer`).
@@ -325,7 +371,7 @@ def attention_map(observer: Observer, image: np.ndarray, kind: str = "smoothgrad
     observer : models.registry.Observer
         Anything with ``module`` and a differentiable ``preprocess``.
     image : ndarray of uint8, shape (H, W, 3)
-    kind : {'smoothgrad', 'activation'}
+    kind : {'smoothgrad', 'activation', 'gala'}
     rng : None, int or numpy.random.Generator
         Needed for ``smoothgrad``.
     crop : bool
@@ -362,7 +408,9 @@ def attention_map(observer: Observer, image: np.ndarray, kind: str = "smoothgrad
         return smoothgrad(observer.module, preprocess, image, rng, **kwargs)
     if kind == "activation":
         return activation_norm(observer.module, preprocess, image, **kwargs)
-    raise ValueError(f"unknown attention kind {kind!r}: use 'smoothgrad' or 'activation'")
+    if kind == "gala":
+        return gala_attention(observer.module, preprocess, image, **kwargs)
+    raise ValueError(f"unknown attention kind {kind!r}: use 'smoothgrad', 'activation' or 'gala'")
 
 
 def _read_photos(images):
@@ -394,7 +442,9 @@ def write_attention_maps(model: str | Observer, images: str | os.PathLike | Mapp
         Map folder (created or added to): ``<out>/<model>_<kind>/<image_id>.npy`` and the
         index ``<out>/maps.json`` (:mod:`reveal.core.mapfiles`); each map has the
         photograph's (H, W).
-    kinds : sequence of {'smoothgrad', 'activation'}
+    kinds : sequence of {'smoothgrad', 'activation', 'gala'}
+        ``gala`` only for a network with GALA blocks (``reveal train``); ``layer`` then names
+        one block (default: the mean over the blocks).
     weights : path-like, optional
         Weights file for ``model`` given by name.
     target : {'animal', 'top'} or int
@@ -449,9 +499,9 @@ def write_attention_maps(model: str | Observer, images: str | os.PathLike | Mapp
     from .registry import load_observer
 
     kinds = list(kinds)
-    bad = sorted(set(kinds) - set(KINDS))
+    bad = sorted(set(kinds) - set(ALL_KINDS))
     if bad or not kinds:
-        raise InputError(f"attention kinds are {' and/or '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+        raise InputError(f"attention kinds are {', '.join(ALL_KINDS)}, got {', '.join(kinds) or 'none'}")
     if not (target in ("animal", "top") or (isinstance(target, (int, np.integer)) and 0 <= target < 1000)):
         raise InputError(f"target must be animal, top or an ImageNet class index 0-999, got {target!r}")
     if n_samples < 1:
@@ -461,6 +511,12 @@ def write_attention_maps(model: str | Observer, images: str | os.PathLike | Mapp
     observer.module.eval()
     # the map folder is checked before minutes of work: it must hold no one else's files
     check_map_folder(out, [f"{observer.name}:{kind}" for kind in kinds])
+    if "gala" in kinds:
+        from .gala import gala_blocks
+
+        if not gala_blocks(observer.module):
+            raise InputError(f"{observer.name!r} has no GALA blocks: the gala kind is for networks trained by "
+                             "reveal train (--model RUN/)")
     if "activation" in kinds and layer is not None:
         try:
             observer.module.get_submodule(layer)
@@ -477,10 +533,14 @@ def write_attention_maps(model: str | Observer, images: str | os.PathLike | Mapp
             else:
                 maps[image_id] = attention_map(observer, image, kind, crop=crop, layer=layer)
         params = {"model": observer.name, "kind": kind, "crop": crop}
-        params.update({"target": target if isinstance(target, str) else int(target), "n_samples": n_samples,
-                       "noise": noise, "seed": seed} if kind == "smoothgrad" else
-                      {"layer": layer or default_layer(observer.module, observer.preprocess if crop
-                                                       else full_view(observer))})
+        if kind == "smoothgrad":
+            params.update({"target": target if isinstance(target, str) else int(target), "n_samples": n_samples,
+                           "noise": noise, "seed": seed})
+        elif kind == "gala":
+            params["layer"] = layer or "mean of the GALA blocks"
+        else:
+            params["layer"] = layer or default_layer(observer.module, observer.preprocess if crop
+                                                     else full_view(observer))
         write_maps(out, source, maps, params)
         out_maps[source] = maps
     return out_maps

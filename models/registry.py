@@ -418,9 +418,10 @@ def load_observer(name=DEFAULT_MODEL, weights=None):
     Parameters
     ----------
     name : str
-        ``efficientnet_lite0``, a torchvision classification model name, or
+        ``efficientnet_lite0``, a torchvision classification model name,
         ``package.module:attribute`` naming a factory that returns an ``nn.Module`` or an
-        :class:`Observer`.
+        :class:`Observer`, or the folder of a network trained by ``reveal train``
+        (:func:`reveal.models.gala_files.load_run`).
     weights : str or os.PathLike, optional
         Local state-dict file to use instead of the bundled/published weights.
 
@@ -436,6 +437,15 @@ def load_observer(name=DEFAULT_MODEL, weights=None):
     """
     if name in BUNDLED:
         return BUNDLED[name](weights=weights)
+    if Path(name).is_dir():  # a network trained by reveal train (its folder holds its weights)
+        from .gala_files import is_run_folder, load_run
+
+        if weights is not None:
+            raise InputError("a trained run's folder holds its weights: drop --weights", weights)
+        if not is_run_folder(name):
+            raise InputError("a folder given as the model, but not a finished run of reveal train (no run.json)",
+                             name)
+        return load_run(name)
     if ":" in name:
         return _factory_observer(name, weights=weights)
     if name in _torchvision_names():

@@ -35,7 +35,7 @@ from .registry import load_observer, resolve_device
 from .teacher import (TeacherConfig, centre_bias, fit_teacher, image_features, load_teacher, maps_to_grid,
                       points_to_grid, predict_maps, save_teacher)
 
-__all__ = ["TeacherRun", "fit_teacher_folder", "predict_folder", "HELDOUT_MAPS", "TEACHER_SOURCE"]
+__all__ = ["TeacherRun", "fit_teacher_folder", "predict_folder", "sha256_files", "HELDOUT_MAPS", "TEACHER_SOURCE"]
 
 #: The map folder of the test images' maps inside a teacher folder.
 HELDOUT_MAPS = "heldout_maps"
@@ -53,7 +53,8 @@ class TeacherRun:
     heldout_maps: Path
 
 
-def _sha256_files(paths) -> str:
+def sha256_files(paths) -> str:
+    """One digest of several files: their names and bytes, in name order (not their folders)."""
     h = hashlib.sha256()
     for p in sorted(Path(p) for p in paths):
         h.update(p.name.encode())
@@ -134,8 +135,8 @@ def fit_teacher_folder(maps: tuple[str, str | Path], images, out, *, config: Tea
     map_files = sorted({source.refs[i].path for i in ids if source.refs[i].per_image} | set(source.shared_files))
     provenance = {"toolkit_version": toolkit_version(), "network": config.model, "layers": list(config.layers),
                   "seed": seed, "maps": {"source": name, "format": source.format, "n_images": len(ids),
-                                         "sha256": _sha256_files(map_files)},
-                  "images": {"n_images": len(ids), "sha256": _sha256_files(photos[i] for i in ids)},
+                                         "sha256": sha256_files(map_files)},
+                  "images": {"n_images": len(ids), "sha256": sha256_files(photos[i] for i in ids)},
                   "image_ids": fold_ids}
     save_teacher(out, fit, provenance)
 
