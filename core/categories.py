@@ -1,4 +1,4 @@
-"""The categories file (``image_id, category``): the one module that reads it.
+"""The categories file (``image_id, category``): the one module that reads and writes it.
 
 ``reveal stimuli build`` takes one (an image listed once), and ``reveal maps reliability``
 takes one or a stimulus set's ``manifest.csv`` (an image on many rows, which must agree).
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["CATEGORIES", "read_categories", "read_imagenet_classes"]
+__all__ = ["CATEGORIES", "read_categories", "read_imagenet_classes", "write_categories"]
 
 #: The two answers of the task, and so the only categories an image can have.
 CATEGORIES = ("animal", "nonanimal")
@@ -142,3 +142,33 @@ def read_imagenet_classes(path) -> dict | None:
                                  f"0-999", path, row_no)
             out[row["image_id"].strip()] = value
     return out
+
+
+def write_categories(path, categories: dict) -> None:
+    """Write ``image_id -> category`` as a categories CSV (atomically; read by :func:`read_categories`).
+
+    Raises
+    ------
+    InputError
+        A category other than :data:`CATEGORIES`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "categories.csv"
+    >>> write_categories(path, {"cat1": "animal", "cup1": "nonanimal"})
+    >>> read_categories(path)
+    {'cat1': 'animal', 'cup1': 'nonanimal'}
+    """
+    import io
+
+    from .outputs import atomic_write
+
+    wrong = sorted({c for c in categories.values() if c not in CATEGORIES})
+    if wrong:
+        raise InputError(f"categories must be {' or '.join(CATEGORIES)}, got {', '.join(map(str, wrong))}", path)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image_id", "category"])
+    writer.writerows(categories.items())
+    atomic_write(path, buf.getvalue())

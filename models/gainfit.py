@@ -37,7 +37,7 @@ from ..stimuli.loaders.images import listed_images, read_image
 from .readout import ANIMAL_CLASSES
 from .sites import CueSite, check_site, classifier_layer, find_site, site_activations
 
-__all__ = ["PhotoSet", "read_photo_set", "tuning_values", "gradient_values", "site_tail", "fit_gains",
+__all__ = ["PhotoSet", "read_photo_set", "tuning_values", "gradient_values", "site_tail", "block_tail", "fit_gains",
            "FIT_METHODS"]
 
 FIT_METHODS = ("tuning", "gradient", "toad")
@@ -196,10 +196,52 @@ class _EfficientNetTail(nn.Module):
         x = block._bn2(block._project_conv(x))
         if self.skip:
             x = x + block_input
-        for later in net._blocks[self.k + 1:]:
-            x = later(x)  # eval mode: no drop connect
-        x = net._swish(net._bn1(net._conv_head(x)))
-        return net._fc(net._dropout(net._avg_pooling(x).flatten(1)))
+        return _efficientnet_rest(net, self.k + 1, x)
+
+
+def _efficientnet_rest(net, k, x):
+    """EfficientNet(-Lite) from block ``k``'s input to the logits, as the package runs it in eval mode."""
+    for later in net._blocks[k:]:
+        x = later(x)  # eval mode: no drop connect
+    x = net._swish(net._bn1(net._conv_head(x)))
+    return net._fc(net._dropout(net._avg_pooling(x).flatten(1)))
+
+
+class _BlockTail(nn.Module):
+    """The network from a residual block's input to the logits (:func:`block_tail`)."""
+
+    def __init__(self, net, block):
+        super().__init__()
+        self.net, self.block = net, block
+        parts = block.split(".")
+        if parts[0] == "_blocks":
+            self.k = int(parts[1])
+        else:
+            stage, k = parts[0], int(parts[1])
+            after = [getattr(net, n) for n in _STAGES[_STAGES.index(stage) + 1:]]
+            self.rest = nn.Sequential(*list(getattr(net, stage))[k:], *after, net.avgpool, nn.Flatten(1), net.fc)
+
+    def forward(self, x):
+        if hasattr(self, "k"):
+            return _efficientnet_rest(self.net, self.k, x)
+        return self.rest(x)
+
+
+def block_tail(module: nn.Module, block: str) -> nn.Module | None:
+    """The network from the input of residual block ``block`` (``_blocks.K`` of EfficientNet(-Lite),
+    ``layerS.K`` of a torchvision ResNet) to the logits, or None for other networks.
+
+    With the network frozen, what comes before the block can be computed once per image and
+    cached; training then runs this tail (:mod:`reveal.models.gala_training`).
+    """
+    parts = block.split(".")
+    if len(parts) != 2 or not parts[1].isdigit():
+        return None
+    if parts[0] == "_blocks" and hasattr(module, "_blocks") and hasattr(module, "_conv_head"):
+        return _BlockTail(module, block) if int(parts[1]) < len(module._blocks) else None
+    if parts[0] in _STAGES and hasattr(module, "fc") and hasattr(module, "avgpool"):
+        return _BlockTail(module, block) if int(parts[1]) < len(getattr(module, parts[0])) else None
+    return None
 
 
 def site_tail(observer, site: CueSite) -> nn.Module:

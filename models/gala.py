@@ -25,6 +25,11 @@ start ``A = 0``, where the norm of ``A`` has no gradient and the map loss could 
 block; ``‖1 + A‖`` is uniform there and grows where the block amplifies. The **map loss**
 (the paper's eq. 6) of a layer is ``‖ R/‖R‖₂ − Â/‖Â‖₂ ‖₂`` with ``R`` the human map
 resized (bicubic) to the layer's H × W; training adds ``λ · Σ_layers`` of it to the cross-entropy (:func:`map_loss`).
+
+**The paper's control without GALA** (the map loss on a plain network's activity): an
+:class:`ActivityMap` at the same sites changes nothing in the forward pass and offers the
+column norm of the activity itself, ``Â[h, w] = ‖U[:, h, w]‖₂``, to the same loss; training
+then moves the network's own weights (``add_gala(..., kind="activity")``).
 """
 from __future__ import annotations
 
@@ -40,8 +45,8 @@ from ..core.errors import InputError
 from .registry import Observer
 from .sites import CueSite, attach_module, dense_sites, find_site, site_activations
 
-__all__ = ["GalaBlock", "GALA_NAME", "gala_sites", "auto_gala_layers", "add_gala", "gala_blocks",
-           "attention_maps", "map_loss"]
+__all__ = ["GalaBlock", "ActivityMap", "BLOCK_KINDS", "GALA_NAME", "gala_sites", "auto_gala_layers", "add_gala",
+           "gala_blocks", "attention_maps", "map_loss"]
 
 #: The submodule name a GALA block gets inside the layer it follows (``<layer>.gala.*`` in a state dict).
 GALA_NAME = "gala"
@@ -49,6 +54,12 @@ GALA_NAME = "gala"
 AUTO_SIDE = 14
 #: ε of the column norm (the attention map's gradient at A = 0).
 NORM_EPS = 1e-6
+#: What :func:`add_gala` attaches: GALA blocks, or :class:`ActivityMap` (the control without GALA).
+BLOCK_KINDS = ("gala", "activity")
+
+
+def _column_norm(x: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt((x * x).sum(dim=1) + NORM_EPS ** 2)
 
 
 class GalaBlock(nn.Module):
@@ -114,8 +125,38 @@ class GalaBlock(nn.Module):
             raise InputError(f"a GALA block of {self.a.numel()} channels got a tensor of shape {tuple(u.shape)}")
         applied = 1 + self.gate(u) if self.residual else self.gate(u)
         if self.keep_attention:
-            self.attention = torch.sqrt((applied * applied).sum(dim=1) + NORM_EPS ** 2)
+            self.attention = _column_norm(applied)
         return u * applied
+
+
+class ActivityMap(nn.Module):
+    """The identity that offers its input's column norm as the attention map (no GALA).
+
+    The ClickMe paper's control "the map loss on a plain network's activity":
+    ``Â[h, w] = ‖U[:, h, w]‖₂`` over the channels, so the map loss trains the network's own
+    layers (there is nothing else to train). No parameters; the forward pass is unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> probe = ActivityMap()
+    >>> u = torch.zeros(1, 2, 1, 2); u[0, :, 0, 1] = torch.tensor([3.0, 4.0])
+    >>> probe.keep_attention = True
+    >>> torch.equal(probe(u), u), probe.attention.round(decimals=4).tolist()
+    (True, [[[0.0, 5.0]]])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.keep_attention = False
+        self.attention = None
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if u.ndim != 4:
+            raise InputError(f"an activity map needs a (N, C, H, W) tensor, got shape {tuple(u.shape)}")
+        if self.keep_attention:
+            self.attention = _column_norm(u)
+        return u
 
 
 def gala_sites(module: nn.Module, names) -> list[CueSite]:
@@ -189,7 +230,7 @@ def auto_gala_layers(observer: Observer) -> list[str]:
 
 
 def add_gala(observer: Observer, layers="auto", *, residual: bool = True, reduction: int = 4,
-             seed: int = 0, name: str | None = None) -> Observer:
+             seed: int = 0, name: str | None = None, kind: str = "gala") -> Observer:
     """A copy of ``observer`` with a GALA block after each of ``layers``.
 
     Parameters
@@ -205,7 +246,9 @@ def add_gala(observer: Observer, layers="auto", *, residual: bool = True, reduct
         Seed of the blocks' initial weights (drawn in a forked generator: the caller's
         random state is left alone).
     name : str, optional
-        The new observer's label (default ``<name>+gala``).
+        The new observer's label (default ``<name>+gala``, ``<name>+activity``).
+    kind : {"gala", "activity"}
+        GALA blocks, or :class:`ActivityMap` probes (the paper's control without GALA).
 
     Returns
     -------
@@ -225,6 +268,8 @@ def add_gala(observer: Observer, layers="auto", *, residual: bool = True, reduct
     >>> torch.allclose(plain.module(x), gala.module.eval()(x))
     True
     """
+    if kind not in BLOCK_KINDS:
+        raise InputError(f"block kind must be one of {', '.join(BLOCK_KINDS)}, got {kind!r}")
     names = auto_gala_layers(observer) if layers == "auto" else list(layers)
     if not names:
         raise InputError("no GALA layers given")
@@ -238,24 +283,30 @@ def add_gala(observer: Observer, layers="auto", *, residual: bool = True, reduct
             if x.ndim != 4:
                 raise InputError(f"GALA needs a (N, C, H, W) feature map; {site.name!r} of {observer.name!r} has "
                                  f"shape {tuple(x.shape)}")
-            attach_module(module, site, GalaBlock(x.shape[1], reduction, residual), GALA_NAME)
-    return replace(observer, name=name or f"{observer.name}+gala", module=module, batchnorm_folding=False, _norm={},
-                   description=f"{observer.description}; GALA at {', '.join(s.name for s in sites)}")
+            block = GalaBlock(x.shape[1], reduction, residual) if kind == "gala" else ActivityMap()
+            attach_module(module, site, block, GALA_NAME)
+    what = "GALA" if kind == "gala" else "activity maps (no GALA)"
+    return replace(observer, name=name or f"{observer.name}+{kind}", module=module, batchnorm_folding=False, _norm={},
+                   description=f"{observer.description}; {what} at {', '.join(s.name for s in sites)}")
 
 
-def gala_blocks(module: nn.Module) -> dict[str, GalaBlock]:
-    """The GALA blocks of a network, by site name (``layer3.0.dense``, …), in forward order."""
+def gala_blocks(module: nn.Module) -> dict[str, GalaBlock | ActivityMap]:
+    """The GALA blocks (or :class:`ActivityMap` probes) of a network, by site name
+    (``layer3.0.dense``, …), in forward order."""
     names = {s.module: s.name for s in dense_sites(module)}
     out = {}
     for qualified, sub in module.named_modules():
-        if isinstance(sub, GalaBlock):
+        if isinstance(sub, (GalaBlock, ActivityMap)):
             layer = qualified.rsplit(".", 1)[0]
             out[names.get(layer, layer)] = sub
     return out
 
 
-def attention_maps(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def attention_maps(module: nn.Module, x: torch.Tensor, forward=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Logits and each GALA block's attention map ``Â`` for a preprocessed batch.
+
+    ``forward`` (default ``module``) runs ``x`` to the logits: a tail of ``module`` that
+    starts after its frozen prefix, with ``x`` the prefix's cached output.
 
     Returns
     -------
@@ -278,7 +329,7 @@ def attention_maps(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     for b in blocks.values():
         b.keep_attention, b.attention = True, None
     try:
-        logits = module(x)
+        logits = (forward or module)(x)
         maps = {name: b.attention for name, b in blocks.items()}
     finally:
         for b in blocks.values():

@@ -7,7 +7,8 @@ source ``SOURCE=PATH``), writes the run folder, and reads it back as an observer
 
 - ``weights.pt``: the whole network's state dict, GALA blocks included (read with
   ``weights_only=True``);
-- ``run.json``: what the network is (base model, GALA layers, residual start, reduction) and
+- ``run.json``: what the network is (base model, GALA layers, ``blocks``: GALA or the control's
+  activity maps, residual start, ``from_scratch``, reduction) and
   how it was trained (settings, label kind, seed, the image ids of each fold, the SHA-256 of
   the inputs, images without a map, the toolkit version), written last: a folder with it
   is a finished run;
@@ -31,20 +32,26 @@ import torch
 from ..core.categories import read_categories, read_imagenet_classes
 from ..core.errors import InputError
 from ..core.outputs import atomic_write
+from ..core.seeding import derive_seed
 from ..core.version import toolkit_version
 from ..stimuli.loaders import open_map_source
 from ..stimuli.loaders.images import IMAGE_SUFFIXES, files_by_stem, read_image
-from .gala import add_gala, gala_blocks
+from .gala import BLOCK_KINDS, add_gala, gala_blocks
 from .gala_training import GalaTrainConfig, evaluate_gala, maps_in_crop, train_gala
-from .registry import Observer, load_observer, resolve_device
+from .registry import Observer, load_observer, random_weights, resolve_device
 from .teacher_files import sha256_files
 
-__all__ = ["RUN_FILE", "train_folder", "load_run", "is_run_folder"]
+__all__ = ["RUN_FILE", "FIGURE", "LOG_COLUMNS", "train_folder", "load_run", "read_run", "is_run_folder", "read_log",
+           "read_heldout"]
 
 #: Written last: its presence marks a finished run.
 RUN_FILE = "run.json"
 CHECKPOINT = "checkpoint.pt"
-OUTPUTS = (RUN_FILE, "weights.pt", "log.csv", "heldout.csv", "heldout_per_image.csv", CHECKPOINT)
+#: The run's figure (written by ``reveal train`` from the log and the test fold).
+FIGURE = "heldout.png"
+OUTPUTS = (RUN_FILE, "weights.pt", "log.csv", "heldout.csv", "heldout_per_image.csv", FIGURE, CHECKPOINT)
+#: The per-epoch columns of ``log.csv`` (after ``epoch``), as :class:`~reveal.models.gala_training.GalaFit` logs them.
+LOG_COLUMNS = ("train_ce", "train_map", "val_ce", "val_map", "val_accuracy", "val_map_spearman")
 
 
 def is_run_folder(path) -> bool:
@@ -93,7 +100,7 @@ def _inputs(images, categories, maps):
 
 def train_folder(images, categories, maps: tuple[str, str | Path], out, *, model: str = "efficientnet_lite0",
                  layers="auto", reduction: int = 4, config: GalaTrainConfig = GalaTrainConfig(), seed: int = 0,
-                 device: str = "auto",
+                 blocks: str = "gala", from_scratch: bool = False, device: str = "auto",
                  progress: bool = False, overwrite: bool = False, on_epoch=None) -> dict:
     """Train a GALA-augmented network on a study's photographs and human maps; write ``out``.
 
@@ -117,7 +124,16 @@ def train_folder(images, categories, maps: tuple[str, str | Path], out, *, model
         The blocks' bottleneck reduction r.
     config : GalaTrainConfig
     seed : int
-        The blocks' initial weights, the split, the minibatch orders.
+        The blocks' initial weights, the split, the minibatch orders (and, from scratch, the
+        network's initial weights).
+    blocks : {"gala", "activity"}
+        GALA blocks, or the paper's control without GALA: the map loss on the network's own
+        activity at the same layers (:class:`reveal.models.gala.ActivityMap`; needs
+        ``config.freeze="none"``).
+    from_scratch : bool
+        The paper's setting: the network's architecture with random weights
+        (:func:`reveal.models.registry.random_weights`) and blocks that apply ``U ⊙ A``;
+        needs ``config.freeze="none"`` and, for batch-norm networks, ``config.train_mode``.
     device : str
     progress : bool
     overwrite : bool
@@ -134,8 +150,12 @@ def train_folder(images, categories, maps: tuple[str, str | Path], out, *, model
     photos, ids, labels, kind, source = _inputs(images, categories, maps)
     pictures = [read_image(photos[i]) for i in ids]
     human = [source.refs[i].load() if i in source.refs else None for i in ids]
+    if from_scratch and config.freeze != "none":
+        raise InputError("training from scratch trains every layer: it needs freeze='none' (--freeze none)")
     base = load_observer(model)
-    gala = add_gala(base, layers, reduction=reduction, seed=seed)
+    if from_scratch:
+        base = random_weights(base, seed=derive_seed(seed, "from-scratch"))
+    gala = add_gala(base, layers, reduction=reduction, seed=seed, kind=blocks, residual=not from_scratch)
     names = list(gala_blocks(gala.module))
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -156,13 +176,14 @@ def train_folder(images, categories, maps: tuple[str, str | Path], out, *, model
     buf = io.BytesIO()
     torch.save(fit.observer.module.state_dict(), buf)
     atomic_write(out / "weights.pt", buf.getvalue())
-    _write_csv(out / "log.csv", ["epoch", *fit.log], [[e + 1, *(fit.log[k][e] for k in fit.log)]
+    _write_csv(out / "log.csv", ["epoch", *LOG_COLUMNS], [[e + 1, *(fit.log[k][e] for k in LOG_COLUMNS)]
                                                       for e in range(fit.epochs)])
     _write_csv(out / "heldout.csv", list(heldout), [list(heldout.values())])
     _write_csv(out / "heldout_per_image.csv", ["image_id", "label", "correct", "map_spearman"],
                [[ids[i], labels[i], int(c), rho] for i, c, rho in test["per_image"]])
     map_files = sorted({r.path for r in source.refs.values() if r.per_image} | set(source.shared_files))
-    record = {"model": model, "gala_layers": names, "residual": True, "reduction": reduction,
+    record = {"model": model, "gala_layers": names, "blocks": blocks, "residual": not from_scratch,
+              "from_scratch": from_scratch, "reduction": reduction,
               "config": asdict(config), "label_kind": kind, "seed": seed, "best_epoch": fit.best_epoch,
               "epochs": fit.epochs, "image_ids": {k: [ids[int(j)] for j in v] for k, v in fit.split.items()},
               "n_images": len(ids), "n_without_maps": int((~has).sum()),
@@ -183,6 +204,27 @@ def _write_csv(path, header, rows):
     atomic_write(path, text.getvalue())
 
 
+def read_run(folder) -> dict:
+    """A finished run's record (``run.json``), checked for what :func:`load_run` needs.
+
+    Raises
+    ------
+    InputError
+        Not a finished run, or a damaged record (naming the file).
+    """
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        raise InputError(f"not a finished GALA run (no {RUN_FILE}: reveal train writes it last)", folder)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        str(record["model"]), list(record["gala_layers"]), bool(record["residual"]), int(record["reduction"])
+        if record.get("blocks", "gala") not in BLOCK_KINDS:
+            raise ValueError(f"blocks must be one of {', '.join(BLOCK_KINDS)}, got {record['blocks']!r}")
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise InputError(f"not a readable run record ({type(e).__name__}: {e})", path) from None
+    return record
+
+
 def load_run(folder, *, name: str | None = None) -> Observer:
     """A RUN folder's trained network as an observer (``reveal predict --model RUN/``).
 
@@ -193,18 +235,13 @@ def load_run(folder, *, name: str | None = None) -> Observer:
         network (each naming the file).
     """
     folder = Path(folder)
-    path = folder / RUN_FILE
-    if not path.is_file():
-        raise InputError(f"not a finished GALA run (no {RUN_FILE}: reveal train writes it last)", folder)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        model, layers, residual = record["model"], list(record["gala_layers"]), bool(record["residual"])
-        reduction = int(record["reduction"])
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise InputError(f"not a readable run record ({type(e).__name__}: {e})", path) from None
+    record = read_run(folder)
+    model, layers, residual, reduction = (record["model"], list(record["gala_layers"]), bool(record["residual"]),
+                                          int(record["reduction"]))
+    blocks = record.get("blocks", "gala")
     base = load_observer(model)
-    observer = add_gala(base, layers, residual=residual, reduction=reduction,
-                        name=name or f"{base.name}+gala({folder.resolve().name})")
+    observer = add_gala(base, layers, residual=residual, reduction=reduction, kind=blocks,
+                        name=name or f"{base.name}+{blocks}({folder.resolve().name})")
     weights = folder / "weights.pt"
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -220,3 +257,50 @@ def load_run(folder, *, name: str | None = None) -> Observer:
     return replace(observer, module=observer.module.eval(),
                    description=f"{observer.description}; trained: {folder} (λ={record.get('config', {}).get('lam')})")
 
+
+def _read_table(folder, name, what, columns, **read_csv):
+    import pandas as pd
+
+    folder = Path(folder)
+    if not is_run_folder(folder):
+        raise InputError(f"not a finished GALA run (no {RUN_FILE}: reveal train writes it last)", folder)
+    path = folder / name
+    try:
+        table = pd.read_csv(path, **read_csv)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read the run's {what} ({type(e).__name__})", path) from None
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise InputError(f"not a run's {what}: missing column(s) {sorted(missing)}", path)
+    return table, path
+
+
+def read_log(folder):
+    """A finished run's per-epoch log (``log.csv``) as a table (no rows for 0 epochs).
+
+    Raises
+    ------
+    InputError
+        Not a finished run, or a damaged file (naming it).
+    """
+    return _read_table(folder, "log.csv", "log", ("epoch", *LOG_COLUMNS))[0]
+
+
+def read_heldout(folder):
+    """A finished run's test-fold results per image (``heldout_per_image.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``image_id`` (str), ``label``, ``correct`` (0/1), ``map_spearman`` (NaN without a map).
+
+    Raises
+    ------
+    InputError
+        Not a finished run, or a damaged file (naming it).
+    """
+    table, path = _read_table(folder, "heldout_per_image.csv", "test results",
+                              ("image_id", "label", "correct", "map_spearman"), dtype={"image_id": str})
+    if not table["correct"].isin([0, 1]).all() or table["image_id"].duplicated().any():
+        raise InputError("not a run's test results: 'correct' must be 0 or 1, one row per image", path)
+    return table

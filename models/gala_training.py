@@ -12,9 +12,15 @@ human map through the same resize and crop, so map and activity are aligned.
 
 - ``freeze="backbone"`` (default): only the GALA blocks learn; ``"none"``: everything does.
   The network runs in eval mode either way (batch-norm statistics and dropout as at
-  inference: fine-tuning on a few hundred photographs, not the paper's training from scratch).
+  inference: fine-tuning on a few hundred photographs), unless ``train_mode`` (training from
+  random weights, the paper's setting: batch statistics, dropout).
+- ``maps_as="boxes"``: the targets are the maps' bounding boxes (the paper's control).
 - Images are split by image (:func:`reveal.models.teacher.split_by_image`); early stopping on
   the validation loss keeps the best state.
+- With the backbone frozen, what runs before the first GALA block's residual block is the
+  same in every epoch: it is computed once per training image and cached (at most
+  :data:`MAX_PREFIX_BYTES`), and training runs the rest of the network from the cache (the
+  same numbers, without the resize and the early, large feature maps every epoch).
 - Seeded: the minibatch order of epoch ``e`` is drawn from ``(seed, e)`` alone, so a run
   resumed from its checkpoint (written after every epoch) goes on exactly as an uninterrupted
   one; deterministic on the CPU.
@@ -37,18 +43,25 @@ from scipy import stats
 from ..core.errors import InputError
 from ..core.outputs import atomic_write
 from ..core.seeding import derive_seed
+from .gainfit import block_tail
 from .gala import attention_maps, gala_blocks, map_loss
 from .readout import ANIMAL_CLASSES
 from .registry import Observer, resize_shorter_side
 from .teacher import split_by_image
 
-__all__ = ["GalaTrainConfig", "GalaFit", "LABEL_KINDS", "classification_loss", "maps_in_crop", "train_gala",
-           "evaluate_gala"]
+__all__ = ["GalaTrainConfig", "GalaFit", "LABEL_KINDS", "MAPS_AS", "BOX_MASS", "classification_loss", "map_box",
+           "maps_in_crop", "train_gala", "evaluate_gala"]
 
 #: ``imagenet``: a class index 0–999 per image; ``animal``: 1 animal, 0 non-animal.
 LABEL_KINDS = ("imagenet", "animal")
 #: Side of the grid the map score (Spearman) is computed on.
 SCORE_GRID = 14
+#: ``maps``: the human maps are the targets; ``boxes``: each map's bounding box (:func:`map_box`).
+MAPS_AS = ("maps", "boxes")
+#: The share of a map's mass, along each axis, its bounding box spans.
+BOX_MASS = 0.95
+#: Largest cache of the frozen prefix's outputs a run keeps in memory (bytes); beyond it, no cache.
+MAX_PREFIX_BYTES = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,13 @@ class GalaTrainConfig:
     batch_size : int
     freeze : {"backbone", "none"}
         Train the GALA blocks only, or every parameter.
+    train_mode : bool
+        Training steps run the network in training mode (batch statistics in batch-norm,
+        dropout): training from random weights (``--from-scratch``) needs it; fine-tuning a
+        pretrained network keeps its statistics (False). Needs ``freeze="none"``.
+    maps_as : {"maps", "boxes"}
+        The map loss's targets: the human maps, or their bounding boxes (:func:`map_box`;
+        the paper's control: where the object is, not which of its parts people chose).
     patience : int
         Stop after this many epochs without a lower validation loss.
     min_train_images : int
@@ -77,6 +97,8 @@ class GalaTrainConfig:
     lr: float = 1e-3
     batch_size: int = 16
     freeze: str = "backbone"
+    train_mode: bool = False
+    maps_as: str = "maps"
     patience: int = 5
     min_train_images: int = 10
 
@@ -89,6 +111,11 @@ class GalaTrainConfig:
             raise InputError(f"the learning rate must be positive, got {self.lr}")
         if self.freeze not in ("backbone", "none"):
             raise InputError(f"freeze must be 'backbone' or 'none', got {self.freeze!r}")
+        if self.train_mode and self.freeze != "none":
+            raise InputError("training mode (batch statistics) with a frozen backbone would change its batch-norm "
+                             "statistics: use freeze='none'")
+        if self.maps_as not in MAPS_AS:
+            raise InputError(f"maps_as must be one of {', '.join(MAPS_AS)}, got {self.maps_as!r}")
 
 
 @dataclass
@@ -152,6 +179,54 @@ def _accuracy(logits, labels, kind):
     return ((p_animal > 0.5).long() == labels).double()
 
 
+def map_box(human: np.ndarray, mass: float = BOX_MASS) -> np.ndarray:
+    """The bounding box of a map: 1 inside, 0 outside, as large as the map.
+
+    The box spans the central ``mass`` of the map's marginal distribution along each axis
+    (rows from the ``(1 − mass) / 2`` to the ``(1 + mass) / 2`` quantile, columns alike), so a
+    blurred map's faint tails do not stretch it over the whole photograph. Written here
+    because no library call takes a weighted map's quantile box (``skimage.measure.regionprops``
+    boxes a binary region's every pixel).
+
+    Parameters
+    ----------
+    human : ndarray, shape (H, W)
+        Non-negative, not all zero.
+    mass : float
+        In (0, 1].
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((5, 6)); m[1, 2] = 1.0; m[3, 4] = 1.0
+    >>> map_box(m).astype(int)
+    array([[0, 0, 0, 0, 0, 0],
+           [0, 0, 1, 1, 1, 0],
+           [0, 0, 1, 1, 1, 0],
+           [0, 0, 1, 1, 1, 0],
+           [0, 0, 0, 0, 0, 0]])
+    """
+    a = np.asarray(human, dtype=np.float64)
+    if a.ndim != 2 or not np.isfinite(a).all() or (a < 0).any() or not a.sum() > 0:
+        raise InputError(f"a bounding box needs a non-negative, non-zero 2-D map, got shape {a.shape}")
+    if not 0 < mass <= 1:
+        raise InputError(f"the box's mass must be in (0, 1], got {mass}")
+    spans = []
+    for axis in (1, 0):
+        cdf = np.cumsum(a.sum(axis=axis))
+        cdf /= cdf[-1]
+        lo = int(np.searchsorted(cdf, (1 - mass) / 2, side="right"))
+        hi = int(np.searchsorted(cdf, (1 + mass) / 2 - 1e-12, side="left"))
+        spans.append(slice(min(lo, hi), hi + 1))
+    box = np.zeros(a.shape, dtype=np.float32)
+    box[spans[0], spans[1]] = 1.0
+    return box
+
+
 def maps_in_crop(observer: Observer, maps: Sequence[np.ndarray | None],
                  shapes: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Human maps brought to the network's input as their photographs are.
@@ -205,12 +280,12 @@ def maps_in_crop(observer: Observer, maps: Sequence[np.ndarray | None],
 
 
 def _batch(observer, images, idx, device):
-    return torch.cat([observer.preprocess(torch.from_numpy(np.ascontiguousarray(images[int(i)]))
+    return torch.cat([observer.preprocess(torch.from_numpy(np.require(images[int(i)], requirements=["C", "W"]))
                                           .permute(2, 0, 1)[None].to(device)) for i in idx])
 
 
-def _losses(module, x, labels, kind, human, has, lam):
-    logits, maps = attention_maps(module, x)
+def _losses(module, x, labels, kind, human, has, lam, forward=None):
+    logits, maps = attention_maps(module, x, forward)
     ce = classification_loss(logits, labels, kind)
     if has.any():
         ml = sum(map_loss(a[has], human[has]) for a in maps.values())
@@ -267,6 +342,51 @@ def evaluate_gala(observer: Observer, images, labels, kind, human, has, indices,
             "map_spearman": float(np.mean(rhos)) if rhos else math.nan, "per_image": per_image}
 
 
+class _Stop(Exception):
+    pass
+
+
+def _prefix_block(module):
+    """The residual block (``_blocks.K``, ``layerS.K``) of the first GALA block, when the network
+    after its input is a known chain (:func:`reveal.models.gainfit.block_tail`); else None."""
+    from .sites import dense_sites
+
+    dense = {s.name: s.module for s in dense_sites(module)}
+    first = next(iter(gala_blocks(module)))
+    if first not in dense:
+        return None, None
+    block = ".".join(dense[first].split(".")[:2])
+    tail = block_tail(module, block)
+    return (block, tail) if tail is not None else (None, None)
+
+
+def _prefix_cache(observer, module, block, images, indices, device, batch_size):
+    """The input of ``block`` for each image of ``indices`` (no gradients), or None past the memory cap."""
+    seen = []
+
+    def grab(_m, args):
+        seen.append(args[0].detach())
+        raise _Stop
+
+    handle = module.get_submodule(block).register_forward_pre_hook(grab)
+    out, total = [], 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(indices), batch_size):
+                seen.clear()
+                try:
+                    module(_batch(observer, images, indices[start:start + batch_size], device))
+                except _Stop:
+                    pass
+                out.append(seen[0])
+                total += seen[0].numel() * seen[0].element_size()
+                if total * len(indices) / (start + len(seen[0])) > MAX_PREFIX_BYTES:
+                    return None
+    finally:
+        handle.remove()
+    return torch.cat(out)
+
+
 def _images_needed(n_train):
     """The fewest images whose default split (:func:`split_by_image`) trains on ``n_train``."""
     n = n_train
@@ -276,7 +396,8 @@ def _images_needed(n_train):
 
 
 def _fingerprint(observer, config, n, kind, seed, split):
-    blocks = sorted(gala_blocks(observer.module))
+    blocks = sorted(f"{name}:{type(b).__name__}:{getattr(b, 'residual', '')}"
+                    for name, b in gala_blocks(observer.module).items())
     return {"model": observer.name, "blocks": blocks, "config": asdict(config), "n_images": int(n), "kind": kind,
             "seed": int(seed), "split": {k: [int(i) for i in v] for k, v in split.items()}}
 
@@ -302,7 +423,8 @@ def _load_checkpoint(path, fingerprint):
 def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequence[int], kind: str,
                maps: Sequence[np.ndarray | None], config: GalaTrainConfig = GalaTrainConfig(), *, seed: int = 0,
                split=None, checkpoint: str | Path | None = None, device: str | torch.device = "cpu",
-               progress: bool = False, on_epoch: Callable[[int, dict], None] | None = None) -> GalaFit:
+               progress: bool = False, on_epoch: Callable[[int, dict], None] | None = None,
+               cache_prefix: bool = True) -> GalaFit:
     """Train a GALA-augmented observer's blocks (and, unfrozen, the rest) on photographs and human maps.
 
     Parameters
@@ -328,6 +450,9 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
         A tqdm bar over epochs with the losses.
     on_epoch : callable, optional
         ``on_epoch(epoch, log_row)`` after each epoch's checkpoint (tests interrupt there).
+    cache_prefix : bool
+        With the backbone frozen, cache what runs before the first block (the same result,
+        faster); False runs the whole network every step.
 
     Returns
     -------
@@ -382,11 +507,16 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
     if len(split["val"]) == 0:
         raise InputError("no validation images: early stopping needs at least one")
     device = torch.device(device)
+    if config.maps_as == "boxes":
+        maps = [None if m is None else map_box(m) for m in maps]
     human, has = maps_in_crop(observer, maps, [im.shape[:2] for im in images])
     module = copy.deepcopy(observer.module).to(device).eval()
     trained = replace(observer, module=module, _norm={})
     gala_params = {id(p) for b in gala_blocks(module).values() for p in b.parameters()}
     params = [p for p in module.parameters() if config.freeze == "none" or id(p) in gala_params]
+    if not params:
+        raise InputError(f"nothing to train in {observer.name!r} with the backbone frozen (activity maps have no "
+                         "parameters: train the network's own layers, freeze='none')")
     for p in module.parameters():
         p.requires_grad_(config.freeze == "none" or id(p) in gala_params)
     opt = torch.optim.Adam(params, lr=config.lr)
@@ -401,6 +531,10 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
                                                state["epoch"])
         best_state = state["best_state"]
     train = split["train"]
+    block, tail = _prefix_block(module) if cache_prefix and config.freeze == "backbone" else (None, None)
+    cache = None
+    if tail is not None and start < config.epochs:
+        cache = _prefix_cache(trained, module, block, images, [int(i) for i in train], device, config.batch_size)
     bar = tqdm(range(start + 1, config.epochs + 1), disable=not progress, unit="epoch", desc="GALA",
                initial=start, total=config.epochs)
     for epoch in bar:
@@ -408,11 +542,16 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
             break
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(derive_seed(seed, "order", epoch)))
         ce_sum = map_sum = 0.0
+        module.train(config.train_mode)  # evaluate_gala leaves it in eval mode
         for s in range(0, len(train), config.batch_size):
-            idx = [int(train[j]) for j in order[s:s + config.batch_size]]
-            x = _batch(trained, images, idx, device)
+            positions = order[s:s + config.batch_size]
+            idx = [int(train[j]) for j in positions]
+            if cache is not None:  # the frozen prefix's output, computed once
+                x, forward = cache[positions], tail
+            else:
+                x, forward = _batch(trained, images, idx, device), None
             _, _, ce, ml = _losses(module, x, labels_t[idx].to(device), kind, human[idx].to(device),
-                                   has[idx].to(device), config.lam)
+                                   has[idx].to(device), config.lam, forward)
             loss = ce + config.lam * ml if config.lam > 0 else ce
             opt.zero_grad()
             loss.backward()
@@ -437,6 +576,7 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
         if on_epoch is not None:
             on_epoch(epoch, row)
     bar.close()
+    module.eval()
     module.load_state_dict(best_state)
     for p in module.parameters():
         p.requires_grad_(False)

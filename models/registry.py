@@ -34,6 +34,7 @@ from torch import nn
 from ..core.errors import InputError
 
 __all__ = [
+    "random_weights",
     "Observer", "load_observer", "known_models", "resolve_device", "load_weights_file",
     "fold_batchnorm", "resize_shorter_side", "DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD",
 ]
@@ -290,6 +291,41 @@ def resolve_device(device="auto"):
 
 
 # --------------------------------------------------------------------------- weights
+
+def random_weights(observer: Observer, seed: int = 0) -> Observer:
+    """A copy of ``observer`` with every layer re-initialized (its architecture, untrained).
+
+    Each module's own ``reset_parameters`` (PyTorch's default initialization; batch-norm
+    running statistics reset too), drawn in a forked generator seeded by ``seed``: the
+    caller's random state is left alone. The start of ``reveal train --from-scratch``.
+
+    Raises
+    ------
+    InputError
+        A module with parameters but no ``reset_parameters`` (it could not be re-initialized).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> obs = Observer.from_module(nn.Sequential(nn.Linear(3, 2)), "tiny")
+    >>> a, b = random_weights(obs, seed=1), random_weights(obs, seed=1)
+    >>> torch.equal(a.module[0].weight, b.module[0].weight), torch.equal(a.module[0].weight, obs.module[0].weight)
+    (True, False)
+    """
+    module = copy.deepcopy(observer.module)
+    stuck = [name or type(m).__name__ for name, m in module.named_modules()
+             if list(m.parameters(recurse=False)) and not hasattr(m, "reset_parameters")]
+    if stuck:
+        raise InputError(f"{observer.name!r} cannot be re-initialized: no reset_parameters in {', '.join(stuck[:3])}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in module.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return replace(observer, module=module.eval(), _norm={},
+                   description=f"{observer.description}; re-initialized (random weights, seed {seed})")
+
 
 def load_weights_file(path):
     """A state dict from a local weights file (``.pth``/``.pt``), unwrapped and de-prefixed.

@@ -132,3 +132,20 @@ def test_blocks_are_saved_and_loaded_with_the_network_and_attached_once():
         torch.testing.assert_close(trained.module(x), again.module(x))
     with pytest.raises(InputError, match="already sends its tensor through 'gala'"):
         attach_module(trained.module, find_site(trained.module, "layer4.0.conv2"), ChannelGain(torch.ones(512)), "x")
+
+
+def test_the_tail_from_a_blocks_input_is_the_rest_of_the_network(lite0):
+    from reveal.models.gainfit import block_tail
+
+    resnet = Observer.from_module(torchvision.models.resnet18().eval(), "r18")
+    for observer, block in ((lite0, "_blocks.5"), (resnet, "layer3.1")):
+        module = observer.module.eval()
+        x = observer.preprocess(torch.randint(0, 256, (2, 3, 256, 256), dtype=torch.uint8,
+                                              generator=torch.Generator().manual_seed(0)))
+        seen = []
+        handle = module.get_submodule(block).register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        with torch.no_grad():
+            whole = module(x)
+            handle.remove()
+            torch.testing.assert_close(block_tail(module, block)(seen[0]), whole)
+    assert block_tail(resnet.module, "layer3.9") is None and block_tail(resnet.module, "fc") is None

@@ -49,7 +49,7 @@ def test_a_run_is_written_and_runs_through_the_experiment(study, tiny_set, tmp_p
     assert train(study, run, "--epochs", "2", "--lambda", "2", "--lr", "1e-2", "--batch-size", "8") == 0
     printed = capsys.readouterr().out
     assert "held-out: accuracy" in printed and "map Spearman" in printed
-    for name in ("weights.pt", "run.json", "log.csv", "heldout.csv", "heldout_per_image.csv"):
+    for name in ("weights.pt", "run.json", "log.csv", "heldout.csv", "heldout_per_image.csv", "heldout.png"):
         assert (run / name).is_file(), name
     assert not (run / "checkpoint.pt").exists()
     record = json.loads((run / "run.json").read_text())
@@ -133,3 +133,55 @@ def test_bad_run_inputs_are_named_errors(study, tiny_set, tmp_path, capsys):
                  "--out", str(tmp_path / "p.csv")])
     err = capsys.readouterr().err
     assert code == 2 and str(broken / "weights.pt") in err and "Traceback" not in err
+
+
+def test_a_lambda_sweep_and_two_runs_compared(study, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    args = ["--lambda", "0,2", "--epochs", "1", "--lr", "1e-2", "--batch-size", "8"]
+    assert train(study, sweep, *args) == 0
+    table = pd.read_csv(sweep / "lambda_sweep.csv")
+    assert list(table["lambda"]) == [0.0, 2.0] and list(table["run"]) == ["lambda-0", "lambda-2"]
+    assert (sweep / "lambda_sweep.png").stat().st_size > 1000
+    assert json.loads((sweep / "lambda-2" / "run.json").read_text())["config"]["lam"] == 2.0
+    capsys.readouterr()
+    # a rerun (after a kill, say) keeps the finished values instead of training them again
+    assert train(study, sweep, *args) == 0
+    assert capsys.readouterr().out.count("kept the finished run") == 2
+    assert main(["train", "compare", str(sweep / "lambda-0"), str(sweep / "lambda-2"), "--resamples", "199"]) == 0
+    out = capsys.readouterr().out
+    assert "map_spearman" in out and "accuracy" in out and "test images" in out
+    # runs tested on other images cannot be compared image by image
+    other = write_study(tmp_path / "other", 24, seed=9)
+    for p in (other / "images").iterdir():
+        p.rename(p.with_name("o" + p.name))
+    for p in (other / "maps").iterdir():
+        p.rename(p.with_name("o" + p.name))
+    (other / "categories.csv").write_text((other / "categories.csv").read_text().replace("\ns", "\nos"))
+    assert train(other, tmp_path / "o", "--epochs", "0") == 0
+    assert main(["train", "compare", str(sweep / "lambda-0"), str(tmp_path / "o")]) == 2
+    assert "tested on different images" in capsys.readouterr().err
+    assert main(["train", "--epochs", "1"]) == 2
+    assert "needs --images, --categories, --maps, --out" in capsys.readouterr().err
+
+
+def test_the_papers_controls_from_the_command_line(study, tiny_set, tmp_path, capsys):
+    assert train(study, tmp_path / "x", "--no-gala", "--freeze", "backbone") == 2
+    assert "--no-gala trains the network's own layers: drop --freeze backbone" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    runs = {"activity": ("--no-gala", "--maps-as", "boxes"), "scratch": ("--from-scratch",)}
+    for name, extra in runs.items():
+        assert train(study, tmp_path / name, "--epochs", "1", "--lr", "1e-4", "--batch-size", "8", *extra) == 0
+    printed = capsys.readouterr().out
+    assert "activity maps (no GALA) at blocks.5.dense" in printed and "targets: boxes" in printed
+    assert "(random weights)" in printed
+    activity = json.loads((tmp_path / "activity" / "run.json").read_text())
+    assert activity["blocks"] == "activity" and activity["config"]["maps_as"] == "boxes"
+    assert activity["config"]["freeze"] == "none" and activity["residual"] and not activity["from_scratch"]
+    scratch = json.loads((tmp_path / "scratch" / "run.json").read_text())
+    assert scratch["from_scratch"] and not scratch["residual"] and scratch["config"]["train_mode"]
+    for name in runs:  # each is an observer of the experiment
+        out = tmp_path / f"{name}.csv"
+        assert main(["predict", "--stimuli", str(tiny_set), "--model", str(tmp_path / name), "--device", "cpu",
+                     "--no-progress", "--out", str(out)]) == 0
+        assert pd.read_csv(out)["p_animal"].between(0, 1).all()
+    assert pd.read_csv(tmp_path / "activity.csv")["observer"].iloc[0] == "efficientnet_lite0+activity(activity)"

@@ -106,6 +106,17 @@ def test_same_seed_same_weights_and_a_killed_run_resumes_to_the_same_weights(lit
                    seed=0, checkpoint=tmp_path / "b.pt")
 
 
+def test_the_cached_frozen_prefix_trains_as_the_whole_network_does(lite0, study):
+    images, labels, maps = study
+    gala = add_gala(lite0, seed=0)
+    config = GalaTrainConfig(epochs=2, lr=3e-3, batch_size=8, min_train_images=5)
+    cached = train_gala(gala, images[:24], labels[:24], "animal", maps[:24], config, seed=0)
+    whole = train_gala(gala, images[:24], labels[:24], "animal", maps[:24], config, seed=0, cache_prefix=False)
+    for (name, a), b in zip(cached.observer.module.state_dict().items(), whole.observer.module.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
+    np.testing.assert_allclose(cached.log["train_ce"], whole.log["train_ce"], rtol=1e-4)
+
+
 def test_bad_training_input_is_named(lite0, study):
     images, labels, maps = study
     gala = add_gala(lite0, seed=0)
@@ -120,3 +131,39 @@ def test_bad_training_input_is_named(lite0, study):
     logits = torch.zeros(2, 1000)
     with pytest.raises(InputError, match="label kind"):
         classification_loss(logits, torch.tensor([0, 1]), "dog")
+
+
+def test_the_papers_controls_train_what_they_say(lite0, study):
+    """Without GALA the map loss moves the network's own weights; boxes are the maps' boxes as targets;
+    from scratch the network trains from random weights with batch statistics."""
+    from reveal.models.gala_training import map_box
+    from reveal.models.registry import random_weights
+
+    images, labels, maps = (v[:20] for v in study)
+    x = lite0.preprocess(torch.from_numpy(images[0]).permute(2, 0, 1)[None])
+    probe = add_gala(lite0, kind="activity")
+    assert torch.equal(probe.module.eval()(x), lite0.module.eval()(x))  # the probes change nothing
+    assert not list(p for n, p in probe.module.named_parameters() if ".gala." in n)
+    with pytest.raises(InputError, match="nothing to train"):
+        train_gala(probe, images, labels, "animal", maps, GalaTrainConfig(epochs=1, min_train_images=5))
+    fit = train_gala(probe, images, labels, "animal", maps,
+                     GalaTrainConfig(epochs=1, lam=2.0, lr=1e-4, freeze="none", min_train_images=5, patience=1), seed=0)
+    before, after = lite0.module.state_dict(), fit.observer.module.state_dict()
+    moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
+    assert fit.best_epoch == 1 and len(moved) > 10 and np.isfinite(fit.log["train_map"]).all()
+
+    gala = add_gala(lite0, seed=0)
+    config = dict(epochs=1, lam=2.0, lr=1e-2, batch_size=8, min_train_images=5)
+    as_boxes = train_gala(gala, images, labels, "animal", maps, GalaTrainConfig(maps_as="boxes", **config), seed=0)
+    given_boxes = train_gala(gala, images, labels, "animal", [map_box(m) for m in maps], GalaTrainConfig(**config),
+                             seed=0)
+    as_maps = train_gala(gala, images, labels, "animal", maps, GalaTrainConfig(**config), seed=0)
+    assert as_boxes.log["train_map"] == given_boxes.log["train_map"] != as_maps.log["train_map"]
+
+    with pytest.raises(InputError, match="frozen backbone would change its batch-norm"):
+        GalaTrainConfig(train_mode=True)
+    scratch = add_gala(random_weights(lite0, seed=1), residual=False, seed=0)
+    fit = train_gala(scratch, images, labels, "animal", maps,
+                     GalaTrainConfig(freeze="none", train_mode=True, **{**config, "lr": 1e-3}), seed=0)
+    bn = dict(fit.observer.module.named_buffers())["_bn0.running_mean"]
+    assert not fit.observer.module.training and bn.abs().max() > 0  # batch statistics were gathered
