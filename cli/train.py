@@ -47,6 +47,9 @@ def register(subparsers):
                         "training; for a GPU and a large set (default: fine-tune the pretrained network)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="training steps in float32 or under bfloat16 autocast (auto: bfloat16 on a GPU, float32 on "
+                        "the CPU)")
     p.add_argument("--overwrite", action="store_true", help="train a finished run's folder again")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -173,8 +176,12 @@ def _config(args, lam):
     if freeze == "backbone" and (args.no_gala or args.from_scratch):
         raise InputError(f"{'--no-gala' if args.no_gala else '--from-scratch'} trains the network's own layers: "
                          "drop --freeze backbone")
+    from ..models.registry import resolve_device
+
+    mixed = (args.precision == "bfloat16"
+             or (args.precision == "auto" and resolve_device(args.device).type == "cuda"))
     return GalaTrainConfig(lam=lam, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, freeze=freeze,
-                           train_mode=args.from_scratch, maps_as=args.maps_as)
+                           train_mode=args.from_scratch, maps_as=args.maps_as, mixed_precision=mixed)
 
 
 def _train_one(args, lam, out):

@@ -86,6 +86,10 @@ class GalaTrainConfig:
     maps_as : {"maps", "boxes"}
         The map loss's targets: the human maps, or their bounding boxes (:func:`map_box`;
         the paper's control: where the object is, not which of its parts people chose).
+    mixed_precision : bool
+        Training steps under ``torch.autocast`` in bfloat16 (on a GPU: faster, half the
+        activation memory; bfloat16 keeps float32's range, so no loss scaling is needed).
+        Validation and the test fold run in float32.
     patience : int
         Stop after this many epochs without a lower validation loss.
     min_train_images : int
@@ -99,6 +103,7 @@ class GalaTrainConfig:
     freeze: str = "backbone"
     train_mode: bool = False
     maps_as: str = "maps"
+    mixed_precision: bool = False
     patience: int = 5
     min_train_images: int = 10
 
@@ -550,8 +555,9 @@ def train_gala(observer: Observer, images: Sequence[np.ndarray], labels: Sequenc
                 x, forward = cache[positions], tail
             else:
                 x, forward = _batch(trained, images, idx, device), None
-            _, _, ce, ml = _losses(module, x, labels_t[idx].to(device), kind, human[idx].to(device),
-                                   has[idx].to(device), config.lam, forward)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.mixed_precision):
+                _, _, ce, ml = _losses(module, x, labels_t[idx].to(device), kind, human[idx].to(device),
+                                       has[idx].to(device), config.lam, forward)
             loss = ce + config.lam * ml if config.lam > 0 else ce
             opt.zero_grad()
             loss.backward()

@@ -168,7 +168,7 @@ def test_the_papers_controls_from_the_command_line(study, tiny_set, tmp_path, ca
     assert train(study, tmp_path / "x", "--no-gala", "--freeze", "backbone") == 2
     assert "--no-gala trains the network's own layers: drop --freeze backbone" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
-    runs = {"activity": ("--no-gala", "--maps-as", "boxes"), "scratch": ("--from-scratch",)}
+    runs = {"activity": ("--no-gala", "--maps-as", "boxes"), "scratch": ("--from-scratch", "--precision", "bfloat16")}
     for name, extra in runs.items():
         assert train(study, tmp_path / name, "--epochs", "1", "--lr", "1e-4", "--batch-size", "8", *extra) == 0
     printed = capsys.readouterr().out
@@ -177,8 +177,10 @@ def test_the_papers_controls_from_the_command_line(study, tiny_set, tmp_path, ca
     activity = json.loads((tmp_path / "activity" / "run.json").read_text())
     assert activity["blocks"] == "activity" and activity["config"]["maps_as"] == "boxes"
     assert activity["config"]["freeze"] == "none" and activity["residual"] and not activity["from_scratch"]
+    assert not activity["config"]["mixed_precision"]  # auto: float32 on the CPU
     scratch = json.loads((tmp_path / "scratch" / "run.json").read_text())
     assert scratch["from_scratch"] and not scratch["residual"] and scratch["config"]["train_mode"]
+    assert scratch["config"]["mixed_precision"]
     for name in runs:  # each is an observer of the experiment
         out = tmp_path / f"{name}.csv"
         assert main(["predict", "--stimuli", str(tiny_set), "--model", str(tmp_path / name), "--device", "cpu",

@@ -167,3 +167,18 @@ def test_the_papers_controls_train_what_they_say(lite0, study):
                      GalaTrainConfig(freeze="none", train_mode=True, **{**config, "lr": 1e-3}), seed=0)
     bn = dict(fit.observer.module.named_buffers())["_bn0.running_mean"]
     assert not fit.observer.module.training and bn.abs().max() > 0  # batch statistics were gathered
+
+
+def test_mixed_precision_trains_as_float32_does(lite0, study):
+    # bfloat16 autocast, the GPU's default; torch runs the same autocast on the CPU (slower there),
+    # so the path is tested without a GPU
+    images, labels, maps = (v[:20] for v in study)
+    gala = add_gala(lite0, seed=0)
+    fits = {mp: train_gala(gala, images, labels, "animal", maps,
+                           GalaTrainConfig(epochs=2, lam=2.0, lr=1e-2, batch_size=8, min_train_images=5,
+                                           mixed_precision=mp), seed=0) for mp in (False, True)}
+    np.testing.assert_allclose(fits[True].log["train_ce"], fits[False].log["train_ce"], rtol=0.02)
+    np.testing.assert_allclose(fits[True].log["train_map"], fits[False].log["train_map"], rtol=0.01)
+    assert fits[True].log["train_ce"] != fits[False].log["train_ce"]  # autocast did run in bfloat16
+    assert all(t.dtype == torch.float32 for t in fits[True].observer.module.state_dict().values()
+               if t.is_floating_point())

@@ -2,7 +2,7 @@
 
     python tools/mutation/run.py                  # every module of modules.toml
     python tools/mutation/run.py core/seeding.py  # some of them
-    python tools/mutation/run.py --report         # counts and surviving mutants so far
+    python tools/mutation/run.py --report         # counts and surviving mutants so far (kept in results.json)
     python tools/mutation/run.py --retest-survivors core/outputs.py  # after adding tests
 
 cosmic-ray mutates a file in place, runs the tests, and restores it. So that this never touches
@@ -167,6 +167,29 @@ def report(modules) -> list[dict]:
     return rows
 
 
+def record_results(rows) -> None:
+    """Keep each module's counts in ``tools/mutation/results.json`` (committed).
+
+    The sessions under ``.mutation/`` are ignored by git and lost with the machine; this file keeps
+    what they found: per module, the first complete pass (the "before") and the latest counts,
+    the module version (git blob) they are of, and the surviving mutants.
+    """
+    if not rows:
+        return
+    path = Path(__file__).with_name("results.json")
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    for row in rows:
+        module = row["module"]
+        old = kept.get(module, {})
+        kept[module] = {
+            "blob": _git("rev-parse", f"HEAD:{module}"),
+            "first": row["first"] or old.get("first"),
+            "latest": {k: row[k] for k in ("mutants", "killed", "survived", "equivalent", "incompetent", "pending")},
+            "survivors": row["survivors"],
+        }
+    path.write_text(json.dumps(dict(sorted(kept.items())), indent=1) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("modules", nargs="*", help="modules of modules.toml (default: all)")
@@ -187,7 +210,9 @@ def main(argv=None) -> int:
                 report([module])  # keeps the first pass's counts before they change
                 print(f"{module}: {retest_survivors(_session(module))} survivors to run again")
             run_module(tree, module, config[module], env)
-    for row in report(modules):
+    rows = report(modules)
+    record_results(rows)
+    for row in rows:
         print(f"{row['module']}: {row['mutants']} mutants, {row['killed']} killed, {row['survived']} survived, "
               f"{row['equivalent']} equivalent, {row['incompetent']} incompetent, {row['pending']} pending; "
               f"score {row['score']:.0%}")
