@@ -23,9 +23,11 @@ def _modules():
 
 
 MODULES = sorted(_modules())
+# examples that build torchvision ResNets (5-12 s each): the full suite, not the everyday loop
+HEAVY = {"reveal.models.gala", "reveal.models.attention", "reveal.models.sites"}
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in MODULES])
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,

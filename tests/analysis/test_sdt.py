@@ -414,6 +414,7 @@ def sweep_inputs(tmp_path_factory, human_trials, manifest_for, model_csv):
     return root, stim, _cued_model_files(human_trials, model_csv, root)
 
 
+@pytest.mark.slow  # reveal analyze end to end (13 s): the full suite, not the everyday loop
 def test_the_analysis_writes_sweeps_of_cued_observers(sweep_inputs):
     root, stim, cued = sweep_inputs
     result, paths = _analyse([cued], stim, root / "out")
@@ -439,6 +440,7 @@ def test_the_analysis_writes_sweeps_of_cued_observers(sweep_inputs):
     assert {"sweeps_png", "sweeps_svg", "sweeps"} <= set(paths)
 
 
+@pytest.mark.slow  # reveal analyze end to end (13 s): the full suite, not the everyday loop
 def test_no_sweep_no_sweeps_file(sweep_inputs, human_trials, model_csv):
     root, stim, _ = sweep_inputs
     plain = root / "toynet.csv"
@@ -454,6 +456,7 @@ def test_no_sweep_no_sweeps_file(sweep_inputs, human_trials, model_csv):
     assert len(result.sweeps) and not has_sweep(result.sweeps)  # one strength: cued, but no sweep
 
 
+@pytest.mark.slow  # reveal analyze end to end (13 s): the full suite, not the everyday loop
 def test_reveal_analyze_prints_each_sweep_per_strength(sweep_inputs, tmp_path, capsys):
     from reveal.analysis.sdt import sweep_summary
     from reveal.cli.main import main

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from reveal.analysis.synthetic import simulate_trials
 from reveal.cli.main import main
@@ -19,6 +20,7 @@ def test_synthetic_participants_rotate_over_the_sets_conditions():
     assert trials.groupby(["observer", "level"]).size().unique().tolist() == [2]  # 8 images over 4 conditions
 
 
+@pytest.mark.slow  # reveal analyze end to end, psignifit fits included (20 s): the full suite, not the everyday loop
 def test_analyze_reports_the_sets_levels(tmp_path, manifest_for, write_experiment_folder):
     trials = simulate_trials({"clickme": 0.6, "salicon": 1.2}, 8, rng=np.random.default_rng(4), n_images=16,
                              levels=CONDITIONS, kind="human")

@@ -13,6 +13,10 @@ import pytest
 from reveal.core.readers import read_trials
 from reveal.cli.main import main
 
+# reveal analyze end to end (psignifit fits, report, figures): 5-40 s each, so the full suite runs
+# them and the everyday loop (-m "not slow") leaves them to the analysis package's own tests
+ANALYZE_END_TO_END = pytest.mark.slow
+
 
 class _Images(HTMLParser):
     def __init__(self):
@@ -45,6 +49,7 @@ def analysis_run(manifest_for, model_csv, write_experiment_folder, tmp_path_fact
     return out
 
 
+@ANALYZE_END_TO_END
 def test_outputs_written(analysis_run):
     out = analysis_run
     for name in ("trials.csv", "curves.csv", "tests.csv", "fits.csv", "consistency.csv", "image_spearman.csv",
@@ -57,6 +62,7 @@ def test_outputs_written(analysis_run):
     assert [p.name for p in out.rglob(".*")] == [RECORD]
 
 
+@ANALYZE_END_TO_END
 def test_tests_csv(analysis_run):
     tests = pd.read_csv(analysis_run / "tests.csv", dtype={"level": str})
     assert {"level", "statistic", "p", "p_fwer", "p_greater", "difference_low", "hedges_g"} <= set(tests.columns)
@@ -65,6 +71,7 @@ def test_tests_csv(analysis_run):
     assert tests["p"].min() >= 1 / 501
 
 
+@ANALYZE_END_TO_END
 def test_fits_and_models_in_curves(analysis_run):
     fits = pd.read_csv(analysis_run / "fits.csv")
     assert set(fits["observer_kind"]) == {"human", "model"}
@@ -79,11 +86,13 @@ def test_fits_and_models_in_curves(analysis_run):
     assert {"model-human", "human-human"} <= set(cons["comparison"])
 
 
+@ANALYZE_END_TO_END
 def test_trials_csv_is_tidy_and_rereadable(analysis_run, human_trials):
     res = read_trials([analysis_run / "trials.csv"])
     assert (res.trials["observer_kind"] == "human").sum() == len(human_trials)
 
 
+@ANALYZE_END_TO_END
 def test_report_self_contained_with_figure(analysis_run):
     text = (analysis_run / "report.html").read_text(encoding="utf-8")
     parser = _Images()
@@ -100,6 +109,7 @@ SDT_COLUMNS = ["observer_kind", "observer", "group", "series", "map_source", "le
                "hits", "false_alarms", "hit_rate", "fa_rate", "dprime", "criterion"]
 
 
+@ANALYZE_END_TO_END
 def test_sdt_outputs_written_with_their_columns(analysis_run):
     out = analysis_run
     for name in ("sdt.csv", "sdt_curves.csv", "tests_dprime.csv", "sdt.png", "sdt.svg"):
@@ -124,6 +134,7 @@ def test_sdt_outputs_written_with_their_columns(analysis_run):
     assert len(tests) == 12 and tests["comparison"].nunique() == 1
 
 
+@ANALYZE_END_TO_END
 def test_sdt_rates_are_those_of_trials_csv(analysis_run):
     out = analysis_run
     trials = pd.read_csv(out / "trials.csv", dtype={"level": str, "observer": str, "group": str})
@@ -145,6 +156,7 @@ def test_sdt_rates_are_those_of_trials_csv(analysis_run):
     np.testing.assert_allclose(sdt["fa_rate"], want["fa"] / want["nonanimal"].where(want["nonanimal"] > 0))
 
 
+@ANALYZE_END_TO_END
 def test_report_has_the_dprime_figure_and_table(analysis_run):
     text = (analysis_run / "report.html").read_text(encoding="utf-8")
     parser = _Images()
@@ -162,6 +174,7 @@ def test_report_has_the_dprime_figure_and_table(analysis_run):
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="no headless chromium on this machine")
+@ANALYZE_END_TO_END
 def test_report_renders_headless(analysis_run, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     shot = tmp_path / "report.png"
@@ -187,6 +200,7 @@ def _few_observers(trials, per_group=3):
     return trials[trials["observer"].isin(keep)]
 
 
+@ANALYZE_END_TO_END
 def test_out_folder_is_owned(tmp_path, capsys, human_trials, write_experiment_folder):
     from reveal.cli.main import main
 
@@ -229,6 +243,7 @@ def test_every_observer_excluded_is_a_clear_message(tmp_path, capsys, human_tria
     assert not (tmp_path / "out").exists()
 
 
+@ANALYZE_END_TO_END
 def test_unattended_online_trials_left_out_by_default_and_kept_with_the_switch(tmp_path, human_trials,
                                                                                write_pavlovia_csv, write_lab_csv):
     """Online files with page_hidden/focus_lost beside a lab file: counted per observer and in the ledger."""
@@ -301,6 +316,7 @@ def test_every_trial_unattended_is_a_clear_message(tmp_path, capsys, human_trial
     assert "--keep-unattended" in err and "every observer was excluded" not in err
 
 
+@ANALYZE_END_TO_END
 def test_an_analysis_that_failed_part_way_is_replaced_by_its_rerun(tmp_path, capsys, human_trials,
                                                                   write_experiment_folder, monkeypatch):
     import reveal.analysis.report as report
@@ -332,6 +348,7 @@ def _cells(report, section="<h3>Observers</h3>", end="<h2>Settings</h2>"):
     return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", part, re.S)]
 
 
+@ANALYZE_END_TO_END
 def test_a_session_that_never_reached_an_intact_image_is_excluded_with_its_reason(
         tmp_path, capsys, human_trials, manifest_for, write_lab_csv, write_pavlovia_csv):
     few = _few_observers(human_trials, per_group=3)
@@ -386,6 +403,7 @@ def test_a_session_that_never_reached_an_intact_image_is_excluded_with_its_reaso
         assert not {"&lt;NA&gt;", "<NA>", "nan", "NaN", "None"} & set(row), row
 
 
+@ANALYZE_END_TO_END
 def test_a_group_of_one_observer_is_analysed_and_its_levels_say_why_untested(tmp_path, capsys, human_trials,
                                                                             write_lab_csv):
     # a pilot whose exclusions left one participant in a group: no interval, no test, and the reason

@@ -76,6 +76,7 @@ def test_missing_columns_come_from_manifest(write_pavlovia_csv, tmp_path, human_
                        one.sort_values("stimulus_id")["image_frac"])
 
 
+@pytest.mark.slow  # reads a folder through reveal analyze (11 s): the full suite, not the everyday loop
 def test_folder_of_mixed_files_and_model(model_csv, write_experiment_folder, tmp_path, human_trials, stimulus_dir):
     data = tmp_path / "data"
     written = write_experiment_folder(human_trials, data / "raw")
@@ -354,6 +355,7 @@ def test_a_bad_online_quality_value_names_file_and_row(write_pavlovia_csv, tmp_p
     assert err.value.path == str(path) and err.value.row == 8
 
 
+@pytest.mark.slow  # reads a folder through reveal analyze (11 s): the full suite, not the everyday loop
 def test_a_folder_is_read_around_an_empty_file_and_a_refused_sessions_stub(write_experiment_folder, tmp_path,
                                                                            human_trials, stimulus_dir):
     # what a kill during a save and a station that never started leave beside good sessions

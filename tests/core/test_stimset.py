@@ -132,6 +132,7 @@ def test_predict_opens_nothing_from_outside(good, tmp_path, capsys, how):
     assert not out.exists() and files_under(tmp_path, skip=out.parent) == before
 
 
+@pytest.mark.slow  # runs reveal predict in a subprocess (11 s): the full suite, not the everyday loop
 def test_a_symlink_inside_the_set_is_followed(good, tmp_path):
     os.symlink(good / "png" / "cat01_full.png", good / "png" / "alias.png")
     set_field(good, 12, "file", "png/alias.png")  # cat01's intact image, through a link

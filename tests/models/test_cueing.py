@@ -127,6 +127,7 @@ def test_cueing_leaves_the_observer_alone(lite0, lite0_values):
     assert len(lite0.module._fc._forward_pre_hooks) == hooks and lite0.name == "efficientnet_lite0"
 
 
+@pytest.mark.slow  # the bundled network over a photo set at several strengths (10 s): the full suite only
 def test_animal_score_rises_with_strength_for_the_animal_cue_and_falls_for_the_invalid_cue(
         lite0, lite0_batch, lite0_values):
     for target, sign in (("animal", 1), ("nonanimal", -1)):
@@ -142,6 +143,7 @@ def test_animal_score_rises_with_strength_for_the_animal_cue_and_falls_for_the_i
             assert bool((p[-1] > p[0]).all())
 
 
+@pytest.mark.slow  # head cues folded vs hooked, both targets (11 s); test_sites checks a folded vs hooked site fast
 def test_folded_and_hooked_agree(lite0, lite0_batch, lite0_values):
     for target in ("animal", "nonanimal"):
         folded = cue_observer(lite0, 2.0, target, values=lite0_values, check=False)

@@ -115,6 +115,7 @@ def test_toad_is_refused_where_the_rest_of_the_network_is_unknown():
         site_tail(resnet, find_site(resnet.module, "maxpool"))
 
 
+@pytest.mark.slow  # fits TOAD gains through the bundled network (16 s): the full suite, not the everyday loop
 def test_toad_fit_at_a_depthwise_block_with_a_skip(lite0, tmp_path):
     # 25 noise photos per category: the pipeline runs end to end (cache, the skip's context, fit)
     rng = np.random.default_rng(0)
@@ -136,6 +137,7 @@ def test_toad_fit_at_a_depthwise_block_with_a_skip(lite0, tmp_path):
 
 # --------------------------------------------------------------------------- command line
 
+@pytest.mark.slow  # reveal gains fit, then reveal predict (9 s): the full suite, not the everyday loop
 def test_cli_fit_then_predict_with_the_gains_file(tmp_path, photo_set, tiny_set, capsys):
     images, categories = photo_set
     out = tmp_path / "g.json"

@@ -68,7 +68,8 @@ def test_named_sites_of_the_three_families(lite0, resnet, tiny_vgg):
     assert (real["block5_pool"].module, real["block5_pool"].where) == ("features.30", "output")
 
 
-@pytest.mark.parametrize("layer", ["blocks.2.depthwise", "blocks.11.depthwise"])
+# blocks.2 (112 x 112, 10 s) in the full suite; blocks.11 checks the same rule in the everyday loop
+@pytest.mark.parametrize("layer", [pytest.param("blocks.2.depthwise", marks=pytest.mark.slow), "blocks.11.depthwise"])
 def test_a_depthwise_site_is_rectified_and_folded_and_hooked_agree(lite0, layer):
     site = find_site(lite0.module, layer)
     channels = check_site(lite0, site)
@@ -88,6 +89,7 @@ def test_a_depthwise_site_is_rectified_and_folded_and_hooked_agree(lite0, layer)
     assert torch.equal(_logits(zero, xp), plain)
 
 
+@pytest.mark.slow  # traces and fuses a ResNet with torch.fx (12 s): the full suite, not the everyday loop
 def test_a_hook_survives_torch_fx_fusion(resnet):
     # prepare() fuses a ResNet's batch norms with torch.fx; the stage hook must still act:
     # zero gains after layer4 leave the classifier only its bias

@@ -117,6 +117,7 @@ def test_scheduler_and_local_workers_together_is_an_error(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow  # waits out the 10 s connect timeout: the full suite, not the everyday loop
 def test_no_scheduler_at_the_address_is_a_clean_error(tmp_path, capsys):
     address, out = _dead_address(), tmp_path / "B"
     t0 = time.monotonic()
