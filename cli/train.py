@@ -160,7 +160,7 @@ def run_example(args) -> int:
         raise InputError(f"--pictures: at least 14 (10 to train, validation and test folds), got {args.pictures}")
     paths = write_training_sample(args.out, args.pictures, rng=args.seed)
     study = ' '.join(f"--{k} {v}" for k, v in (("images", paths["images"]), ("categories", paths["categories"])))
-    print(f"{args.pictures} pictures -> {args.out}. The worked example (a few minutes on a laptop CPU):")
+    print(f"{args.pictures} pictures -> {args.out}. The worked example (about 2 minutes on 2 CPU cores):")
     print(f"  reveal train {study} --maps human={paths['maps']} --lambda 0,6 --epochs 8 --lr 1e-2 "
           f"--out {args.out / 'runs'}")
     print(f"  reveal train compare {args.out / 'runs' / 'lambda-0'} {args.out / 'runs' / 'lambda-6'}")

@@ -178,3 +178,40 @@ def test_a_timeout_rate_exactly_at_the_limit_is_kept_one_above_is_excluded(n_tim
     # 2 of 8 = 25 % is the limit itself (kept: "more than 25 %" excludes); 3 of 8 is over
     obs = apply_exclusions(_one_observer(4, n_timed_out)).observers.iloc[0]
     assert obs["timeout_rate"] == n_timed_out / 8 and bool(obs["excluded"]) is excluded
+
+
+def test_settings_cannot_change_after_they_are_made():
+    import dataclasses
+
+    settings = ExclusionSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.chance = 0.4  # the report states the rules the analysis used: they cannot drift
+
+
+def test_late_answers_counted_per_observer_where_measured(trials):
+    # late_key as the readers give it: "" measured and none, a key measured and late, NaN not measured
+    # (a file written before the column existed)
+    first, second, third = trials["observer"].unique()[:3]
+    t = trials.copy()
+    t["late_key"] = np.nan
+    t["late_key"] = t["late_key"].astype(object)
+    rows = {ob: np.flatnonzero((t["observer"] == ob).to_numpy()) for ob in (first, second)}
+    t.iloc[rows[first], t.columns.get_loc("late_key")] = ""
+    t.iloc[rows[first][[1, 4, 6]], t.columns.get_loc("late_key")] = "s"
+    t.iloc[rows[second], t.columns.get_loc("late_key")] = ""
+    counts = apply_exclusions(t).observers.set_index("observer")["n_late_answers"]
+    assert counts[first] == 3 and counts[second] == 0 and pd.isna(counts[third])
+
+
+def test_timeouts_as_errors_scores_every_timeout_wrong(trials):
+    # a file whose timed-out trials carry correct = 1 (a foreign writer) or nothing: all become errors,
+    # and no answered trial changes
+    t = trials.copy()
+    timed = (t["timed_out"] == 1).to_numpy()
+    t.loc[timed, "correct"] = np.where(np.arange(timed.sum()) % 2, 1, np.nan)
+    res = apply_exclusions(t, ExclusionSettings(timeouts_as_errors=True, max_timeout_rate=1.0))
+    kept = res.trials
+    assert (kept.loc[kept["timed_out"] == 1, "correct"] == 0).all()
+    excluded = set(res.observers.loc[res.observers["excluded"], "observer"])
+    answered = t[(t["timed_out"] == 0) & ~t["observer"].isin(excluded)]
+    assert kept.loc[kept["timed_out"] == 0, "correct"].tolist() == answered["correct"].tolist()
