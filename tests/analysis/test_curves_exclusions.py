@@ -191,16 +191,43 @@ def test_settings_cannot_change_after_they_are_made():
 def test_late_answers_counted_per_observer_where_measured(trials):
     # late_key as the readers give it: "" measured and none, a key measured and late, NaN not measured
     # (a file written before the column existed)
-    first, second, third = trials["observer"].unique()[:3]
+    first, second, third, fourth = trials["observer"].unique()[:4]
     t = trials.copy()
     t["late_key"] = np.nan
     t["late_key"] = t["late_key"].astype(object)
-    rows = {ob: np.flatnonzero((t["observer"] == ob).to_numpy()) for ob in (first, second)}
-    t.iloc[rows[first], t.columns.get_loc("late_key")] = ""
-    t.iloc[rows[first][[1, 4, 6]], t.columns.get_loc("late_key")] = "s"
-    t.iloc[rows[second], t.columns.get_loc("late_key")] = ""
+    rows = {ob: np.flatnonzero((t["observer"] == ob).to_numpy()) for ob in (first, second, third)}
+    column = t.columns.get_loc("late_key")
+    t.iloc[rows[first], column] = ""
+    t.iloc[rows[first][[1, 4, 6]], column] = "s"
+    t.iloc[rows[second], column] = ""
+    t.iloc[rows[third][:1], column] = ""  # one measured trial is a measurement
     counts = apply_exclusions(t).observers.set_index("observer")["n_late_answers"]
-    assert counts[first] == 3 and counts[second] == 0 and pd.isna(counts[third])
+    assert counts[first] == 3 and counts[second] == 0 and counts[third] == 0 and pd.isna(counts[fourth])
+
+
+def test_attention_flags_counted_per_observer_where_measured(trials):
+    first, second, third = trials["observer"].unique()[:3]
+    t = trials.assign(page_hidden=np.nan)
+    t.loc[t["observer"] == first, "page_hidden"] = 0
+    t.loc[(t["observer"] == first) & (t["level"] == "10"), "page_hidden"] = 1
+    t.loc[(t["observer"] == second).to_numpy().nonzero()[0][:1], "page_hidden"] = 0
+    obs = apply_exclusions(t, ExclusionSettings(keep_unattended=True)).observers.set_index("observer")
+    n_first = int(((t["observer"] == first) & (t["level"] == "10")).sum())
+    assert n_first > 0 and obs.loc[first, "n_page_hidden"] == n_first
+    assert obs.loc[second, "n_page_hidden"] == 0 and pd.isna(obs.loc[third, "n_page_hidden"])
+
+
+def test_the_ledger_names_each_file_and_the_tables_keep_their_shape(trials):
+    shuffled = trials.sample(frac=1.0, random_state=0).assign(
+        source_file=lambda d: np.where(d["observer"] == "cl0000", "a.csv", "b.csv"))
+    res = apply_exclusions(shuffled)
+    by_observer = res.dropped.set_index("observer")
+    assert by_observer.loc["cl0000", "file"] == "a.csv" and set(res.dropped["file"]) <= {"a.csv", "b.csv"}
+    assert list(res.observers["observer"]) == sorted(res.observers["observer"])  # sorted, not in file order
+    assert list(res.trials.columns) == list(shuffled.columns) and res.trials.index.equals(
+        pd.RangeIndex(len(res.trials)))
+    one = trials[trials["observer"] == "cl0001"].head(1)  # a session that ended after one trial
+    assert apply_exclusions(one).observers["group"].tolist() == [one["group"].iloc[0]]
 
 
 def test_timeouts_as_errors_scores_every_timeout_wrong(trials):
