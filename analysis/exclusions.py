@@ -160,7 +160,8 @@ def apply_exclusions(trials: pd.DataFrame, settings: ExclusionSettings = Exclusi
                 reasons.append(f"intact-image accuracy {full_acc:.2f} at or below chance ({settings.chance:g})")
             if timeout_rate > settings.max_timeout_rate:
                 reasons.append(f"timeouts {timeout_rate:.0%} > {settings.max_timeout_rate:.0%}")
-        rows.append({"observer": observer, "observer_kind": kind, "group": sub["group"].iloc[0],
+        # a participant is in one group (the readers refuse two); a model sees every map source: all listed
+        rows.append({"observer": observer, "observer_kind": kind, "group": ", ".join(sorted(set(sub["group"]))),
                      "n_trials": len(sub), "full_accuracy": full_acc, "timeout_rate": timeout_rate,
                      "excluded": bool(reasons), "reason": "; ".join(reasons)})
     observers = pd.DataFrame(rows, columns=["observer", "observer_kind", "group", "n_trials", "full_accuracy",

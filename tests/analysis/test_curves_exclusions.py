@@ -42,6 +42,13 @@ def test_models_not_excluded_by_participant_rules(trials):
     assert not res.observers.set_index("observer").loc["net", "excluded"]
 
 
+def test_a_model_over_every_map_source_is_listed_in_each_group(trials):
+    model = pd.concat([trials[trials["observer"] == ob].assign(observer="net", observer_kind="model")
+                       for ob in ("cl0001", "sa1002")])
+    obs = apply_exclusions(pd.concat([trials, model])).observers.set_index("observer")
+    assert obs.loc["net", "group"] == "clickme, salicon" and obs.loc["cl0001", "group"] == "clickme"
+
+
 def test_curves_mean_and_sem_over_observers(trials):
     kept = apply_exclusions(trials).trials
     acc = observer_accuracy(kept)
