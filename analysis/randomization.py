@@ -162,7 +162,8 @@ def welch_t(sum_a: ArrayLike, sumsq_a: ArrayLike, n_a: ArrayLike, sum_b: ArrayLi
         var_b = np.maximum(sumsq_b - sum_b * mean_b, 0.0) / (n_b - 1)
         se2 = var_a / n_a + var_b / n_b
         zero = se2 < _VAR_TOL
-        t = diff / np.sqrt(np.where(zero, 1.0, se2))
+        safe = np.where(zero, 1.0, se2)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
+        t = diff / np.sqrt(safe)
         t = np.where(zero, np.where(np.abs(diff) < 1e-12, 0.0, np.sign(diff) * np.inf), t)
         return np.where((n_a >= 2) & (n_b >= 2), t, np.nan)
 
@@ -337,12 +338,13 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | N
             if statistic == "mean":
                 return np.where(n >= 1, mean, np.nan)
             var = np.maximum(q - s * mean, 0.0) / (n - 1)
-            zero = var < _VAR_TOL
-            t = mean / np.sqrt(np.where(zero, 1.0, var) / n)
+            zero = var < _VAR_TOL  # pragma: no mutate (< or <=: a variance exactly at the tolerance has measure 0)
+            safe = np.where(zero, 1.0, var)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
+            t = mean / np.sqrt(safe / n)
             t = np.where(zero, np.where(np.abs(mean) < 1e-12, 0.0, np.sign(mean) * np.inf), t)
             return np.where(n >= 2, t, np.nan)
 
-    observed = stats_for(np.ones((1, d.shape[0])))[0]
+    observed = stats_for(np.ones(d.shape[0])[None])[0]  # every sign kept: the data as observed
     defined = ~np.isnan(observed) & (q > _VAR_TOL)  # all-zero differences: nothing to test
     observed = np.where(defined, observed, np.nan)
     null = _null_distribution(stats_for, lambda b: rng.integers(0, 2, size=(b, d.shape[0])) * 2.0 - 1.0,
@@ -385,7 +387,7 @@ def hedges_g(a: ArrayLike, b: ArrayLike, axis: int = 0) -> np.ndarray:
         return np.where(pooled > 0, d * correction, np.nan)
 
 
-def _mean_difference(a, b, axis=0):
+def _mean_difference(a, b, axis):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(a, axis=axis) - np.nanmean(b, axis=axis)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reveal.analysis.randomization import (bootstrap_group_effects, permutation_group_test, sign_flip_test,
-                                    with_alternative)
+from reveal.analysis.randomization import (_scale, bootstrap_group_effects, hedges_g, permutation_group_test,
+                                           sign_flip_test, with_alternative)
 
 
 def _population(rng, n_a, n_b, n_levels, shift=0.0):
@@ -212,3 +212,66 @@ def test_an_effect_no_resample_reaches_has_p_one_over_resamples_plus_one():
     res = permutation_group_test(values, labels, rng=1, n_resamples=99, order=("a", "b"))
     greater = with_alternative(res, "greater")
     assert greater.pvalue[0] == pytest.approx(1 / 100) and greater.pvalue_fwer[0] == pytest.approx(1 / 100)
+
+
+# --- behaviours found unguarded by mutation testing (tools/mutation), each a hand-checked case
+
+def test_at_least_one_resample_is_needed_and_one_is_enough():
+    x, labels = np.array([[0.1], [0.2], [0.8], [0.9]]), ["a", "a", "b", "b"]
+    with pytest.raises(ValueError, match="n_resamples must be >= 1"):
+        permutation_group_test(x, labels, rng=0, n_resamples=0)
+    assert permutation_group_test(x, labels, rng=0, n_resamples=1).null_distribution.shape == (1, 1)
+
+
+def test_the_smallest_groups_each_statistic_is_defined_for():
+    # a difference of means needs one observer per group; Welch's t two (a variance)
+    x = np.array([[0.2], [0.6], [0.8], [0.5]])
+    one = permutation_group_test(x[:3], ["a", "b", "b"], rng=0, n_resamples=9, statistic="mean_difference",
+                                 order=("a", "b"))
+    assert one.defined.tolist() == [True] and one.statistic[0] == pytest.approx(0.2 - 0.7)
+    other = permutation_group_test(x[:3], ["a", "a", "b"], rng=0, n_resamples=9, statistic="mean_difference",
+                                   order=("a", "b"))
+    assert other.defined.tolist() == [True] and other.statistic[0] == pytest.approx(0.4 - 0.8)
+    two = permutation_group_test(x, ["a", "a", "b", "b"], rng=0, n_resamples=9, order=("a", "b"))
+    va, vb = np.var([0.2, 0.6], ddof=1), np.var([0.8, 0.5], ddof=1)
+    assert two.defined.tolist() == [True]
+    assert two.statistic[0] == pytest.approx((0.4 - 0.65) / np.sqrt(va / 2 + vb / 2))
+    single = sign_flip_test(np.array([[0.3, -0.1]]), rng=0, n_resamples=9, statistic="mean")
+    assert single.defined.tolist() == [True, True] and single.statistic.tolist() == pytest.approx([0.3, -0.1])
+
+
+def test_paired_differences_without_variance_give_an_infinite_t():
+    same = np.full((5, 2), [0.2, -0.1])  # every observer the same difference: t = ±inf, not 0
+    res = sign_flip_test(same, rng=0, n_resamples=19)
+    assert res.statistic.tolist() == [np.inf, -np.inf]
+
+
+def test_hedges_g_by_hand():
+    a, b = np.array([0.2, 0.4, 0.6]), np.array([0.5, 0.7, 0.9, 1.1])
+    pooled = np.sqrt((2 * 0.04 + 3 * (0.2 / 3)) / 5)  # variances 0.04 and 0.0667 (ddof 1)
+    expected = (0.4 - 0.8) / pooled * (1 - 3 / (4 * 7 - 9))
+    assert hedges_g(a, b) == pytest.approx(expected) and expected == pytest.approx(-1.4234177)
+    table = np.c_[np.r_[a, np.nan], b]  # observers along axis 0 by default, NaN = missing
+    assert hedges_g(table[:, :1], table[:, 1:]) == pytest.approx([expected])
+
+
+def test_the_tie_floor_scales_with_the_data_for_differences_and_not_for_t():
+    assert _scale("mean_difference", np.array([0.5, -2.0])) == 2.0
+    assert _scale("welch_t", np.array([0.5, -2.0])) == 1.0 and _scale("mean_difference", np.zeros(3)) == 1.0
+
+
+def test_the_published_defaults_and_no_progress_bar_unless_asked(capsys):
+    import inspect
+
+    for func in (permutation_group_test, sign_flip_test):
+        assert inspect.signature(func).parameters["n_resamples"].default == 10_000  # the README's and the CLI's
+    permutation_group_test(np.array([[0.1], [0.2], [0.8], [0.9]]), ["a", "a", "b", "b"], rng=0, n_resamples=50)
+    sign_flip_test(np.array([[0.1], [0.2]]), rng=0, n_resamples=50)
+    assert capsys.readouterr().err == ""
+
+
+def test_two_observers_per_group_are_enough_for_a_bootstrap_interval():
+    a, b = np.array([[0.9], [0.7]]), np.array([[0.5], [0.6]])
+    eff = bootstrap_group_effects(a, b, rng=0, n_resamples=200, method="percentile")
+    assert eff["difference"][0] == pytest.approx(0.25)
+    assert np.isfinite([eff[k][0] for k in ("difference_low", "difference_high", "hedges_g")]).all()
