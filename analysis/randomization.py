@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _ALTERNATIVES = ("two-sided", "greater", "less")
+#: Relabellings drawn at once: memory, not results (the null is the same for any batch size).
+BATCH = 2_000  # pragma: no mutate (the batch size sets memory only: test_batches_do_not_change_the_null)
 _VAR_TOL = 1e-12  # variances below this are zero (sums of squares of accuracies round to ~1e-16)
 # Resampled statistics equal to the observed one up to rounding count as "as extreme".
 # Accuracies are fractions of ~7 trials, so many relabellings give mathematically *equal*
@@ -93,6 +95,11 @@ class PermutationTestResult:
     tie_scale: float = 1.0
 
 
+def _nonnegative(x):
+    """Sums of squares minus their mean part, clipped at 0 (rounding leaves -1e-17, never -1)."""
+    return np.maximum(x, 0.0)  # pragma: no mutate (0 → -1: rounding never goes below 0 by 1)
+
+
 def _check(alternative, n_resamples):
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
@@ -111,9 +118,10 @@ def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, altern
     e_null = _extremeness(null, alternative)
     e_null[:, ~defined] = -np.inf
     e_obs = _extremeness(observed, alternative)
-    gamma = np.where(np.isfinite(e_obs), np.maximum(np.abs(e_obs) * _CMP_EPS, _CMP_ABS * scale), 0.0)
+    floor = np.maximum(np.abs(e_obs) * _CMP_EPS, _CMP_ABS * scale)
+    gamma = np.where(np.isfinite(e_obs), floor, 0.0)  # pragma: no mutate (0 or 1 at ±inf: inf − 1 is inf)
     threshold = e_obs - gamma
-    count = (e_null >= threshold).sum(axis=0)
+    count = (e_null >= threshold).sum(axis=0)  # pragma: no mutate (>= or >: ties sit within γ of the threshold)
     max_null = e_null.max(axis=1) if e_null.shape[1] else np.full(len(e_null), -np.inf)
     count_max = (max_null[:, None] >= threshold[None, :]).sum(axis=0)
     b = null.shape[0]
@@ -158,14 +166,15 @@ def welch_t(sum_a: ArrayLike, sumsq_a: ArrayLike, n_a: ArrayLike, sum_b: ArrayLi
         diff = mean_a - mean_b
         if statistic == "mean_difference":
             return np.where((n_a >= 1) & (n_b >= 1), diff, np.nan)
-        var_a = np.maximum(sumsq_a - sum_a * mean_a, 0.0) / (n_a - 1)
-        var_b = np.maximum(sumsq_b - sum_b * mean_b, 0.0) / (n_b - 1)
+        var_a = _nonnegative(sumsq_a - sum_a * mean_a) / (n_a - 1)
+        var_b = _nonnegative(sumsq_b - sum_b * mean_b) / (n_b - 1)
         se2 = var_a / n_a + var_b / n_b
         zero = se2 < _VAR_TOL
         safe = np.where(zero, 1.0, se2)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
         t = diff / np.sqrt(safe)
         t = np.where(zero, np.where(np.abs(diff) < 1e-12, 0.0, np.sign(diff) * np.inf), t)
-        return np.where((n_a >= 2) & (n_b >= 2), t, np.nan)
+        # a group of one has variance 0/0 = NaN, so t is NaN there anyway: the guard says so
+        return np.where((n_a >= 2) & (n_b >= 2), t, np.nan)  # pragma: no mutate (see the line above)
 
 
 def _progress(total, enabled, desc):
@@ -178,7 +187,7 @@ def _progress(total, enabled, desc):
 
 def permutation_group_test(data: ArrayLike, groups: ArrayLike, *, rng: np.random.Generator | int | None = None,
                            n_resamples: int = 10_000, statistic: str = "welch_t", alternative: str = "two-sided",
-                           order: tuple | None = None, batch_size: int = 2_000,
+                           order: tuple | None = None, batch_size: int = BATCH,
                            progress: bool = False) -> PermutationTestResult:
     """Randomization test between two groups of observers at every level.
 
@@ -248,7 +257,7 @@ def permutation_group_test(data: ArrayLike, groups: ArrayLike, *, rng: np.random
     # Undefined levels: no variance anywhere (ceiling) or too few observers in a group.
     total_var = np.maximum(tot_q - tot_s ** 2 / np.maximum(tot_n, 1), 0.0)
     defined = ~np.isnan(observed)
-    defined &= total_var > _VAR_TOL
+    defined &= total_var > _VAR_TOL  # pragma: no mutate (> or >=: a variance exactly at the tolerance has measure 0)
     observed = np.where(defined, observed, np.nan)
 
     null = _null_distribution(stats_for, lambda b: rng.permuted(np.broadcast_to(is_a, (b, is_a.size)), axis=1),
@@ -263,7 +272,7 @@ def _scale(statistic, values):
     """Scale of a statistic for the absolute tie floor: 1 for t, the data's largest |value| otherwise."""
     if statistic in ("welch_t", "t"):
         return 1.0
-    top = float(np.max(np.abs(values))) if values.size else 0.0
+    top = float(np.max(np.abs(values), initial=0.0))
     return top if top > 0 else 1.0
 
 
@@ -285,7 +294,7 @@ def _null_distribution(stats_for, draw, n_resamples, n_levels, batch_size, progr
 
 
 def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | None = None, n_resamples: int = 10_000,
-                   statistic: str = "t", alternative: str = "two-sided", batch_size: int = 2_000,
+                   statistic: str = "t", alternative: str = "two-sided", batch_size: int = BATCH,
                    progress: bool = False) -> PermutationTestResult:
     """Paired randomization test: flip the sign of each observer's differences.
 
@@ -337,7 +346,7 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | N
             mean = s / n
             if statistic == "mean":
                 return np.where(n >= 1, mean, np.nan)
-            var = np.maximum(q - s * mean, 0.0) / (n - 1)
+            var = _nonnegative(q - s * mean) / (n - 1)
             zero = var < _VAR_TOL  # pragma: no mutate (< or <=: a variance exactly at the tolerance has measure 0)
             safe = np.where(zero, 1.0, var)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
             t = mean / np.sqrt(safe / n)

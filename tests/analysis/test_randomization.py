@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reveal.analysis.randomization import (_scale, bootstrap_group_effects, hedges_g, permutation_group_test,
-                                           sign_flip_test, with_alternative)
+from reveal.analysis.randomization import (_extremeness, _scale, bootstrap_group_effects, hedges_g,
+                                           permutation_group_test, sign_flip_test, welch_t, with_alternative)
 
 
 def _population(rng, n_a, n_b, n_levels, shift=0.0):
@@ -258,12 +258,13 @@ def test_hedges_g_by_hand():
 def test_the_tie_floor_scales_with_the_data_for_differences_and_not_for_t():
     assert _scale("mean_difference", np.array([0.5, -2.0])) == 2.0
     assert _scale("welch_t", np.array([0.5, -2.0])) == 1.0 and _scale("mean_difference", np.zeros(3)) == 1.0
+    assert _scale("mean_difference", np.array([0.5, -0.25])) == 0.5 and _scale("mean_difference", np.zeros(0)) == 1.0
 
 
 def test_the_published_defaults_and_no_progress_bar_unless_asked(capsys):
     import inspect
 
-    for func in (permutation_group_test, sign_flip_test):
+    for func in (permutation_group_test, sign_flip_test, bootstrap_group_effects):
         assert inspect.signature(func).parameters["n_resamples"].default == 10_000  # the README's and the CLI's
     permutation_group_test(np.array([[0.1], [0.2], [0.8], [0.9]]), ["a", "a", "b", "b"], rng=0, n_resamples=50)
     sign_flip_test(np.array([[0.1], [0.2]]), rng=0, n_resamples=50)
@@ -275,3 +276,35 @@ def test_two_observers_per_group_are_enough_for_a_bootstrap_interval():
     eff = bootstrap_group_effects(a, b, rng=0, n_resamples=200, method="percentile")
     assert eff["difference"][0] == pytest.approx(0.25)
     assert np.isfinite([eff[k][0] for k in ("difference_low", "difference_high", "hedges_g")]).all()
+
+
+def test_batches_do_not_change_the_null():
+    x, labels = np.random.default_rng(0).random((8, 3)), ["a"] * 4 + ["b"] * 4
+    whole = permutation_group_test(x, labels, rng=5, n_resamples=25)
+    batched = permutation_group_test(x, labels, rng=5, n_resamples=25, batch_size=7)  # 7 + 7 + 7 + 4
+    np.testing.assert_array_equal(whole.null_distribution, batched.null_distribution)
+    d = np.random.default_rng(1).normal(size=(6, 2))
+    np.testing.assert_array_equal(sign_flip_test(d, rng=5, n_resamples=25).null_distribution,
+                                  sign_flip_test(d, rng=5, n_resamples=25, batch_size=7).null_distribution)
+
+
+def test_welch_t_by_hand_at_its_edges():
+    # (1, 1) vs (0.5, 0.5): no variance, a difference: +inf; (1, 1) vs (1, 1): 0; a group of one: undefined
+    t = welch_t(np.array([2.0, 2.0]), np.array([2.0, 2.0]), 2, np.array([1.0, 2.0]), np.array([0.5, 2.0]), 2)
+    assert t.tolist() == [np.inf, 0.0]
+    one = welch_t(np.array([2.0]), np.array([2.5]), 2, np.array([0.5]), np.array([0.25]), 1)
+    assert np.isnan(one).all()
+    group = permutation_group_test(np.array([[0.2], [0.6], [0.8]]), ["a", "a", "b"], rng=0, n_resamples=9)
+    assert group.defined.tolist() == [False] and np.isnan(group.pvalue).all()
+
+
+def test_an_undefined_resample_is_never_as_extreme():
+    assert _extremeness(np.array([np.nan, 1.0, -2.0]), "two-sided").tolist() == [-np.inf, 1.0, 2.0]
+    assert _extremeness(np.array([np.nan, 1.0, -2.0]), "less").tolist() == [-np.inf, -1.0, 2.0]
+
+
+def test_sign_flip_leaves_missing_differences_out_and_zero_differences_untested():
+    d = np.array([[0.3, 0.0, 0.2], [0.1, 0.0, np.nan], [0.2, 0.0, 0.4]])
+    res = sign_flip_test(d, rng=0, n_resamples=99, statistic="mean")
+    assert res.statistic[0] == pytest.approx(0.2) and res.statistic[2] == pytest.approx(0.3)  # NaN left out
+    assert res.defined.tolist() == [True, False, True] and np.isnan(res.pvalue[1])  # all zero: nothing to test
