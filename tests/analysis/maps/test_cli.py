@@ -82,6 +82,7 @@ def test_compare_against_a_click_dump_uses_the_human_ceiling(dumps, tmp_path, rn
     assert (out / "reliability.csv").exists() and (out / "thumbnails.png").exists()
 
 
+@pytest.mark.slow  # runs the bundled network over the sample (6 s): the full suite only
 def test_compare_reads_attention_map_folders_next_to_the_sample_maps(tmp_path):
     # attention maps come from files (written here as reveal maps attention writes them); the
     # analysis runs no network
