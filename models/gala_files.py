@@ -303,4 +303,8 @@ def read_heldout(folder):
                               ("image_id", "label", "correct", "map_spearman"), dtype={"image_id": str})
     if not table["correct"].isin([0, 1]).all() or table["image_id"].duplicated().any():
         raise InputError("not a run's test results: 'correct' must be 0 or 1, one row per image", path)
+    test = set(map(str, read_run(folder).get("image_ids", {}).get("test", table["image_id"])))
+    if set(table["image_id"]) != test:  # cut short or edited: run.json lists the test fold
+        raise InputError(f"holds {len(set(table['image_id']) & test)} of the run's {len(test)} test images "
+                         f"(and {len(set(table['image_id']) - test)} others): cut short or edited", path)
     return table

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -150,6 +151,14 @@ def test_a_lambda_sweep_and_two_runs_compared(study, tmp_path, capsys):
     assert main(["train", "compare", str(sweep / "lambda-0"), str(sweep / "lambda-2"), "--resamples", "199"]) == 0
     out = capsys.readouterr().out
     assert "map_spearman" in out and "accuracy" in out and "test images" in out
+    # a results file cut short is named, not taken for a run tested on other images
+    cut = tmp_path / "cut"
+    shutil.copytree(sweep / "lambda-2", cut)
+    lines = (cut / "heldout_per_image.csv").read_text().splitlines()
+    (cut / "heldout_per_image.csv").write_text("\n".join(lines[:2]) + "\n")
+    assert main(["train", "compare", str(sweep / "lambda-0"), str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert str(cut / "heldout_per_image.csv") in err and "holds 1 of the run's" in err and "cut short" in err
     # runs tested on other images cannot be compared image by image
     other = write_study(tmp_path / "other", 24, seed=9)
     for p in (other / "images").iterdir():
