@@ -118,7 +118,7 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
     k = 0
     while top >= 0:  # pragma: no mutate (>= -1: bucket -1 is the last, empty by then; one more step ends it)
         pix = head[top]
-        if pix < 0:
+        if pix < 0:  # pragma: no mutate (<= 0 or < 1: pixel 0 is in the border, never queued, never a head)
             top -= 1
             continue
         head[top] = nxt[pix]

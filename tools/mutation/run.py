@@ -4,6 +4,7 @@
     python tools/mutation/run.py core/seeding.py  # some of them
     python tools/mutation/run.py --report         # counts and surviving mutants so far (kept in results.json)
     python tools/mutation/run.py --retest-survivors core/outputs.py  # after adding tests
+    python tools/mutation/run.py --lane 1 analysis/curves.py  # beside a run of other modules, in its own worktree
 
 cosmic-ray mutates a file in place, runs the tests, and restores it. So that this never touches
 the checkout being worked in, the run happens in a git worktree of HEAD under ``.mutation/``
@@ -23,6 +24,7 @@ rest are type errors, so they are left out (mutmut makes the same choice).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -79,15 +81,20 @@ def _git(*args, cwd=REPO) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def prepare() -> Path:
-    """The worktree, moved to HEAD (restored if a killed run left a mutant applied), and the shim."""
-    tree, head = WORK / "tree", _git("rev-parse", "HEAD")
+def _lane(name: str, lane: int) -> Path:
+    """``.mutation/<name>`` of lane 0, ``.mutation/<name>-<lane>`` of the others: a lane's own worktree."""
+    return WORK / (f"{name}-{lane}" if lane else name)
+
+
+def prepare(lane: int = 0) -> Path:
+    """The lane's worktree, moved to HEAD (restored if a killed run left a mutant applied), and its shim."""
+    tree, head = _lane("tree", lane), _git("rev-parse", "HEAD")
     if not tree.exists():
         WORK.mkdir(exist_ok=True)
         _git("worktree", "add", "--detach", str(tree), head)
     # a run killed while a mutant was applied leaves that file mutated: restore before resuming
     _git("checkout", "--force", "--detach", head, cwd=tree)
-    shim = WORK / "shim" / "reveal"
+    shim = _lane("shim", lane) / "reveal"
     shim.mkdir(parents=True, exist_ok=True)
     (shim / "__init__.py").touch()
     for name in PACKAGES:
@@ -97,33 +104,65 @@ def prepare() -> Path:
     return tree
 
 
-def _config(module: str, spec: dict) -> str:
+FORKSERVER = Path(__file__).with_name("forkserver.py")
+
+
+def _config(module: str, spec: dict, lane: int = 0) -> str:
     tests = " ".join([*spec["tests"], *([f"-k 'not ({spec['deselect']})'"] if "deselect" in spec else [])])
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:warnings {tests}"
+    # pytest through the fork server: the heavy imports are made once, not once per mutant
+    socket = _lane("forkserver", lane).with_suffix(".sock")
+    command = f"{sys.executable} {FORKSERVER} run {socket} -x -q -p no:cacheprovider -p no:warnings {tests}"
     return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {float(spec.get("timeout", 300))}\n'
             f'excluded-modules = []\ntest-command = "{command}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
+
+
+def _same_code(blob_a: str, blob_b: str) -> bool:
+    """Whether two versions of a module differ in comments only, every statement on the same line.
+
+    Then each mutant of one is the same mutant of the other, and a session goes on: adding a
+    ``# pragma: no mutate`` with its reason does not cost a module's whole pass again.
+    """
+    def tree(blob):
+        return ast.dump(ast.parse(_git("cat-file", "blob", blob)), include_attributes=True)
+    return tree(blob_a) == tree(blob_b)
 
 
 def _session(module: str) -> Path:
     return WORK / "sessions" / f"{module.replace('/', '__').removesuffix('.py')}.sqlite"
 
 
-def run_module(tree: Path, module: str, spec: dict, env: dict) -> None:
+def _start_forkserver(tree: Path, env: dict, lane: int) -> subprocess.Popen:
+    """The lane's fork server (forkserver.py), started in its worktree with the run's environment."""
+    socket = _lane("forkserver", lane).with_suffix(".sock")
+    socket.unlink(missing_ok=True)  # left by a run that was killed
+    server = subprocess.Popen([sys.executable, str(FORKSERVER), "serve", str(socket)], cwd=tree, env=env,
+                              stdout=subprocess.PIPE, text=True)
+    if server.stdout.readline().strip() != "ready":
+        raise SystemExit(f"the fork server did not start (exit {server.wait()})")
+    return server
+
+
+def run_module(tree: Path, module: str, spec: dict, env: dict, lane: int = 0) -> None:
     db = _session(module)
     db.parent.mkdir(parents=True, exist_ok=True)
     config, seen = db.with_suffix(".toml"), db.with_suffix(".blob")
-    config.write_text(_config(module, spec))
+    config.write_text(_config(module, spec, lane))
     # a session holds the mutants of one version of the module: a changed module starts afresh
     # (a commit that changes only tests keeps the results so far). The first pass's counts are
     # kept: handling its survivors is what changes the module, and they are the "before".
     blob = _git("rev-parse", f"HEAD:{module}")
-    if db.exists() and (not seen.exists() or seen.read_text().strip() != blob):
-        print(f"{module} changed: its session starts afresh")
-        db.unlink()
+    old = seen.read_text().strip() if seen.exists() else None
+    if db.exists() and old != blob:
+        if old and _same_code(old, blob):
+            print(f"{module}: only comments changed (pragmas added): its session goes on")
+        else:
+            print(f"{module} changed: its session starts afresh")
+            db.unlink()
     seen.write_text(blob)
     if not db.exists():
         subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], cwd=tree, env=env, check=True)
-        subprocess.run([str(BIN / "cr-filter-pragma"), str(db)], cwd=tree, env=env, check=True)
+    # marks the mutants of `# pragma: no mutate` lines equivalent, also in a session that goes on
+    subprocess.run([str(BIN / "cr-filter-pragma"), str(db)], cwd=tree, env=env, check=True)
     _drop_far_operators(db)
     subprocess.run([str(BIN / "cosmic-ray"), "exec", str(config), str(db)], cwd=tree, env=env, check=True)
 
@@ -197,6 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--report", action="store_true", help="only print the counts so far")
     ap.add_argument("--retest-survivors", action="store_true",
                     help="run the surviving mutants again (after tests were added), then the rest")
+    ap.add_argument("--lane", type=int, default=0,
+                    help="run in worktree N, so that two runs on different modules can go side by side")
     args = ap.parse_args(argv)
     config = tomllib.loads((Path(__file__).with_name("modules.toml")).read_text())["modules"]
     unknown = [m for m in args.modules if m not in config]
@@ -204,13 +245,18 @@ def main(argv=None) -> int:
         ap.error(f"not in tools/mutation/modules.toml: {', '.join(unknown)}")
     modules = args.modules or list(config)
     if not args.report:
-        tree = prepare()
-        env = dict(os.environ, PYTHONPATH=str(WORK / "shim"), PYTHONDONTWRITEBYTECODE="1")
-        for module in modules:
-            if args.retest_survivors and _session(module).exists():
-                report([module])  # keeps the first pass's counts before they change
-                print(f"{module}: {retest_survivors(_session(module))} survivors to run again")
-            run_module(tree, module, config[module], env)
+        tree = prepare(args.lane)
+        env = dict(os.environ, PYTHONPATH=str(_lane("shim", args.lane)), PYTHONDONTWRITEBYTECODE="1")
+        server = _start_forkserver(tree, env, args.lane)
+        try:
+            for module in modules:
+                if args.retest_survivors and _session(module).exists():
+                    report([module])  # keeps the first pass's counts before they change
+                    print(f"{module}: {retest_survivors(_session(module))} survivors to run again")
+                run_module(tree, module, config[module], env, args.lane)
+        finally:
+            server.kill()
+            _lane("forkserver", args.lane).with_suffix(".sock").unlink(missing_ok=True)
     rows = report(modules)
     record_results(rows)
     for row in rows:
