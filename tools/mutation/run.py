@@ -108,7 +108,10 @@ FORKSERVER = Path(__file__).with_name("forkserver.py")
 
 
 def _config(module: str, spec: dict, lane: int = 0) -> str:
-    tests = " ".join([*spec["tests"], *([f"-k 'not ({spec['deselect']})'"] if "deselect" in spec else [])])
+    # the module's own examples too, as the fast loop runs them (tests/test_doctests.py)
+    dotted = "reveal." + module.removesuffix(".py").replace("/", ".")
+    tests = " ".join([*spec["tests"], f"--doctest-modules --pyargs {dotted}",
+                      *([f"-k 'not ({spec['deselect']})'"] if "deselect" in spec else [])])
     # pytest through the fork server: the heavy imports are made once, not once per mutant
     socket = _lane("forkserver", lane).with_suffix(".sock")
     command = f"{sys.executable} {FORKSERVER} run {socket} -x -q -p no:cacheprovider -p no:warnings {tests}"
@@ -160,6 +163,9 @@ def run_module(tree: Path, module: str, spec: dict, env: dict, lane: int = 0) ->
             db.unlink()
     seen.write_text(blob)
     if not db.exists():
+        # the tests must pass on the unmutated module, or every mutant would count as killed
+        if subprocess.run([str(BIN / "cosmic-ray"), "baseline", str(config)], cwd=tree, env=env).returncode:
+            raise SystemExit(f"{module}: its tests fail on the unmutated module (cosmic-ray baseline)")
         subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], cwd=tree, env=env, check=True)
     # marks the mutants of `# pragma: no mutate` lines equivalent, also in a session that goes on
     subprocess.run([str(BIN / "cr-filter-pragma"), str(db)], cwd=tree, env=env, check=True)
