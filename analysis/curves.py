@@ -72,7 +72,8 @@ def observer_accuracy(trials: pd.DataFrame) -> pd.DataFrame:
     5      net      net  full  1          1       1.0
     """
     df = trials.assign(series=_series_key(trials))
-    out = (df.groupby(["observer_kind", "observer", "group", "series", "map_source", "level"], sort=False)
+    keys = ["observer_kind", "observer", "group", "series", "map_source", "level"]
+    out = (df.groupby(keys, sort=False)  # pragma: no mutate (sort=True: the rows are sorted below, keys unique)
              ["correct"].agg(n="size", n_correct="sum").reset_index())
     out["accuracy"] = out["n_correct"] / out["n"]
     return out.sort_values(["observer_kind", "series", "map_source", "observer", "level"],
@@ -108,16 +109,18 @@ def group_curves(obs_acc: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for (kind, series, source, level), sub in obs_acc.groupby(
-            ["observer_kind", "series", "map_source", "level"], sort=False):
+            ["observer_kind", "series", "map_source", "level"],
+            sort=False):  # pragma: no mutate (sort=True: the rows are sorted below, keys unique)
         acc = sub["accuracy"].to_numpy(float)
         n_trials = int(sub["n"].sum())
         if len(acc) > 1:
             mean, sem, err = acc.mean(), acc.std(ddof=1) / np.sqrt(len(acc)), "SEM over observers"
         else:  # one observer (a model): binomial SE over its trials
-            mean = acc[0]
+            mean = acc[0]  # pragma: no mutate (acc[-1]: one observer, one value)
             sem, err = np.sqrt(mean * (1 - mean) / n_trials), "binomial SE over trials"
-        group = sub["group"].iloc[0]
-        observer = sub["observer"].iloc[0]
+        # one group per human series (a model's label does not use it); one observer per model
+        group = sub["group"].iloc[0]  # pragma: no mutate (iloc[-1]: the same group)
+        observer = sub["observer"].iloc[0]  # pragma: no mutate (iloc[-1]: the same model)
         rows.append({"observer_kind": kind, "series": series, "map_source": source,
                      "label": series_label(kind, observer, group, source), "level": level,
                      "n_observers": len(acc), "n_trials": n_trials, "mean": mean, "sem": sem, "error_kind": err})
@@ -149,7 +152,8 @@ def pixel_fraction_by_level(trials: pd.DataFrame) -> pd.Series:
     return means.reindex(sort_levels(means.index))
 
 
-def ceiling_level(levels: Sequence[str], means: ArrayLike, full_mean: float, tolerance: float = 0.03) -> str | None:
+def ceiling_level(levels: Sequence[str], means: ArrayLike, full_mean: float,
+                  tolerance: float = 0.03) -> str | None:  # pragma: no mutate (str & None: annotations are text)
     """The lowest level from which accuracy stays within ``tolerance`` of intact-image accuracy.
 
     Parameters
@@ -184,7 +188,7 @@ def ceiling_level(levels: Sequence[str], means: ArrayLike, full_mean: float, tol
     # The answer is the start of the final run of levels at ceiling (it must stay there).
     if not np.isfinite(full_mean) or not at[-1]:
         return None
-    start = len(at) - 1
+    start = len(at)  # at[-1] holds: the first step goes to the last level
     while start > 0 and at[start - 1]:
         start -= 1
     return levels[start]

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from ..core.seeding import as_generator
 
-__all__ = ["PsychometricFit", "fit_psychometric"]
+__all__ = ["PsychometricFit", "fit_data", "fit_psychometric"]
 
 
 @dataclasses.dataclass
@@ -49,8 +49,43 @@ class PsychometricFit:
         return self.result.proportion_correct(np.log10(np.asarray(x_pct, float)))
 
 
+def fit_data(x_pct, n_correct, n_trials) -> np.ndarray:
+    """The rows psignifit fits: ``log10 x, correct, trials`` of the levels that have trials.
+
+    Parameters
+    ----------
+    x_pct : array_like, shape (n_levels,)
+        Percent of the feature budget revealed (> 0).
+    n_correct, n_trials : array_like of int, shape (n_levels,)
+
+    Returns
+    -------
+    ndarray, shape (n_kept, 3)
+
+    Raises
+    ------
+    ValueError
+        When fewer than 3 levels have trials.
+
+    Examples
+    --------
+    >>> fit_data([1, 10, 100, 50], [1, 3, 4, 0], [2, 4, 4, 0])
+    array([[0., 1., 2.],
+           [1., 3., 4.],
+           [2., 4., 4.]])
+    """
+    x = np.asarray(x_pct, float)
+    k = np.asarray(n_correct, float)
+    n = np.asarray(n_trials, float)
+    keep = n > 0
+    if keep.sum() < 3:
+        raise ValueError("a psychometric fit needs at least 3 levels with trials")
+    return np.column_stack([np.log10(x[keep]), k[keep], n[keep]])
+
+
 def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correct=0.75, ceiling_fraction=0.95,
-                     credible_mass=0.95, sigmoid="norm", n_samples=4000) -> PsychometricFit:
+                     credible_mass=0.95, sigmoid="norm",
+                     n_samples=4000) -> PsychometricFit:  # pragma: no mutate (4001: the same within MC error)
     """Fit a 2AFC psychometric function to accuracy against % of features revealed.
 
     Parameters
@@ -92,13 +127,7 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correc
     rng = as_generator(rng)
     import psignifit  # imported here: the fit is the only user and the import is not free
 
-    x = np.asarray(x_pct, float)
-    k = np.asarray(n_correct, float)
-    n = np.asarray(n_trials, float)
-    keep = n > 0
-    if keep.sum() < 3:
-        raise ValueError("a psychometric fit needs at least 3 levels with trials")
-    data = np.column_stack([np.log10(x[keep]), k[keep], n[keep]])
+    data = fit_data(x_pct, n_correct, n_trials)
     with warnings.catch_warnings():
         # psignifit's own UserWarnings about the data (few trials per block) and the grid
         # bounds ("psignifit:boundWarning"): those fits are still reported, with their (wide)
@@ -106,7 +135,7 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correc
         # does not issue them (nor any other warning, in fits of ceiling, floor, chance, one
         # trial per level); filtered by message in case a version does. Other warnings show.
         for message in (r"psignifit:boundWarning", r"All blocks in data have only 1 trial",
-                        r"All provided data blocks contain <= 5 trials"):
+                        r"All provided data blocks contain <= 5 trials"):  # pragma: no mutate (4.3 issues none)
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
         result = psignifit.psignifit(data, experiment_type="2AFC", sigmoid=sigmoid, verbose=False, debug=True)
     est = result.parameter_estimate_MAP
@@ -122,14 +151,17 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correc
         return 10 ** float(point), 10 ** float(lo), 10 ** float(hi)
 
     with np.errstate(all="ignore"):
-        # Scaled → unscaled by hand: Sigmoid.inverse(pc, t, w, gamma, lambda) raises for the
-        # whole array if any posterior sample has a lapse rate too high to reach pc; such a
-        # sample has no threshold (NaN, dropped from the interval) instead.
-        thr = point_and_interval(lambda t, w, g, lapse: sig.inverse(
-            np.where(1 - lapse > threshold_p_correct, (threshold_p_correct - g) / (1 - lapse - g), np.nan), t, w))
+        # Scaled → unscaled by hand: a posterior sample whose lapse rate is too high to reach pc
+        # has no threshold (NaN, dropped from the interval). Sigmoid.inverse(pc, t, w, gamma,
+        # lambda) raised for the whole array on such a sample; psignifit 4.3's inverse of the
+        # unscaled pc already gives NaN for them, so the guard below changes nothing there.
+        thr = point_and_interval(lambda t, w, g, lapse: sig.inverse(np.where(
+            1 - lapse > threshold_p_correct,  # pragma: no mutate (see above: 4.3 gives NaN itself)
+            (threshold_p_correct - g) / (1 - lapse - g), np.nan), t, w))
         # Ceiling: the unscaled sigmoid at ceiling_fraction (independent of gamma/lambda).
         ceil = point_and_interval(lambda t, w, g, lapse: sig.inverse(ceiling_fraction, t, w, 0.0, 0.0))
     return PsychometricFit(threshold_pct=thr[0], threshold_low=thr[1], threshold_high=thr[2],
                            ceiling_pct=ceil[0], ceiling_low=ceil[1], ceiling_high=ceil[2],
-                           lapse=float(est["lambda"]), width_log10=float(est["width"]), n_trials=int(n.sum()),
+                           lapse=float(est["lambda"]), width_log10=float(est["width"]),
+                           n_trials=int(np.asarray(n_trials).sum()),
                            threshold_p_correct=threshold_p_correct, credible_mass=credible_mass, result=result)

@@ -72,6 +72,45 @@ def test_ceiling_level():
     assert ceiling_level(levels, [0.6, 0.95, 0.90, 0.8], 0.97) is None  # falls off again at 100
 
 
+def test_ceiling_level_at_its_boundaries():
+    levels = ["100", "1", "10"]  # any order
+    assert ceiling_level(levels, [0.9, 0.9, 0.9], 0.9) == "1"  # at ceiling throughout: the lowest level
+    # exactly at the tolerance counts (0.75 = 1 - 0.25 exactly in binary); a dip restarts the run
+    assert ceiling_level(levels, [0.75, 0.75, 0.5], 1.0, tolerance=0.25) == "100"
+    assert ceiling_level(levels, [0.75, 0.74, 0.75], 1.0, tolerance=0.25) == "10"
+    assert ceiling_level(levels, [0.74, 0.75, 0.75], 1.0, tolerance=0.25) is None
+    assert ceiling_level(levels, [0.9, 0.9, 0.9], float("nan")) is None
+
+
+def _tiny_trials(**columns):
+    base = {"group": "clickme", "map_source": "clickme", "observer_kind": "human"}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_a_models_error_bar_is_the_binomial_standard_error_over_its_trials():
+    trials = _tiny_trials(observer="net", observer_kind="model", level="10", correct=[1, 1, 1, 0])
+    curves = group_curves(observer_accuracy(trials))
+    assert curves["mean"].tolist() == [0.75] and curves["n_trials"].tolist() == [4]
+    assert curves["sem"].iloc[0] == pytest.approx(np.sqrt(0.75 * 0.25 / 4))
+    assert curves["error_kind"].tolist() == ["binomial SE over trials"]
+    assert curves["label"].tolist() == ["net on clickme (model)"]
+
+
+def test_curves_come_sorted_by_level_with_exactly_their_columns():
+    trials = _tiny_trials(observer=["p2", "p1", "p2", "p1", "p1", "p2"],
+                          level=["full", "full", "10", "10", "1", "1"], correct=[1, 1, 0, 1, 0, 1])
+    acc = observer_accuracy(trials)
+    assert list(acc.columns) == ["observer_kind", "observer", "group", "series", "map_source", "level", "n",
+                                 "n_correct", "accuracy"]
+    assert acc[["observer", "level"]].values.tolist() == [
+        ["p1", "1"], ["p1", "10"], ["p1", "full"], ["p2", "1"], ["p2", "10"], ["p2", "full"]]
+    curves = group_curves(acc)
+    assert list(curves.columns) == ["observer_kind", "series", "map_source", "label", "level", "n_observers",
+                                    "n_trials", "mean", "sem", "error_kind"]
+    assert curves["level"].tolist() == ["1", "10", "full"] and curves["mean"].tolist() == [0.5, 0.5, 1.0]
+    assert group_curves(observer_accuracy(trials.iloc[:0])).empty  # no trials left: no curves
+
+
 def test_trials_whose_image_timing_failed_are_left_out_and_counted():
     trials = simulate_trials({"a": 0.6, "b": 0.8}, 4, rng=0)
     trials["source_file"] = "f.csv"
