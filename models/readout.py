@@ -63,7 +63,8 @@ def animal_evidence(logits: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, tor
         raise ValueError(f"expected logits of shape (N, {N_CLASSES}), got {tuple(logits.shape)}")
     # float32 for the softmax: half-precision logits from autocast would round the sum.
     prob = torch.softmax(logits.float(), dim=1)
-    p_animal = prob[:, ANIMAL_CLASSES].sum(dim=1).clamp_(0.0, 1.0)
+    # a sum of probabilities is never negative, but float rounding can take it past 1
+    p_animal = prob[:, ANIMAL_CLASSES].sum(dim=1).clamp_(max=1.0)
     top_p, top_idx = prob.topk(k, dim=1)
     return p_animal, top_idx, top_p
 
@@ -99,7 +100,8 @@ def imagenet_categories() -> list[str]:
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def format_top5(top_idx: ArrayLike, top_p: ArrayLike, categories: list[str] | None = None) -> list[str]:
+def format_top5(top_idx: ArrayLike, top_p: ArrayLike,
+                categories: list[str] | None = None) -> list[str]:  # pragma: no mutate (annotations are text)
     """The ``top5`` column: ``"285:Egyptian cat:0.7123;281:tabby:0.1500;..."`` per image.
 
     Parameters
@@ -139,7 +141,7 @@ def parse_top5(text: str) -> list[tuple[int, str, float]]:
     """
     out = []
     for item in str(text).split(";"):
-        index, rest = item.split(":", 1)
-        name, prob = rest.rsplit(":", 1)
+        index, _, rest = item.partition(":")
+        name, _, prob = rest.rpartition(":")
         out.append((int(index), name, float(prob)))
     return out
