@@ -183,7 +183,8 @@ def _progress(total, enabled, desc):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="resample", leave=False)
+    return tqdm(total=total, desc=desc, unit="resample",
+                leave=False)  # pragma: no mutate (leave=True keeps the bar on screen: nothing computed changes)
 
 
 def permutation_group_test(data: ArrayLike, groups: ArrayLike, *, rng: np.random.Generator | int | None = None,
@@ -456,9 +457,9 @@ def bootstrap_group_effects(a: ArrayLike, b: ArrayLike, *, rng: np.random.Genera
             res = stats.bootstrap((a, b), func, n_resamples=int(n_resamples), vectorized=True, axis=0,
                                   confidence_level=confidence, method=method, rng=rng, batch=1000)
         low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
-        bad = ~np.isfinite(low) | ~np.isfinite(high)
-        low = np.where(bad, estimate, low)
-        high = np.where(bad, estimate, high)
+        # a bound the bootstrap could not give (no variation: a ceiling level) is the estimate
+        low = np.where(np.isfinite(low), low, estimate)
+        high = np.where(np.isfinite(high), high, estimate)
         key = "hedges_g" if name == "g" else "difference"
         out[key] = estimate
         out[f"{'g' if name == 'g' else 'difference'}_low"] = low

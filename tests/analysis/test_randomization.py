@@ -294,6 +294,10 @@ def test_welch_t_by_hand_at_its_edges():
     assert t.tolist() == [np.inf, 0.0]
     one = welch_t(np.array([2.0]), np.array([2.5]), 2, np.array([0.5]), np.array([0.25]), 1)
     assert np.isnan(one).all()
+    # no variance and means apart by exactly the 1e-12 round-off floor: a difference, not a tie
+    at_floor = welch_t(np.array([2e-12, 2e-12 * 0.999]), np.array([2e-24, 2 * 0.999e-12 ** 2]), 2,
+                       np.zeros(2), np.zeros(2), 2)
+    assert at_floor.tolist() == [np.inf, 0.0]
     group = permutation_group_test(np.array([[0.2], [0.6], [0.8]]), ["a", "a", "b"], rng=0, n_resamples=9)
     assert group.defined.tolist() == [False] and np.isnan(group.pvalue).all()
 
