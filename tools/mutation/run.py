@@ -71,6 +71,41 @@ def _drop_far_operators(db: Path) -> int:
     return len(far)
 
 
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) of every annotation, as (row, col), in a module with postponed annotations."""
+    tree = ast.parse(source)
+    if not any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "annotations" for alias in node.names) for node in tree.body):
+        return []  # evaluated at import: a mutant there fails at import, so it is run
+    notes = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            notes += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                             args.vararg, args.kwarg) if a is not None and a.annotation]
+            notes += [node.returns] if node.returns else []
+        elif isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+    return [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in notes]
+
+
+def _in_spans(start, end, spans) -> bool:
+    return any(lo <= tuple(start) and tuple(end) <= hi for lo, hi in spans)
+
+
+def _drop_annotation_mutants(db: Path, source: str) -> int:
+    """Remove the mutants inside annotations (``int | None`` → ``int & None``): with
+    ``from __future__ import annotations`` they are text that nothing runs, so no test can tell."""
+    spans = _annotation_spans(source)
+    with sqlite3.connect(db) as con:
+        inside = [job for job, *pos in con.execute(
+                      "SELECT job_id, start_pos_row, start_pos_col, end_pos_row, end_pos_col FROM mutation_specs")
+                  if _in_spans(pos[:2], pos[2:], spans)]
+        for table in ("work_results", "mutation_specs", "work_items"):
+            con.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(j,) for j in inside])
+    return len(inside)
+
+
 def retest_survivors(db: Path) -> int:
     """Make a session's survivors pending again (after tests were added); returns how many."""
     with sqlite3.connect(db) as con:
@@ -170,6 +205,7 @@ def run_module(tree: Path, module: str, spec: dict, env: dict, lane: int = 0) ->
     # marks the mutants of `# pragma: no mutate` lines equivalent, also in a session that goes on
     subprocess.run([str(BIN / "cr-filter-pragma"), str(db)], cwd=tree, env=env, check=True)
     _drop_far_operators(db)
+    _drop_annotation_mutants(db, (tree / module).read_text())
     subprocess.run([str(BIN / "cosmic-ray"), "exec", str(config), str(db)], cwd=tree, env=env, check=True)
 
 
@@ -181,11 +217,18 @@ def report(modules) -> list[dict]:
         if not db.exists():
             continue
         _drop_far_operators(db)  # sessions begun before the operator set was narrowed
+        # sessions begun before annotations were left out: counted without them (not deleted
+        # here, where a run may be using the session)
+        seen = db.with_suffix(".blob")
+        spans = _annotation_spans(_git("cat-file", "blob", seen.read_text().strip())) if seen.exists() else []
         dump = subprocess.run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True, text=True,
                               check=True).stdout
         counts, survivors = Counter(), []
         for line in dump.splitlines():
             item, result = json.loads(line)
+            m = item["mutations"][0]
+            if _in_spans(m["start_pos"], m["end_pos"], spans):
+                continue
             counts["mutants"] += 1
             if result is None:
                 counts["pending"] += 1
@@ -195,7 +238,6 @@ def report(modules) -> list[dict]:
                 counts[result["worker_outcome"]] += 1
             elif result["test_outcome"] == "survived":
                 counts["survived"] += 1
-                m = item["mutations"][0]
                 survivors.append(f"{m['module_path']}:{m['start_pos'][0]} {m['operator_name']} #{m['occurrence']}")
             else:
                 counts[result["test_outcome"]] += 1
