@@ -222,3 +222,38 @@ def test_matlab_colon_gives_the_outputs_mathworks_documents():
     # the element count of 0:0.1:top is floor(top / 0.1) + 1 away from the tolerance band
     for top, n in ((1.0, 11), (0.3, 4), (0.35, 4), (0.2999, 3), (0.0, 1)):
         assert len(M.matlab_colon(0, 0.1, top)) == n, top
+
+
+def test_empty_inputs_are_refused_or_mean_no_fixations():
+    with pytest.raises(ValueError, match="saliency is empty"):
+        M.cc(np.zeros((0, 3)), A)
+    assert not M.fixation_mask(np.array([]), (2, 2)).any()  # no points at all: an empty mask
+    assert M.fixation_mask(np.array([[1, 0]]), (2, 2)).tolist() == [[False, False], [True, False]]
+    assert M.matlab_colon(1, 0.1, 0).size == 0  # b < a: MATLAB's empty 1:0.1:0
+
+
+def test_matlab_colon_snaps_the_last_element_only_within_its_tolerance():
+    # colonop.m: `if sig*(last-b) > -tol, last = b`; here last = 1 - 2 eps = b - tol exactly: kept
+    eps = np.finfo(float).eps
+    assert M.matlab_colon(0, 1 - 2 * eps, 1).tolist() == [0.0, 1 - 2 * eps]
+    assert M.matlab_colon(0, 1 - eps, 1).tolist() == [0.0, 1.0]  # within the tolerance: b itself
+
+
+def test_resizing_anti_aliases_exactly_when_an_axis_shrinks():
+    from skimage.transform import resize
+
+    stripes = np.tile([0.0, 1.0], (8, 4))  # 8 x 8, columns alternate
+    for shape, smooth in (((8, 4), True), ((4, 8), True), ((16, 16), False), ((16, 4), True)):
+        expected = resize(stripes, shape, order=1, mode="edge", anti_aliasing=smooth, preserve_range=True)
+        np.testing.assert_allclose(M.resize_map(stripes, shape), expected)
+    assert np.ptp(M.resize_map(stripes, (8, 4))) < 0.5  # the stripes are blurred away, not aliased
+
+
+def test_shuffled_auc_is_unchanged_by_the_maps_offset_and_scale_and_uses_mits_100_splits(rng):
+    sal = rng.random((12, 12))
+    fix = np.argwhere(sal > 0.8)
+    other = np.argwhere(rng.random((12, 12)) > 0.7)
+    base = M.auc_shuffled(sal, fix, other, rng=5)
+    assert M.auc_shuffled(3 * sal + 0.333, fix, other, rng=5) == pytest.approx(base, abs=1e-12)
+    assert M.auc_shuffled(sal, fix, other, rng=5, n_splits=100) == base  # MIT's default
+    assert M.auc_shuffled(sal, fix, other, rng=5, n_splits=99) != base
