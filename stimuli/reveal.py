@@ -109,7 +109,7 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
     rank = np.empty((n // padded_width - 2) * width, dtype=np.int64)
     queued = level < 0
     head = np.full(n_buckets, -1, dtype=np.int32)  # pragma: no mutate (any negative sentinel is the same)
-    tail = np.full(n_buckets, -1, dtype=np.int32)
+    tail = np.full(n_buckets, -1, dtype=np.int32)  # pragma: no mutate (any negative sentinel is the same)
     nxt = np.full(n, -1, dtype=np.int32)  # pragma: no mutate (any negative sentinel is the same)
     top = level[seed]
     head[top] = seed
@@ -123,7 +123,7 @@ def _priority_flood(level, width, seed, steps, n_buckets):  # pragma: no cover -
             continue
         head[top] = nxt[pix]
         if head[top] < 0:  # pragma: no mutate (<= 0: pixel 0 is in the border, never queued, never a head)
-            tail[top] = -1
+            tail[top] = -1  # pragma: no mutate (any negative sentinel is the same)
         rank[(pix // padded_width - 1) * width + pix % padded_width - 1] = k
         k += 1
         for step in steps:

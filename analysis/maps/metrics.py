@@ -519,7 +519,7 @@ def auc_shuffled(saliency: ArrayLike, fixations: ArrayLike, other_fixations: Arr
     for i in range(n_splits):
         neg = s[rng.permutation(candidates)[:n_neg]]
         top = max(pos.max(), neg.max())
-        thresholds = matlab_colon(0.0, step, top)[::-1]  # MIT: fliplr(0:stepSize:max(...))
+        thresholds = matlab_colon(0.0, step, top)[::-1]  # pragma: no mutate (MIT's fliplr(0:step:max); < 0 adds (1,1)s)
         tp = (pos[None, :] >= thresholds[:, None]).mean(axis=1)
         fp = (neg[None, :] >= thresholds[:, None]).mean(axis=1)
         areas[i] = _roc_area(tp, fp)

@@ -182,3 +182,24 @@ def test_the_flood_defaults_are_the_documented_ones():
     assert np.array_equal(default, explicit) and seed == np.unravel_index(np.argmax(m), m.shape)
     assert np.array_equal(reveal_order(m, np.random.default_rng(4)),
                           reveal_order(m, np.random.default_rng(4), noise=0.05, noise_scale=2.0, distance_weight=0.25))
+
+
+def test_the_reveal_order_of_a_fixed_map_is_pinned_across_versions():
+    """A study's stimuli must rebuild identically: the order, ties included, is pinned.
+
+    Without noise the priority is numpy float32 arithmetic (IEEE-exact everywhere), so the
+    digest depends on the flood alone: its bucket FIFO order and the order it visits
+    neighbours in, which decide among pixels of one priority level. A change that moves it
+    changes every stimulus set built since; if deliberate, update the digests and say so.
+    """
+    import hashlib
+
+    y, x = np.mgrid[:48, :64]
+    importance = (np.exp(-((y - 20) ** 2 + (x - 40) ** 2) / 200.0)
+                  + 0.5 * np.exp(-((y - 35) ** 2 + (x - 12) ** 2) / 60.0))
+    importance = np.round(importance * 20) / 20  # plateaus: many pixels share a level
+    digests = {}
+    for connectivity in (4, 8):
+        rank = reveal_order(importance, rng=0, connectivity=connectivity, noise=0.0)
+        digests[connectivity] = hashlib.sha256(rank.astype("<i8").tobytes()).hexdigest()[:16]
+    assert digests == {4: "9e7053d9c636d3ba", 8: "2a77d755f900d1cd"}

@@ -257,3 +257,24 @@ def test_shuffled_auc_is_unchanged_by_the_maps_offset_and_scale_and_uses_mits_10
     assert M.auc_shuffled(3 * sal + 0.333, fix, other, rng=5) == pytest.approx(base, abs=1e-12)
     assert M.auc_shuffled(sal, fix, other, rng=5, n_splits=100) == base  # MIT's default
     assert M.auc_shuffled(sal, fix, other, rng=5, n_splits=99) != base
+
+
+def test_a_non_square_grid_checks_rows_and_columns_against_their_own_sizes():
+    assert M.fixation_mask(np.array([[3, 6]]), (4, 8))[3, 6]  # column 6 < 8, though >= 4 rows
+    with pytest.raises(ValueError, match="1 fixation\\(s\\) outside the 4x8 grid, e.g. \\[row, col\\] = \\[0, 9\\]"):
+        M.fixation_mask(np.array([[0, 9], [1, 1]]), (4, 8))
+
+
+def test_maps_with_a_range_of_one_and_shifted_maps():
+    ref = np.array([[0.0, 1.0], [2.0, 4.0]])
+    binary = np.array([[0.0, 1.0], [1.0, 1.0]])  # range exactly 1: not constant
+    assert M.spearman(binary, ref) == pytest.approx(stats.spearmanr(binary.ravel(), ref.ravel()).statistic)
+    # SIM rescales each map to [0, 1] before normalising it to sum 1: an offset changes nothing
+    assert M.sim(ref + 5.0, binary + 2.0) == pytest.approx(M.sim(ref, binary))
+
+
+def test_matlab_colon_refuses_a_zero_step_and_builds_the_middle_of_an_even_count_as_colonop_does():
+    with pytest.raises(ValueError, match="step must be positive"):
+        M.matlab_colon(0, 0, 1)
+    v = M.matlab_colon(-0.7, 0.1, 0.3)  # 10 intervals: the middle is (a + b) / 2, not b - 5 * 0.1
+    assert len(v) == 11 and v[5] == (-0.7 + 0.3) / 2 and v[5] != 0.3 - 5 * 0.1
