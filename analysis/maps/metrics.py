@@ -104,7 +104,7 @@ def resize_map(m: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
         return m
     # preserve_range: maps keep their units (counts, 0-255...) — the metrics normalise.
     # skimage anti-aliases a float image exactly when some axis shrinks (its default).
-    return resize(m, shape, order=1, mode="edge", preserve_range=True)
+    return resize(m, shape, order=1, mode="edge", preserve_range=True)  # pragma: no mutate (float64 in: never rescaled)
 
 
 def fixation_mask(fixations: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
@@ -311,7 +311,7 @@ def sim(saliency: ArrayLike, reference: ArrayLike) -> float:
         span = np.ptp(m)
         if span == 0:
             return float("nan")
-        m = (m - m.min()) / span
+        m = (m - m.min()) / span  # pragma: no mutate (MIT's steps; * span: the scale cancels in the sum below)
         parts.append(m / m.sum())
     return float(np.minimum(*parts).sum())
 

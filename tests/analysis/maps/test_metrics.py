@@ -260,15 +260,27 @@ def test_shuffled_auc_is_unchanged_by_the_maps_offset_and_scale_and_uses_mits_10
 
 
 def test_a_non_square_grid_checks_rows_and_columns_against_their_own_sizes():
-    assert M.fixation_mask(np.array([[3, 6]]), (4, 8))[3, 6]  # column 6 < 8, though >= 4 rows
+    assert M.fixation_mask(np.array([[3, 6], [0, 0], [3, 7]]), (4, 8))[[3, 0, 3], [6, 0, 7]].all()
     with pytest.raises(ValueError, match="1 fixation\\(s\\) outside the 4x8 grid, e.g. \\[row, col\\] = \\[0, 9\\]"):
         M.fixation_mask(np.array([[0, 9], [1, 1]]), (4, 8))
+    # each edge just past the grid, one at a time (a negative index would wrap around silently)
+    for point in ([4, 0], [0, 8], [-1, 0], [0, -1]):
+        with pytest.raises(ValueError, match=f"e.g. \\[row, col\\] = \\[{point[0]}, {point[1]}\\]"):
+            M.fixation_mask(np.array([[1, 1], point, [5, 9]]), (4, 8))  # the first point outside is named
 
 
 def test_maps_with_a_range_of_one_and_shifted_maps():
     ref = np.array([[0.0, 1.0], [2.0, 4.0]])
     binary = np.array([[0.0, 1.0], [1.0, 1.0]])  # range exactly 1: not constant
     assert M.spearman(binary, ref) == pytest.approx(stats.spearmanr(binary.ravel(), ref.ravel()).statistic)
+    assert M.spearman(ref, binary) == pytest.approx(M.spearman(binary, ref))
+    with pytest.raises(ValueError, match="non-negative"):
+        M.kld(ref, binary - 0.5)  # a reference below 0 anywhere, by less than 1 too
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant map is NaN by the rule, not by 0/0
+        assert math.isnan(M.sim(np.full((2, 2), 3.0), ref))
     # SIM rescales each map to [0, 1] before normalising it to sum 1: an offset changes nothing
     assert M.sim(ref + 5.0, binary + 2.0) == pytest.approx(M.sim(ref, binary))
 
@@ -276,5 +288,7 @@ def test_maps_with_a_range_of_one_and_shifted_maps():
 def test_matlab_colon_refuses_a_zero_step_and_builds_the_middle_of_an_even_count_as_colonop_does():
     with pytest.raises(ValueError, match="step must be positive"):
         M.matlab_colon(0, 0, 1)
+    eps = np.finfo(float).eps
+    assert M.matlab_colon(0, 2 - 2 * eps, 2).tolist() == [0.0, 2.0]  # within tol = 2 eps * max(|a|, |b|) = 4 eps
     v = M.matlab_colon(-0.7, 0.1, 0.3)  # 10 intervals: the middle is (a + b) / 2, not b - 5 * 0.1
     assert len(v) == 11 and v[5] == (-0.7 + 0.3) / 2 and v[5] != 0.3 - 5 * 0.1
