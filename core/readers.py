@@ -88,6 +88,11 @@ class ReadResult:
 
 # ----------------------------------------------------------------------------- helpers
 
+def _first(flags: pd.Series) -> int:
+    """Position of the first True of a boolean Series (the row an error names)."""
+    return int(np.flatnonzero(flags.to_numpy())[0])
+
+
 def _is_missing(series: pd.Series) -> pd.Series:
     return series.str.strip().str.lower().isin(_MISSING)
 
@@ -220,7 +225,7 @@ def _from_tidy(table: pd.DataFrame, path) -> pd.DataFrame:
     kinds = out["observer_kind"].str.strip().str.lower()
     bad = ~kinds.isin(OBSERVER_KINDS)
     if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
+        i = _first(bad)
         raise InputError(f"observer_kind must be one of {OBSERVER_KINDS}, got {out['observer_kind'].iloc[i]!r}",
                          path=path, row=int(out["_row"].iloc[i]))
     out["observer_kind"] = kinds
@@ -356,7 +361,7 @@ def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
     out["category"] = out["category"].str.strip().str.lower()
     bad = ~out["category"].isin(["animal", "nonanimal"])
     if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
+        i = _first(bad)
         raise InputError(f"category must be animal or nonanimal, got {out['category'].iloc[i]!r}",
                          path=path, row=int(rows[i]))
     if "response" in out:
@@ -364,7 +369,7 @@ def _finish(out: pd.DataFrame, path) -> pd.DataFrame:
         resp = resp.where(~_is_missing(resp) & (resp != "none"), "none")
         bad = ~resp.isin(["animal", "nonanimal", "none"])
         if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
+            i = _first(bad)
             raise InputError(f"response must be animal, nonanimal or none, got {out['response'].iloc[i]!r}",
                              path=path, row=int(rows[i]))
         out["response"] = resp

@@ -435,3 +435,83 @@ def test_a_none_response_without_timed_out_is_never_read_as_an_answer(tmp_path, 
     else:
         assert not unanswered & set(trials["stimulus_id"])
         assert sum(d["rows"] for d in dropped if d["reason"].startswith("trial interrupted")) == len(unanswered)
+
+
+def test_a_missing_response_is_read_as_none(tmp_path, human_trials):
+    one = _one(human_trials).copy()
+    one.loc[0, ["response", "correct", "timed_out"]] = ["", 0, 1]
+    one.to_csv(tmp_path / "tidy.csv", index=False)
+    trials, _, _, _ = read_trial_file(tmp_path / "tidy.csv")
+    assert trials["response"].iloc[0] == "none" and trials["timed_out"].iloc[0] == 1
+
+
+def _lab_lines(experiment_csv_text, human_trials):
+    lines = experiment_csv_text(_one(human_trials), js=False).splitlines()
+    return lines, lines[0].split(",")
+
+
+def _set_cell(lines, header, data_row, column, value):
+    cells = lines[data_row].split(",")
+    cells[header.index(column)] = value
+    lines[data_row] = ",".join(cells)
+
+
+def test_a_row_without_participant_id_takes_the_files_one_id_and_two_ids_are_an_error(experiment_csv_text,
+                                                                                    tmp_path, human_trials):
+    lines, header = _lab_lines(experiment_csv_text, human_trials)
+    _set_cell(lines, header, 8, "participant", "")  # a row written before the id was
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join(lines) + "\n")
+    trials, _, _, _ = read_trial_file(path)
+    assert trials["observer"].nunique() == 1 and len(trials) == 80
+    _set_cell(lines, header, 10, "participant", "someone_else")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="participant id is missing") as err:
+        read_trial_file(path)
+    assert err.value.row == 8
+
+
+def test_the_first_bad_row_is_the_one_named(experiment_csv_text, tmp_path, human_trials):
+    for column, value, message in (("category", "plant", "category"), ("response", "maybe", "response")):
+        lines, header = _lab_lines(experiment_csv_text, human_trials)
+        for row in (9, 7, 12):
+            _set_cell(lines, header, row, column, value)
+        path = tmp_path / f"{column}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(InputError, match=message) as err:
+            read_trial_file(path)
+        assert err.value.row == 7
+    one = _one(human_trials).copy()
+    one.loc[[3, 5], "observer_kind"] = "robot"
+    one.to_csv(tmp_path / "tidy.csv", index=False)
+    with pytest.raises(InputError, match="observer_kind") as err:
+        read_trial_file(tmp_path / "tidy.csv")
+    assert err.value.row == 4  # data rows count from 1 after the header: index 3 is row 4
+
+
+def test_a_folder_passes_over_copies_and_other_csvs_but_not_when_named_or_alone(write_lab_csv, tmp_path,
+                                                                               human_trials):
+    data = tmp_path / "d"
+    data.mkdir()
+    write_lab_csv(_one(human_trials), data / "a.csv")
+    shutil.copy(data / "a.csv", data / "b_copy.csv")
+    (data / "c_notes.csv").write_text("note,text\n1,hello\n")
+    res = read_trials([data])
+    assert len(res.trials) == 80
+    files, dropped = res.files.set_index("file"), res.dropped.set_index("file")
+    copy, notes = str(data / "b_copy.csv"), str(data / "c_notes.csv")
+    assert files.loc[[copy, notes], "test_trials"].tolist() == [0, 0]
+    assert not files.loc[[copy, notes], "kept"].any()
+    assert dropped.loc[copy, "rows"] == len((data / "a.csv").read_text().splitlines()) - 1  # every data row
+    assert dropped.loc[notes, "reason"].startswith("not a trial data file (unknown column layout")
+    (data / "b_copy.csv").unlink()
+    assert len(read_trials([data]).trials) == 80  # two files, one of them not trial data: passed over
+    with pytest.raises(InputError, match="unknown column layout") as err:
+        read_trials([data / "c_notes.csv"])  # named: meant as data
+    assert err.value.path == notes
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(data / "c_notes.csv", lone)
+    with pytest.raises(InputError, match="unknown column layout") as err:
+        read_trials([lone])  # all there is in the folder
+    assert err.value.path == str(lone / "c_notes.csv")
