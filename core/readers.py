@@ -104,7 +104,7 @@ def _to_binary(series: pd.Series, column: str, path, row_numbers) -> pd.Series:
     out[low.isin(_FALSE)] = 0.0
     bad = ~(low.isin(_TRUE) | low.isin(_FALSE) | low.isin(_MISSING))
     if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
+        i = _first(bad)
         raise InputError(f"column {column!r} must be 0/1 or true/false, got {series.iloc[i]!r}",
                          path=path, row=int(row_numbers[i]))
     return out
@@ -115,7 +115,7 @@ def _to_float(series: pd.Series, column: str, path, row_numbers) -> pd.Series:
     values = pd.to_numeric(series.where(~missing, None), errors="coerce")
     bad = values.isna() & ~missing
     if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
+        i = _first(bad)
         raise InputError(f"column {column!r} must be numeric, got {series.iloc[i]!r}",
                          path=path, row=int(row_numbers[i]))
     return values.astype(float)

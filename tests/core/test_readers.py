@@ -120,7 +120,7 @@ def test_participant_in_both_groups_is_an_error(write_lab_csv, tmp_path, human_t
     write_lab_csv(other, tmp_path / "b.csv")
     with pytest.raises(InputError, match="group") as err:
         read_trials([tmp_path])
-    assert err.value.path == str(tmp_path / "b.csv")
+    assert err.value.path == str(tmp_path / "b.csv") and f"in {tmp_path / 'a.csv'}" in str(err.value)
 
 
 def _mangle(experiment_csv_text, tmp_path, human_trials, column, value, data_row):
@@ -181,6 +181,8 @@ def test_unknown_layout_no_test_trials_empty_folder(write_lab_csv, tmp_path, hum
     assert set(res.trials["observer"]) == {other["observer"].iloc[0]}
     ledger = res.dropped[res.dropped["file"] == str(path)]
     assert "session ended before its first answered test trial" in set(ledger["reason"])
+    ended = ledger[ledger["reason"] == "session ended before its first answered test trial"]
+    assert ended["rows"].tolist() == [0]  # no answered test trial to drop
     assert quitter in set(ledger["observer"])
     assert not res.files.set_index("file").loc[str(path), "kept"]
     empty = tmp_path / "empty"
@@ -465,10 +467,11 @@ def test_a_row_without_participant_id_takes_the_files_one_id_and_two_ids_are_an_
     trials, _, _, _ = read_trial_file(path)
     assert trials["observer"].nunique() == 1 and len(trials) == 80
     _set_cell(lines, header, 10, "participant", "someone_else")
+    _set_cell(lines, header, 12, "participant", "")
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="participant id is missing") as err:
         read_trial_file(path)
-    assert err.value.row == 8
+    assert err.value.row == 8  # the first row without
 
 
 def test_the_first_bad_row_is_the_one_named(experiment_csv_text, tmp_path, human_trials):
@@ -515,3 +518,41 @@ def test_a_folder_passes_over_copies_and_other_csvs_but_not_when_named_or_alone(
     with pytest.raises(InputError, match="unknown column layout") as err:
         read_trials([lone])  # all there is in the folder
     assert err.value.path == str(lone / "c_notes.csv")
+
+
+def test_an_experiment_header_needs_a_response_column():
+    from reveal.core.readers import detect_layout
+
+    assert detect_layout({"participant", "stimulus_id", "correct"}) == "psychopy"
+    assert detect_layout({"participant", "stimulus_id", "image"}) is None
+
+
+def _tidy(observer, kind, group, stimuli, **extra):
+    return pd.DataFrame({"observer": observer, "observer_kind": kind, "group": group, "stimulus_id": stimuli,
+                         "image_id": stimuli, "category": "animal", "map_source": group, "level": "10",
+                         "response": "animal", "correct": 1, "timed_out": 0, "session": "001", "block": 1,
+                         "trial": range(1, len(stimuli) + 1), **extra})
+
+
+def test_several_observers_per_file_are_each_checked_against_earlier_files(tmp_path):
+    # file a: the model's first part and P1; file b: the model's second part (overlapping one
+    # stimulus: a re-run) and P1 again (a second session: dropped), then P2
+    pd.concat([_tidy("net", "model", "clickme", ["s1", "s2"]),
+               _tidy("P1", "human", "clickme", ["s1", "s2", "s3"])]).to_csv(tmp_path / "a.csv", index=False)
+    pd.concat([_tidy("net", "model", "clickme", ["s2", "s4"]).assign(trial=[2, 3]),
+               _tidy("P1", "human", "clickme", ["s1", "s2", "s3"]),
+               _tidy("P2", "human", "clickme", ["s1"])]).to_csv(tmp_path / "b.csv", index=False)
+    res = read_trials([tmp_path])
+    per = res.trials.groupby("observer").size().to_dict()
+    assert per == {"net": 3, "P1": 3, "P2": 1}  # net: s1, s2, s4 (s2 once); P1 from a.csv only
+    assert set(res.trials.loc[res.trials["observer"] == "P1", "source_file"]) == {str(tmp_path / "a.csv")}
+    kinds = sorted(res.duplicates["kind"])
+    assert kinds == ["1 repeated rows", "same participant in another file"]
+
+
+def test_an_observer_in_two_groups_within_one_file_is_named_at_its_first_row(tmp_path):
+    pd.concat([_tidy("P0", "human", "salicon", ["s9"]), _tidy("P1", "human", "clickme", ["s1", "s2"]),
+               _tidy("P1", "human", "salicon", ["s3"]).assign(trial=3)]).to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(InputError, match="'P1' is in several groups") as err:
+        read_trials([tmp_path / "a.csv"])
+    assert err.value.row == 2
