@@ -71,7 +71,7 @@ def average_ranks(x: ArrayLike) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64).ravel()
     out = np.empty(x.size)
     if x.size and x.min() >= 0:
-        zero = x == 0
+        zero = x == 0  # pragma: no mutate (== -1: no zeros split off, all ranked below alike)
         n0 = int(zero.sum())
         out[zero] = (n0 + 1) / 2
         nz = ~zero
@@ -81,9 +81,7 @@ def average_ranks(x: ArrayLike) -> np.ndarray:
 
 
 def _ranks_sorted(x):
-    n = x.size
-    if n == 0:
-        return np.empty(0)
+    n = x.size  # (an empty x gives empty ranks below)
     order = np.argsort(x)
     xs = x[order]
     starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
@@ -289,13 +287,14 @@ class ReliabilityResult:
 
 def _clicks_of(clicks):
     # a ClickDump, or a mapping image_id -> list of per-participant point arrays
-    if hasattr(clicks, "image_ids") and hasattr(clicks, "points"):
+    if hasattr(clicks, "image_ids") and hasattr(clicks, "points"):  # pragma: no mutate (or: a dump has both)
         return {i: clicks.points(i) for i in clicks.image_ids()}, tuple(clicks.shape)
     return dict(clicks), None
 
 
 def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=None,
-                           images_per_task=4, progress=False):
+                           images_per_task=4,  # pragma: no mutate (any chunk size gives the same rows)
+                           progress=False):
     """Split-half reliability of every image of a click dump, with its null.
 
     Parameters
@@ -353,7 +352,8 @@ def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=No
             partners[eligible[idx]] = eligible[order[(k + 1) % len(order)]]
     jobs = [(i, list(points[i]), list(points[partners[i]]) if i in partners else None, shape, n_splits, seed)
             for i in eligible]
-    chunks = [jobs[k:k + images_per_task] for k in range(0, len(jobs), max(1, images_per_task))]
+    step = max(1, images_per_task)  # (0 or less: one image per task)
+    chunks = [jobs[k:k + step] for k in range(0, len(jobs), step)]
     if executor is None:
         results = map(_image_job, chunks)
     else:
@@ -418,7 +418,7 @@ def summarize_reliability(result, categories=None, spearman_brown_correction=Fal
     per["category"] = [categories.get(i, none) for i in per["image_id"]]
     skipped_cat = pd.Series([categories.get(i, none) for i in result.skipped], dtype=object)
     rows = []
-    for rec in per.itertuples(index=False):
+    for rec in per.itertuples(index=False):  # pragma: no mutate (index=True: the fields are read by name)
         rows.append({"scope": "image", "image_id": rec.image_id, "category": rec.category, "n_images": 1,
                      "n_skipped": 0, "n_participants": rec.n_participants,
                      "reliability": rec.reliability, "null": rec.null, "p_value": math.nan})

@@ -118,3 +118,89 @@ def test_participant_maps_are_the_loader_blur_with_exact_zeros_and_ties(rng):
 def test_too_few_participants_raise(rng):
     with pytest.raises(ValueError, match="at least 2"):
         split_half(rng.random((1, 8, 8)), 3, rng)
+
+
+def _four_images(rng):
+    clicks = {}
+    for k, name in enumerate(["ant", "bee", "cat", "dog"]):
+        centre = np.array([8 + 10 * k, 40 - 9 * k])
+        clicks[name] = [np.clip(np.rint(rng.normal(centre, 3, (6, 2))).astype(int), 0, 47) for _ in range(3)]
+    clicks["owl"] = [np.array([[20, 20]])]  # one participant: skipped
+    return clicks
+
+
+def test_the_null_partners_are_a_seeded_cycle_and_the_defaults_are_100_splits_and_seed_0(caplog):
+    clicks = _four_images(np.random.default_rng(7))
+    with caplog.at_level("WARNING"):
+        result = split_half_reliability(clicks, shape=(48, 48))
+    assert "1 image(s) with fewer than 2 participants skipped" in caplog.text
+    # every image has another as partner, in one cycle; pinned so that a study's null is rebuilt
+    assert result.partners == {"ant": "cat", "cat": "dog", "dog": "bee", "bee": "ant"}
+    assert (result.per_image["n_splits"] == 100).all()
+    again = split_half_reliability(clicks, n_splits=100, seed=0, shape=(48, 48), images_per_task=0)
+    pd.testing.assert_frame_equal(result.per_image, again.per_image)
+    one = split_half_reliability({"ant": clicks["ant"]}, n_splits=1, shape=(48, 48))
+    assert one.partners == {} and np.isnan(one.per_image["null"]).all()  # no other image: no null
+    assert (one.per_image["n_splits"] == 1).all()
+    with pytest.raises(ValueError, match="n_splits must be at least 1"):
+        split_half_reliability(clicks, n_splits=0)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        split_half_reliability({"ant": clicks["ant"]}, n_splits=1, shape=(48, 48))
+    assert "skipped" not in caplog.text
+
+
+def test_without_a_shape_a_mapping_is_on_clickmes_256_grid_and_no_progress_bar_unless_asked(capsys):
+    clicks = {"ant": [np.array([[200, 250]]), np.array([[201, 249]])]}  # only inside a 256 x 256 grid
+    result = split_half_reliability(clicks, n_splits=2)
+    assert result.per_image["valid_splits"].tolist() == [2]
+    assert capsys.readouterr().err == ""
+    split_half_reliability(clicks, n_splits=2, progress=True)
+    assert "split-half" in capsys.readouterr().err
+
+
+def test_a_half_or_partner_nobody_clicked_in_gives_nan_not_an_error():
+    maps = participant_maps([np.array([[5, 5]]), np.zeros((0, 2))], (16, 16))  # one participant: no click
+    empty = participant_maps([np.zeros((0, 2)), np.zeros((0, 2))], (16, 16))
+    r, null = split_half(maps, 3, rng=0, partner_maps=empty)
+    assert np.isnan(r).all() and np.isnan(null).all()
+
+
+def test_small_rank_cases():
+    from reveal.analysis.maps.reliability import unit_ranks
+
+    assert average_ranks(np.array([])).size == 0
+    assert average_ranks(np.array([5.0])).tolist() == [1.0]
+    assert average_ranks(np.array([-0.5, 0.0, 1.0, 0.0])).tolist() == [1.0, 2.5, 4.0, 2.5]
+    assert unit_ranks(np.array([0.0, 1.0])).tolist() == pytest.approx([-2 ** -0.5, 2 ** -0.5])
+
+
+def test_the_summary_columns_its_pooled_rows_and_its_defaults():
+    clicks = _four_images(np.random.default_rng(7))
+    result = split_half_reliability(clicks, n_splits=5, shape=(48, 48))
+    cats = {"ant": "insect", "bee": "insect", "cat": "mammal", "dog": "mammal", "owl": "bird"}
+    table = summarize_reliability(result, categories=cats)
+    assert "reliability_sb" not in table  # the correction only when asked
+    pd.testing.assert_frame_equal(table, summarize_reliability(result, categories=cats, seed=0))
+    corrected = summarize_reliability(result, categories=cats, spearman_brown_correction=True)
+    assert list(corrected.columns) == ["scope", "image_id", "category", "n_images", "n_skipped", "n_participants",
+                                       "reliability", "null", "reliability_sb", "null_sb", "p_value"]
+    np.testing.assert_allclose(corrected["null_sb"], spearman_brown(corrected["null"]))
+    rows = table.set_index(["scope", "category"])
+    assert rows.loc[("category", "insect"), "n_participants"] == 3.0
+    bird = rows.loc[("category", "bird")]  # only a skipped image: nothing to average
+    assert bird["n_images"] == 0 and bird["n_skipped"] == 1 and math.isnan(bird["n_participants"])
+
+
+def test_the_summary_p_value_is_a_seeded_randomization_test_with_seed_0_by_default():
+    from reveal.analysis.maps.reliability import ReliabilityResult
+
+    rng = np.random.default_rng(3)
+    n = 20  # 2^20 sign patterns: the 9,999 resamples are random, so the seed shows
+    per = pd.DataFrame({"image_id": [f"i{k}" for k in range(n)], "n_participants": 4, "n_splits": 10,
+                        "valid_splits": 10, "reliability": rng.normal(0.05, 0.2, n), "null": 0.0})
+    result = ReliabilityResult(per)
+    p = summarize_reliability(result)["p_value"].iloc[-1]
+    assert p == summarize_reliability(result, seed=0)["p_value"].iloc[-1]
+    assert p != summarize_reliability(result, seed=1)["p_value"].iloc[-1]
+    assert 0 < p < 1
