@@ -148,8 +148,12 @@ def test_summary_counts_undefined_pairs_and_gives_the_sem_over_defined_ones():
     assert ten["kappa_mean"] == pytest.approx(0.5)
     assert ten["kappa_sem"] == pytest.approx(np.std([0.2, 0.5, 0.8], ddof=1) / np.sqrt(3))
     assert full["note"] == "" and full["kappa_sem"] == pytest.approx(0.1)  # sd 0.1414 / sqrt 2
-    one = summarize_consistency(_summary_pairs().iloc[[0]])
-    assert one["kappa_mean"].tolist() == [0.2] and np.isnan(one["kappa_sem"].iloc[0])  # one pair: no SEM
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one pair has no SEM by rule, not by a 0-degrees-of-freedom warning
+        one = summarize_consistency(_summary_pairs().iloc[[0]])
+    assert one["kappa_mean"].tolist() == [0.2] and np.isnan(one["kappa_sem"].iloc[0])
 
 
 def _spearman_trials(human_means, evidence, levels=None):
@@ -168,6 +172,7 @@ def test_image_spearman_needs_three_images_and_varying_ranks_and_warns_about_not
     import warnings
 
     res = image_spearman(_spearman_trials([0, 0, 1], [0.2, 0.3, 0.9]))  # two distinct means are enough
+    assert np.isfinite(image_spearman(_spearman_trials([0, 0.5, 1], [0.2, 0.2, 0.9]))["spearman_rho"]).all()
     assert res["spearman_rho"].iloc[0] == pytest.approx(stats_spearman([0, 0, 1], [0.2, 0.3, 0.9]))
     assert np.isnan(image_spearman(_spearman_trials([0, 1], [0.2, 0.9]))["spearman_rho"]).all()  # two images
     with warnings.catch_warnings():

@@ -204,3 +204,7 @@ def test_the_summary_p_value_is_a_seeded_randomization_test_with_seed_0_by_defau
     assert p == summarize_reliability(result, seed=0)["p_value"].iloc[-1]
     assert p != summarize_reliability(result, seed=1)["p_value"].iloc[-1]
     assert 0 < p < 1
+    assert abs(p * 10_000 - round(p * 10_000)) < 1e-6  # (exceedances + 1) / (9,999 + 1)
+    two = summarize_reliability(ReliabilityResult(per.head(2)))["p_value"].iloc[-1]
+    assert 0 < two <= 1  # two images are enough for a p-value (one is not)
+    assert math.isnan(summarize_reliability(ReliabilityResult(per.head(1)))["p_value"].iloc[-1])
