@@ -88,9 +88,9 @@ class ReadResult:
 
 # ----------------------------------------------------------------------------- helpers
 
-def _first(flags: pd.Series) -> int:
-    """Position of the first True of a boolean Series (the row an error names)."""
-    return int(np.flatnonzero(flags.to_numpy())[0])
+def _first(flags) -> int:
+    """Position of the first True of a boolean Series or array (the row an error names)."""
+    return int(np.flatnonzero(np.asarray(flags))[0])
 
 
 def _is_missing(series: pd.Series) -> pd.Series:
@@ -325,7 +325,7 @@ def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:
     # thousands of ids to Python objects on every file (most of the time of reading a folder)
     known = manifest.index.get_indexer(out["stimulus_id"]) >= 0
     if not known.all():
-        i = int((~known).nonzero()[0][0])
+        i = _first(~known)
         raise InputError(f"stimulus_id {out['stimulus_id'].iloc[i]!r} is not in the stimulus set's manifest",
                          path=path, row=int(out["_row"].iloc[i]))
     ref = manifest.loc[out["stimulus_id"]]
@@ -338,7 +338,7 @@ def _complete_from_manifest(out: pd.DataFrame, manifest, path) -> pd.DataFrame:
     levels = _normalize_levels(out["level"], path, rows)
     wrong = levels.to_numpy() != ref["level"].to_numpy()
     if wrong.any():
-        i = int(wrong.nonzero()[0][0])
+        i = _first(wrong)
         extra = "" if levels.iloc[i] in set(manifest["level"]) else " (a level not in the stimulus set)"
         raise InputError(f"level {out['level'].iloc[i]!r} of stimulus {out['stimulus_id'].iloc[i]!r} does not "
                          f"match the manifest's level {ref['level'].iloc[i]!r}{extra}",
@@ -507,7 +507,7 @@ def read_trials(paths, stimuli=None) -> ReadResult:
             if len(groups) > 1 and kind != "model":  # a model sees every map source
                 raise InputError(f"observer {observer!r} is in several groups {sorted(groups)} "
                                  "(each participant sees one map source)", path=f, row=int(sub["_row"].iloc[0]))
-            group = sorted(groups)[0]
+            group = sorted(groups)[0]  # pragma: no mutate ([-1]: one group, or a model, whose group is not compared)
             prev = owner.get((kind, observer))
             if prev is None:
                 owner[(kind, observer)] = (f, group)

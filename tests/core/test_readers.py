@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reveal.core.readers import TIDY_COLUMNS, read_trial_file, read_trials
+from reveal.core.readers import TIDY_COLUMNS, expand_paths, read_trial_file, read_trials
 from reveal.core.errors import InputError
 
 COMPARE = ["observer", "observer_kind", "group", "stimulus_id", "image_id", "category", "map_source", "level",
@@ -507,6 +507,8 @@ def test_a_folder_passes_over_copies_and_other_csvs_but_not_when_named_or_alone(
     assert not files.loc[[copy, notes], "kept"].any()
     assert dropped.loc[copy, "rows"] == len((data / "a.csv").read_text().splitlines()) - 1  # every data row
     assert dropped.loc[notes, "reason"].startswith("not a trial data file (unknown column layout")
+    assert dropped.loc[notes, "rows"] == 0
+    assert expand_paths([data]) == [data / "a.csv", data / "b_copy.csv", data / "c_notes.csv"]
     (data / "b_copy.csv").unlink()
     assert len(read_trials([data]).trials) == 80  # two files, one of them not trial data: passed over
     with pytest.raises(InputError, match="unknown column layout") as err:
@@ -548,6 +550,11 @@ def test_several_observers_per_file_are_each_checked_against_earlier_files(tmp_p
     assert set(res.trials.loc[res.trials["observer"] == "P1", "source_file"]) == {str(tmp_path / "a.csv")}
     kinds = sorted(res.duplicates["kind"])
     assert kinds == ["1 repeated rows", "same participant in another file"]
+    second = res.duplicates[res.duplicates["kind"] == "same participant in another file"].iloc[0]
+    assert (second["file"], second["duplicate_of"]) == (str(tmp_path / "b.csv"), str(tmp_path / "a.csv"))
+    # a file holding a single answered trial is kept
+    _tidy("P3", "human", "clickme", ["s7"]).to_csv(tmp_path / "c.csv", index=False)
+    assert read_trials([tmp_path]).files.set_index("file").loc[str(tmp_path / "c.csv"), "kept"]
 
 
 def test_an_observer_in_two_groups_within_one_file_is_named_at_its_first_row(tmp_path):
@@ -556,3 +563,21 @@ def test_an_observer_in_two_groups_within_one_file_is_named_at_its_first_row(tmp
     with pytest.raises(InputError, match="'P1' is in several groups") as err:
         read_trials([tmp_path / "a.csv"])
     assert err.value.row == 2
+
+
+def test_empty_copies_count_no_rows_and_a_short_session_is_noted(write_lab_csv, tmp_path, human_trials,
+                                                                 stimulus_dir):
+    data = tmp_path / "d"
+    data.mkdir()
+    one = _one(human_trials)
+    write_lab_csv(one.head(10), data / "a.csv")  # the session stopped after 10 of its test trials
+    write_lab_csv(_one(human_trials, sorted(human_trials["observer"].unique())[1]), data / "a2.csv")  # complete
+    (data / "b_empty.csv").write_bytes(b"")
+    (data / "c_empty.csv").write_bytes(b"")  # an identical copy of an empty file
+    res = read_trials([data], stimuli=stimulus_dir)
+    ledger = res.dropped.set_index("file")
+    assert ledger.loc[str(data / "c_empty.csv"), "rows"] == 0
+    n_images = pd.read_csv(stimulus_dir / "manifest.csv")["image_id"].nunique()
+    early = res.dropped[res.dropped["reason"].str.startswith("session ended early")]
+    assert early["reason"].tolist() == [f"session ended early after 10 of {n_images} test trials"]
+    assert early["observer"].tolist() == [one["observer"].iloc[0]] and early["rows"].tolist() == [0]
