@@ -137,7 +137,9 @@ def fit_psychometric(x_pct, n_correct, n_trials, *, rng=None, threshold_p_correc
         for message in (r"psignifit:boundWarning", r"All blocks in data have only 1 trial",
                         r"All provided data blocks contain <= 5 trials"):  # pragma: no mutate (4.3 issues none)
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
-        result = psignifit.psignifit(data, experiment_type="2AFC", sigmoid=sigmoid, verbose=False, debug=True)
+        result = psignifit.psignifit(data, experiment_type="2AFC", sigmoid=sigmoid,
+                                     verbose=False,  # pragma: no mutate (4.3 prints or warns nothing more)
+                                     debug=True)
     est = result.parameter_estimate_MAP
     sig = result.configuration.make_sigmoid()
     samples = result.posterior_samples(n_samples, random_state=rng)

@@ -550,6 +550,7 @@ def test_several_observers_per_file_are_each_checked_against_earlier_files(tmp_p
     assert set(res.trials.loc[res.trials["observer"] == "P1", "source_file"]) == {str(tmp_path / "a.csv")}
     kinds = sorted(res.duplicates["kind"])
     assert kinds == ["1 repeated rows", "same participant in another file"]
+    assert "duplicate participant (kept a.csv)" in set(res.dropped["reason"])
     second = res.duplicates[res.duplicates["kind"] == "same participant in another file"].iloc[0]
     assert (second["file"], second["duplicate_of"]) == (str(tmp_path / "b.csv"), str(tmp_path / "a.csv"))
     # a file holding a single answered trial is kept
@@ -581,3 +582,16 @@ def test_empty_copies_count_no_rows_and_a_short_session_is_noted(write_lab_csv, 
     early = res.dropped[res.dropped["reason"].str.startswith("session ended early")]
     assert early["reason"].tolist() == [f"session ended early after 10 of {n_images} test trials"]
     assert early["observer"].tolist() == [one["observer"].iloc[0]] and early["rows"].tolist() == [0]
+
+
+def test_an_experiment_files_bad_observer_kind_is_named_with_its_first_row(experiment_csv_text, tmp_path,
+                                                                          human_trials):
+    lines, _ = _lab_lines(experiment_csv_text, human_trials)
+    kinds = {7: "robot", 9: "alien"}
+    lines = [lines[0] + ",observer_kind"] + [line + "," + kinds.get(i, "human") for i, line in enumerate(lines)
+                                             if i > 0]
+    path = tmp_path / "kinds.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="got 'robot'") as err:
+        read_trial_file(path)
+    assert err.value.row == 7
