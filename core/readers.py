@@ -149,11 +149,9 @@ def detect_layout(columns, text_sample: str = "") -> str | None:
 
 def _manifest_table(stimuli_dir) -> pd.DataFrame:
     """The stimulus set's manifest (read and checked by :func:`reveal.core.stimset.read_stimulus_set`;
-    the PNGs need not be there) indexed by stimulus_id, with ``image_frac`` as float."""
-    table = read_stimulus_set(stimuli_dir, check_files=False).manifest.copy()
-    if "image_frac" in table:
-        table["image_frac"] = table["image_frac"].astype(float)  # checked numeric by the reader
-    return table.set_index("stimulus_id")
+    the PNGs need not be there) indexed by stimulus_id (``image_frac`` is made numeric with the
+    trials' other numeric columns, in :func:`_finish`)."""
+    return read_stimulus_set(stimuli_dir, check_files=False).manifest.set_index("stimulus_id")
 
 
 # ----------------------------------------------------------------------------- one file
@@ -544,7 +542,7 @@ def read_trials(paths, stimuli=None) -> ReadResult:
                    if d["reason"].startswith("not a trial data file")]
         raise InputError("no answered test trials in the data files given"
                          + (f"; skipped: {'; '.join(skipped)}" if skipped else ""),
-                         path=files[0] if len(files) == 1 else None)
+                         path=files[0] if len(files) == 1 else None)  # pragma: no mutate ([-1]: the one file)
     # Model rows from several files may repeat a stimulus (e.g. a re-run): keep the first.
     rep = trials.duplicated(["observer_kind", "observer", "session", "block", "trial", "stimulus_id"])
     if rep.any():

@@ -582,6 +582,7 @@ def test_empty_copies_count_no_rows_and_a_short_session_is_noted(write_lab_csv, 
     early = res.dropped[res.dropped["reason"].str.startswith("session ended early")]
     assert early["reason"].tolist() == [f"session ended early after 10 of {n_images} test trials"]
     assert early["observer"].tolist() == [one["observer"].iloc[0]] and early["rows"].tolist() == [0]
+    assert res.trials["image_frac"].dtype == np.float64  # from the manifest, as a number
 
 
 def test_an_experiment_files_bad_observer_kind_is_named_with_its_first_row(experiment_csv_text, tmp_path,
@@ -595,3 +596,27 @@ def test_an_experiment_files_bad_observer_kind_is_named_with_its_first_row(exper
     with pytest.raises(InputError, match="got 'robot'") as err:
         read_trial_file(path)
     assert err.value.row == 7
+    lines = [line.rsplit(",", 1)[0] + ",simulated" if i else line for i, line in enumerate(lines)]
+    path.write_text("\n".join(lines) + "\n")
+    assert set(read_trial_file(path)[0]["observer_kind"]) == {"simulated"}  # as the file says
+
+
+def test_a_lab_file_without_trial_column_numbers_trials_from_psychopys_loop(write_lab_csv, tmp_path, human_trials):
+    path = tmp_path / "p.csv"
+    write_lab_csv(_one(human_trials), path)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    expected = table.loc[(table["phase"] == "test") & (table["stimulus_id"] != ""), "trials.thisN"].astype(int)
+    table.drop(columns="trial").to_csv(path, index=False)
+    trials = read_trial_file(path)[0]
+    assert trials["trial"].astype(int).tolist() == expected.tolist()
+    table.assign(trial=table["trial"].where(table["trial"] == "", "7")).to_csv(path, index=False)
+    assert set(read_trial_file(path)[0]["trial"].astype(int)) == {7}  # a file's own trial column wins
+
+
+def test_a_repeated_trial_row_within_a_file_is_read_once_and_reported(tmp_path):
+    rows = _tidy("P1", "human", "clickme", ["s1", "s2", "s3"])
+    pd.concat([rows, rows.iloc[[1]]]).to_csv(tmp_path / "a.csv", index=False)
+    res = read_trials([tmp_path])
+    assert res.trials["stimulus_id"].tolist() == ["s1", "s2", "s3"]
+    assert res.duplicates["kind"].tolist() == ["1 repeated trial rows"]
+    assert res.dropped["reason"].tolist() == ["repeated trial row"] and res.dropped["rows"].tolist() == [1]
