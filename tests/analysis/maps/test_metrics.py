@@ -281,6 +281,7 @@ def test_maps_with_a_range_of_one_and_shifted_maps():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a constant map is NaN by the rule, not by 0/0
         assert math.isnan(M.sim(np.full((2, 2), 3.0), ref))
+        assert math.isnan(M.spearman(np.full((2, 2), 3.0), ref)) and math.isnan(M.spearman(ref, np.ones((2, 2))))
     # SIM rescales each map to [0, 1] before normalising it to sum 1: an offset changes nothing
     assert M.sim(ref + 5.0, binary + 2.0) == pytest.approx(M.sim(ref, binary))
 
