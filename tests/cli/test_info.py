@@ -122,6 +122,7 @@ def test_text_block(capsys, info_json):
         assert ("yes" in cuda) == info_json["torch"]["cuda_available"]
 
 
+@pytest.mark.slow  # the text is checked in-process above; this starts the console command (4 s)
 def test_reveal_info_runs_as_a_command():
     run = subprocess.run([sys.executable, "-m", "reveal.cli.main", "info"], capture_output=True, text=True,
                          timeout=300)

@@ -167,6 +167,7 @@ def test_cli_fit_then_predict_with_the_gains_file(tmp_path, photo_set, tiny_set,
     assert set(pd.read_csv(inv)["observer"]) == {"efficientnet_lite0+fsg-gradient(nonanimal,blocks.12.depthwise,3)"}
 
 
+@pytest.mark.slow  # seven refusals through the command line, each loading the network (4 s)
 def test_cli_refuses_bad_cue_specs(tmp_path, photo_set, tiny_set, capsys):
     images, categories = photo_set
     gains = tmp_path / "g.json"

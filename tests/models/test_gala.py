@@ -88,6 +88,7 @@ def test_map_loss_is_the_distance_of_unit_maps_and_trains_the_blocks():
     assert all(g is not None and torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
 
 
+@pytest.mark.slow  # builds a ResNet-50 (4 s)
 def test_auto_placement_is_the_papers_for_resnet50_and_the_14x14_blocks_of_lite0(lite0):
     resnet = Observer.from_module(torchvision.models.resnet50().eval(), "resnet50")
     assert auto_gala_layers(resnet) == [f"layer3.{k}.dense" for k in range(6)]
@@ -101,6 +102,7 @@ def test_auto_placement_is_the_papers_for_resnet50_and_the_14x14_blocks_of_lite0
         auto_gala_layers(vgg)
 
 
+@pytest.mark.slow  # two predict runs (5 s); the blocks' own tests stay in the everyday loop
 def test_a_gala_network_starts_exactly_as_the_pretrained_one_through_predict(lite0, tiny_set, tmp_path):
     from reveal.models import predict
 

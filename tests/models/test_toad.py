@@ -120,6 +120,7 @@ def test_statistics_and_bookkeeping(planted_fit):
     assert not any(p.requires_grad for p in head.parameters()) and not head.training
 
 
+@pytest.mark.slow  # (3.5 s) fits on shuffled labels; the fitting itself is tested in the everyday loop
 def test_labels_carry_no_information_then_nothing_is_fitted():
     """Labels independent of the activations, a read-out calibrated at p ≈ 0.5: the training loss
     can fall only by fitting noise, and early stopping on the held-out split refuses that."""

@@ -19,6 +19,7 @@ def dump(rng, tmp_path):
     return clicks, write_click_csv(tmp_path / "clicks.csv", clicks)
 
 
+@pytest.mark.slow  # the pipeline's files (5 s); the numbers are test_reliability's, in the everyday loop
 def test_reliability_returns_the_table_and_writes_only_when_asked(dump, tmp_path):
     clicks, path = dump
     report = reliability(path, splits=4, seed=1, categories={i: "animal" for i in clicks})
@@ -49,6 +50,7 @@ def test_reliability_bad_input(dump, tmp_path):
     assert err.value.path == str(bad)
 
 
+@pytest.mark.slow  # (4 s) the CLI's compare test stays in the everyday loop
 def test_compare_reads_attention_folders_and_ranks_the_sources(dump, tmp_path, rng):
     clicks, path = dump
     good = {i: clicks_to_map(list(u.values()), (256, 256)) for i, u in clicks.items()}
