@@ -62,12 +62,17 @@ def keeps(operator: str) -> bool:
     return True
 
 
+def _delete_jobs(con: sqlite3.Connection, jobs: list) -> None:
+    """Remove mutants from a session: their results, specs and work items."""
+    for table in ("work_results", "mutation_specs", "work_items"):
+        con.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(j,) for j in jobs])
+
+
 def _drop_far_operators(db: Path) -> int:
     """Remove the mutants of operators :func:`keeps` leaves out from a session (not yet run or run)."""
     with sqlite3.connect(db) as con:
         far = [job for job, op in con.execute("SELECT job_id, operator_name FROM mutation_specs") if not keeps(op)]
-        for table in ("work_results", "mutation_specs", "work_items"):
-            con.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(j,) for j in far])
+        _delete_jobs(con, far)
     return len(far)
 
 
@@ -101,8 +106,7 @@ def _drop_annotation_mutants(db: Path, source: str) -> int:
         inside = [job for job, *pos in con.execute(
                       "SELECT job_id, start_pos_row, start_pos_col, end_pos_row, end_pos_col FROM mutation_specs")
                   if _in_spans(pos[:2], pos[2:], spans)]
-        for table in ("work_results", "mutation_specs", "work_items"):
-            con.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(j,) for j in inside])
+        _delete_jobs(con, inside)
     return len(inside)
 
 
