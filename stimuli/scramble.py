@@ -178,7 +178,7 @@ def phase_scramble_with_stats(image, rng=None, *, clip=True, mode="periodic", it
             # keep the phases: f / |f| (a zero coefficient takes phase 0, as angle() gives)
             unit = np.divide(f, mag, out=np.ones_like(f), where=mag > 0)
             x = _irfft2(amplitude * unit, shape)
-            n_out = int(((x < lo - slack) | (x > hi + slack)).sum())
+            n_out = int(((x < lo - slack) | (x > hi + slack)).sum())  # pragma: no mutate (>=: at the edge after FFT)
     clipped = n_out / x.size
     if clip:
         x = np.clip(np.rint(x) if integer else x, lo, hi)

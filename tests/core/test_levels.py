@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from reveal.core.errors import InputError
-from reveal.core.levels import FULL_INDEX, LEVEL_LABELS, N_CONDITIONS, check_level_labels, check_levels, parse_levels
+from reveal.core.levels import (FULL_INDEX, LEVEL_LABELS, N_CONDITIONS, check_level_labels, check_levels,
+                                 normalize_level, parse_levels)
 from reveal.core.stimset import read_stimulus_set
 
 
@@ -27,6 +28,7 @@ def test_check_levels_accepts_increasing_percentages():
     ((10, 1), "strictly increasing: 1 follows 10"),
     ((1, 10, 10), "strictly increasing: 10 follows 10"),
     ((1.001, 1.002), "both written '1'"),
+    ((1, 50, 50.01), r"levels 50.0 and 50.01 are both written '50'"),  # the last kept, not the first
     (("1", "10"), "must be numbers"),
     ((True,), "must be numbers"),
     ("1,10", "sequence of numbers"),
@@ -130,3 +132,20 @@ def test_a_set_whose_manifest_has_more_levels_than_stimset_json_says(make_stimul
     with pytest.raises(InputError, match=r"level_index '4' is not an integer 0..3 \(the set has 3") as err:
         read_stimulus_set(root)
     assert err.value.row == 5
+
+
+@pytest.mark.parametrize("value", [0, "0", 0.0, -1, "-0.5", float("inf"), "nan"])
+def test_a_level_of_nothing_or_less_is_refused(value):
+    with pytest.raises(ValueError, match="positive number or 'full'"):
+        normalize_level(value)
+
+
+@pytest.mark.parametrize("labels, words", [
+    ([str(v) for v in range(1, 300)] + [300], "must be a list"),  # not all text
+    ([str(v) for v in range(1, 300)], "must end with 'full'"),
+])
+def test_a_huge_levels_list_is_named_in_200_characters(labels, words):
+    # a stimset.json with hundreds of labels must not flood the error message
+    with pytest.raises(ValueError, match=words) as info:
+        check_level_labels(labels)
+    assert len(str(info.value)) == 200
