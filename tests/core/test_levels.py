@@ -32,6 +32,7 @@ def test_check_levels_accepts_increasing_percentages():
     (("1", "10"), "must be numbers"),
     ((True,), "must be numbers"),
     ("1,10", "sequence of numbers"),
+    (5, "sequence of numbers"),  # not a sequence at all
 ])
 def test_check_levels_refuses_with_a_named_error(levels, words):
     with pytest.raises(ValueError, match=words):
@@ -55,6 +56,7 @@ def test_parse_levels_refuses_with_a_named_error(text, words):
     (["1", "full", "full"], "must end with 'full'"),
     (["10", "1", "full"], "strictly increasing"),
     (["1.580", "full"], "'1.580', not a level as written"),
+    (["abc", "full"], "'abc', not a level as written"),
     (["200", "full"], r"\(0, 100\]"),
     ("1,10,full", "must be a list"),
     ([1, 10, "full"], "must be a list"),

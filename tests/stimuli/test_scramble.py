@@ -195,3 +195,68 @@ def test_the_published_number_of_clip_passes():
     for f in (phase_scramble, phase_scramble_with_stats):
         assert inspect.signature(f).parameters["iterations"].default == 20
     assert RevealParams().scramble_iterations == 20
+
+
+def _share_outside(x, lo, hi, slack):
+    return float(((x < lo - slack) | (x > hi + slack)).mean())
+
+
+def test_clipped_share_without_the_clip_counts_values_out_of_range():
+    # integer images get half a grey level of slack (values that round into range); floats none
+    photo = data.camera()[::4, ::4]
+    free, stats = phase_scramble_with_stats(photo, np.random.default_rng(0), clip=False)
+    share = _share_outside(free, 0, 255, 0.5)
+    assert stats["clipped_share"] == share > 0
+    assert share not in (_share_outside(free, 0, 255, 0), _share_outside(free, 0, 255, 1.5))  # the slack shows
+    dim = _dim((32, 32))
+    free, stats = phase_scramble_with_stats(dim, np.random.default_rng(0), clip=False)
+    assert stats["clipped_share"] == _share_outside(free, 0, 1, 0) > 0
+    for image in (np.zeros((8, 8)), np.ones((8, 8))):  # exactly at the range's edges: inside
+        assert phase_scramble_with_stats(image, np.random.default_rng(0), clip=False)[1]["clipped_share"] == 0
+
+
+def _reference_rounds(image, theta, rounds):
+    """SHINE's loop written plainly (full complex FFTs, angle and exp), for an 8-bit grey image."""
+    spectrum = np.fft.fft2(image.astype(np.float64))
+    amplitude = np.abs(spectrum)
+    x = np.fft.ifft2(spectrum * np.exp(1j * theta)).real
+    for _ in range(rounds):
+        if _share_outside(x, 0, 255, 0.5) == 0:
+            break
+        phase = np.angle(np.fft.fft2(np.clip(x, 0, 255)))
+        x = np.fft.ifft2(amplitude * np.exp(1j * phase)).real
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8), _share_outside(x, 0, 255, 0.5)
+
+
+@pytest.mark.parametrize("rounds", [0, 1, 3, 20])
+def test_the_clip_loop_matches_shines_loop_written_plainly(rounds):
+    photo = data.camera()[::8, ::8]
+    theta = random_phase_field(photo.shape, np.random.default_rng(3))
+    out, stats = phase_scramble_with_stats(photo, np.random.default_rng(3), mode="plain", iterations=rounds)
+    expected, share = _reference_rounds(photo, theta, rounds)
+    assert share > 0  # values still out of range after these rounds: the count is tested
+    assert stats["clipped_share"] == pytest.approx(share, abs=1.5 / photo.size)
+    assert np.abs(out.astype(int) - expected).max() <= 1 and (out != expected).mean() < 0.01
+
+
+def test_the_drawn_phase_field_is_added_to_the_phases():
+    image = data.camera()[::8, ::8].astype(np.float64)
+    theta = random_phase_field(image.shape, np.random.default_rng(4))
+    free = phase_scramble(image, np.random.default_rng(4), clip=False, mode="plain")
+    assert np.allclose(np.fft.fft2(free), np.fft.fft2(image) * np.exp(1j * theta), atol=1e-6)
+
+
+def test_an_image_whose_scramble_is_in_range_is_not_touched_by_the_loop():
+    image = np.clip(np.random.default_rng(0).normal(0.5, 0.02, (16, 16)), 0, 1)
+    for mode in ("plain", "periodic"):
+        free = phase_scramble(image, np.random.default_rng(0), clip=False, mode=mode)
+        assert 0 <= free.min() and free.max() <= 1
+        assert np.array_equal(phase_scramble(image, np.random.default_rng(0), mode=mode), free)
+
+
+def test_options_are_keywords_and_the_image_and_rng_may_be_named():
+    image = data.camera()[::16, ::16]
+    for f in (phase_scramble, phase_scramble_with_stats):
+        f(image=image, rng=0, clip=False)
+        with pytest.raises(TypeError):
+            f(image, 0, False)
