@@ -152,8 +152,8 @@ class StimulusSet:
         """
         if row is None:
             hits = np.flatnonzero(self.manifest["file"].to_numpy() == file)
-            row = int(hits[0]) + 1 if len(hits) else None
-        return resolve_file(self._real_root or self.root.resolve(), file, self.manifest_path, row)
+            row = int(hits[0]) + 1 if len(hits) else None  # (below, no mutate: "and" gives the same root)
+        return resolve_file(self._real_root or self.root.resolve(), file, self.manifest_path, row)  # pragma: no mutate
 
 
 def resolve_file(real_root: Path, file: str, manifest_path=None, row: int | None = None) -> Path:
@@ -277,7 +277,7 @@ def _parse_csv(path: Path) -> tuple[bytes, list, list]:
     """Header and data rows of ``manifest.csv``, strictly: UTF-8, rectangular, not empty."""
     try:
         data = path.read_bytes()
-    except OSError as err:
+    except OSError as err:  # pragma: no mutate (unreadable file: a permission root ignores, and tests run as root)
         raise InputError(f"cannot read manifest ({err.strerror})", path) from None
     try:
         text = data.decode("utf-8-sig")
@@ -372,8 +372,8 @@ def _check_rows(man: pd.DataFrame, path: Path, conditions: tuple = LEVEL_LABELS,
         first_category = man["category"][man["image_id"] == image_id].iat[0]
         i, _ = _first((man["image_id"] == image_id) & (man["category"] != first_category))
         raise InputError(f"image {image_id!r} has more than one category", path, i + 1)
-    first_level = man.groupby("level_index", sort=False)["level"].transform("first")
-    clash = man["level"] != first_level
+    first_level = man.groupby("level_index", sort=False)["level"].transform("first")  # pragma: no mutate
+    clash = man["level"] != first_level  # (above, no mutate: transform keeps the rows, sorted or not)
     if clash.any():
         i, _ = _first(clash)
         raise InputError(f"level_index {man['level_index'].iat[i]} is level {first_level.iat[i]!r} elsewhere, "
@@ -407,7 +407,7 @@ def _check_files(man: pd.DataFrame, real_root: Path, path: Path, check_files: bo
                         wh = im.size
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
                 raise InputError(f"{rel!r} is refused as a decompression bomb: {err}", path, i) from None
-            except (OSError, UnidentifiedImageError):
+            except (OSError, UnidentifiedImageError):  # pragma: no mutate (UnidentifiedImageError is an OSError)
                 raise InputError(f"{rel!r} is not a readable image", path, i) from None
             if size is None:
                 size = wh
