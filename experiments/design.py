@@ -187,7 +187,7 @@ def participant_list(participant, sources, group, n_rows):
     pid = str(participant)
     sources = list(sources)
     n_lists = 2 * n_rows * len(sources)
-    index = -1
+    index = -1  # pragma: no mutate (any negative: no digit yet)
     for c in pid:
         if '0' <= c <= '9':
             index = (max(index, 0) * 10 + (ord(c) - 48)) % n_lists
@@ -400,7 +400,7 @@ def training_trials(stimset: StimulusSet, a: Assignment, rng=None,
     for cat in CATEGORIES:
         ids = stimset.images.loc[stimset.images["category"] == cat, "image_id"].to_numpy()
         need = (n_trials + (cat == "animal")) // 2
-        reps = -(-need // len(ids))
+        reps = max(1, -(-need // len(ids)))  # one draw even for none: a single trial is an animal
         picks.append(np.concatenate([rng.permutation(ids) for _ in range(reps)])[:need])
     ids = np.concatenate(picks)
     ids = ids[rng.permutation(len(ids))]
@@ -501,7 +501,7 @@ def write_conditions(design: ParticipantDesign, folder) -> dict:
     training = folder / f"list{L}_training.csv"
     atomic_write(training, _csv_text(design.training))
     block_files, rows = [], []
-    for b, df in design.test.groupby("block", sort=True):
+    for b, df in design.test.groupby("block", sort=True):  # pragma: no mutate (trials are in block order)
         p = folder / f"list{L}_block{b}.csv"
         atomic_write(p, _csv_text(df))
         block_files.append(p)

@@ -223,3 +223,92 @@ def test_the_papers_timing_is_in_both_generated_scripts_without_node():
         # answers are judged against the deadline, late ones kept apart
         end_code = code_text("trial_end", lang)
         assert "<= rv_deadline_s" in end_code and "> rv_deadline_s" in end_code
+
+
+# ------------------------------------------------------------ edges found by the mutation run (issue 31)
+
+def test_a_wrapped_participant_is_logged_with_the_list_it_gets(stimset, caplog):
+    n = dsg.n_lists(len(stimset.sources), stimset.n_conditions)
+    with caplog.at_level("INFO", logger="reveal.experiments.design"):
+        dsg.assignment(2 * n + 7, stimset.sources)
+    assert f"participant {2 * n + 7} wraps to list 7 ({n} lists" in caplog.text
+
+
+@pytest.mark.parametrize("n_trials, animals, nonanimals", [(7, 4, 3), (1, 1, 0), (8, 4, 4)])
+def test_an_odd_number_of_training_trials_has_one_animal_more(stimset, n_trials, animals, nonanimals):
+    a = dsg.assignment(0, stimset.sources)
+    training = dsg.training_trials(stimset, a, 0, n_trials=n_trials)
+    counts = training["category"].value_counts()
+    assert (counts.get("animal", 0), counts.get("nonanimal", 0)) == (animals, nonanimals)
+
+
+def test_no_training_trials_and_eight_by_default(stimset):
+    a = dsg.assignment(0, stimset.sources)
+    assert len(dsg.training_trials(stimset, a, 0, n_trials=0)) == 0
+    assert len(dsg.training_trials(stimset, a, 0)) == 8
+
+
+def test_a_set_that_fills_the_blocks_and_conditions_exactly_has_no_notes(make_stimulus_set, tmp_path):
+    s = _load(make_stimulus_set(tmp_path / "s", n_images=12, sources=("clickme",), size=4))
+    assert dsg.participant_design(s, 0, n_blocks=12).notes == []  # 12 images: 12 blocks, 12 conditions
+    assert dsg.participant_design(s, 0, n_blocks=4).notes == []
+
+
+def test_assignments_and_designs_are_frozen(stimset):
+    import dataclasses
+
+    d = dsg.participant_design(stimset, 0)
+    for record, name in ((d.assignment, "group"), (d, "notes")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, name, None)
+
+
+def test_conditions_files_go_into_a_new_nested_folder(stimset, tmp_path):
+    d = dsg.participant_design(stimset, 3)
+    files = dsg.write_conditions(d, tmp_path / "new" / "nested" / "conditions")
+    assert [int(p.stem.rsplit("block", 1)[1]) for p in files["block_files"]] == [1, 2, 3, 4, 5]
+    assert all(p.is_file() for p in files["block_files"] + [files["training"], files["blocks"]])
+
+
+def test_unbalanced_sets_are_refused_by_default(make_stimulus_set, tmp_path):
+    s = read_stimulus_set(make_stimulus_set(tmp_path / "u", n_images=3, n_animal=2, size=4))
+    with pytest.raises(InputError, match="unbalanced"):
+        dsg.check_design(s)
+
+
+def test_the_papers_five_blocks_by_default_and_one_block_on_request():
+    assert np.bincount(dsg.split_blocks(80))[1:].tolist() == [16] * 5
+    assert dsg.split_blocks(10, 1).tolist() == [1] * 10
+
+
+def test_fixation_durations_span_the_papers_range_in_whole_milliseconds():
+    d = dsg.fixation_durations(2000, rng=0)
+    assert 1.1 <= d.min() < 1.11 and 1.59 < d.max() <= 1.6  # uniform over [1.1, 1.6] s (DESIGN.md)
+    ms = d * 1000
+    assert np.allclose(ms, np.round(ms), atol=1e-6) and not np.allclose(ms / 10, np.round(ms / 10), atol=1e-6)
+
+
+def test_frames_are_whole_and_at_least_one():
+    assert dsg.frames(0.001, 60) == 1 and dsg.frames(0, 60) == 1
+    assert isinstance(dsg.frames(0.4, 60), int)
+
+
+def test_a_number_like_id_is_named_as_the_first_in_the_file(make_stimulus_set, tmp_path):
+    root = make_stimulus_set(tmp_path / "n", n_images=24, size=4)
+    _edit_manifest(root, lambda df: df.assign(image_id=df.image_id.str.replace("img", "")))
+    d = dsg.participant_design(_load(root), 0)
+    first = d.training["image_id"].iat[0]
+    assert d.training["image_id"].is_unique  # 8 of 24 images: the first differs from every other
+    with pytest.raises(InputError, match=rf"image_id '{first}' looks like a number.*e\.g\. 'img{first}'"):
+        dsg.write_conditions(d, tmp_path / "c")
+
+
+def test_without_training_the_test_trials_are_the_lists_first_draws(stimset):
+    # no training trials draw nothing: the test order is the list's seed's first draws, as it
+    # was before training trials could be turned off
+    from reveal.core.seeding import derive_rng
+
+    d = dsg.participant_design(stimset, 4, n_training=0)
+    rng = derive_rng(stimset.seed, "experiment", d.assignment.list_index)
+    assert len(d.training) == 0
+    assert d.test.equals(dsg.block_trials(stimset, d.assignment, rng, 5))
