@@ -70,7 +70,7 @@ def average_ranks(x: ArrayLike) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     out = np.empty(x.size)
-    if x.size and x.min() >= 0:
+    if x.size and x.min() >= 0:  # pragma: no mutate (> 0, >= 1: the general path ranks alike)
         zero = x == 0  # pragma: no mutate (== -1: no zeros split off, all ranked below alike)
         n0 = int(zero.sum())
         out[zero] = (n0 + 1) / 2
@@ -352,7 +352,7 @@ def split_half_reliability(clicks, n_splits=100, seed=0, shape=None, executor=No
             partners[eligible[idx]] = eligible[order[(k + 1) % len(order)]]
     jobs = [(i, list(points[i]), list(points[partners[i]]) if i in partners else None, shape, n_splits, seed)
             for i in eligible]
-    step = max(1, images_per_task)  # (0 or less: one image per task)
+    step = max(1, images_per_task)  # pragma: no mutate (2: bigger tasks, same results; 0 or less: one image per task)
     chunks = [jobs[k:k + step] for k in range(0, len(jobs), step)]
     if executor is None:
         results = map(_image_job, chunks)

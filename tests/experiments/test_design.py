@@ -312,3 +312,22 @@ def test_without_training_the_test_trials_are_the_lists_first_draws(stimset):
     rng = derive_rng(stimset.seed, "experiment", d.assignment.list_index)
     assert len(d.training) == 0
     assert d.test.equals(dsg.block_trials(stimset, d.assignment, rng, 5))
+
+
+def test_the_first_participant_past_the_lists_wraps_to_the_first_list(stimset, caplog):
+    n = dsg.n_lists(len(stimset.sources), stimset.n_conditions)
+    with caplog.at_level("INFO", logger="reveal.experiments.design"):
+        dsg.assignment(n - 1, stimset.sources)
+        assert "wraps" not in caplog.text
+        assert dsg.assignment(n, stimset.sources).list_index == 0
+    assert f"participant {n} wraps to list 0" in caplog.text
+
+
+def test_no_blocks_asked_for_is_one_block_and_no_trials_none():
+    assert dsg.split_blocks(5, 0).tolist() == [1] * 5
+    assert dsg.split_blocks(0).tolist() == []
+
+
+def test_block_trials_come_in_five_blocks_by_default(stimset):
+    a = dsg.assignment(0, stimset.sources)
+    assert sorted(dsg.block_trials(stimset, a, 0)["block"].unique()) == [1, 2, 3, 4, 5]

@@ -208,3 +208,18 @@ def test_the_summary_p_value_is_a_seeded_randomization_test_with_seed_0_by_defau
     two = summarize_reliability(ReliabilityResult(per.head(2)))["p_value"].iloc[-1]
     assert 0 < two <= 1  # two images are enough for a p-value (one is not)
     assert math.isnan(summarize_reliability(ReliabilityResult(per.head(1)))["p_value"].iloc[-1])
+
+
+def test_the_pooled_p_value_tests_reliability_above_its_null():
+    # every image's maps agree less across halves than with another image's: no evidence of
+    # reliability, a p-value near 1 (a sum in place of the difference would make it tiny)
+    from reveal.analysis.maps.reliability import ReliabilityResult
+
+    per = pd.DataFrame({"image_id": [f"i{k}" for k in range(8)], "n_participants": 10, "n_splits": 100,
+                        "valid_splits": 100, "reliability": np.linspace(0.2, 0.3, 8),
+                        "null": np.linspace(0.4, 0.5, 8)})
+    table = summarize_reliability(ReliabilityResult(per))
+    overall = table[table["scope"] == "overall"].iloc[0]
+    assert overall["p_value"] > 0.99
+    reliable = summarize_reliability(ReliabilityResult(per.assign(null=per["null"] - 0.4)))
+    assert reliable[reliable["scope"] == "overall"].iloc[0]["p_value"] < 0.01
