@@ -9,6 +9,7 @@ normalised flat disk of diameter 21 applied twice.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import zipfile
@@ -21,10 +22,12 @@ import numpy as np
 from scipy import ndimage
 
 from ...core.errors import InputError
+from ...core.outputs import atomic_write
 from ...core.mapfiles import npy_header
 
 __all__ = [
-    "CLICKME_SHAPE", "ClickDump", "parse_clicks", "read_click_csv", "read_click_npz",
+    "CLICKME_SHAPE", "ClickDump", "parse_clicks", "format_clicks", "read_click_csv", "read_click_npz",
+    "append_click_rows",
     "disk_kernel", "count_map", "disk_sums", "blur_click_map", "clicks_to_map",
 ]
 
@@ -68,6 +71,20 @@ def parse_clicks(text):
     if leftover:
         raise ValueError(f"unreadable text in clicks: {leftover[:40]!r}")
     return np.rint(np.array(found, dtype=np.float64)).astype(np.int64)
+
+
+def format_clicks(points):
+    """Points as a dump's ``clicks`` cell, the inverse of :func:`parse_clicks`.
+
+    Examples
+    --------
+    >>> format_clicks([[10, 20], [11, 20]])
+    '{"(10,20)","(11,20)"}'
+    >>> parse_clicks(format_clicks([[3, 4]])).tolist()
+    [[3, 4]]
+    """
+    pts = np.asarray(points, dtype=np.int64).reshape(-1, 2)
+    return "{" + ",".join(f'"({x},{y})"' for x, y in pts.tolist()) + "}"
 
 
 def disk_kernel(diameter=DISK_DIAMETER):
@@ -277,6 +294,38 @@ def read_click_csv(path, shape=CLICKME_SHAPE):
     if not dump.clicks:
         raise InputError("click dump has no rows", path)
     return dump
+
+
+#: The columns of a click dump the toolkit writes (the ClickMe game's): ClickMe's own.
+DUMP_COLUMNS = ("image_path", "clicks", "user_id", "timestamp")
+
+
+def append_click_rows(path, rows):
+    """Add rows to a CSV click dump (created with its header), replacing the file in one step.
+
+    The file is rewritten whole through a temporary file and a rename (``core.outputs.atomic_write``):
+    a kill at any instant leaves it as it was before the call or with every new row, never half a
+    row. A game writes one row per round, so the rewrite stays small.
+
+    Parameters
+    ----------
+    path : path-like
+    rows : iterable of dict
+        ``image_path``, ``clicks`` (array-like (N, 2) of x, y), ``user_id``, ``timestamp``.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    if not old:
+        writer.writerow(DUMP_COLUMNS)
+    for row in rows:
+        writer.writerow([row["image_path"], format_clicks(row["clicks"]), row["user_id"], row["timestamp"]])
+    return atomic_write(path, old + buf.getvalue())
 
 
 def _check_npz_sizes(path):
