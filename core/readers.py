@@ -136,8 +136,8 @@ def detect_layout(columns, text_sample: str = "") -> str | None:
     """``"tidy"``, ``"psychopy"``, ``"psychojs"`` or ``None`` (unknown) from a header."""
     cols = set(columns)
     if {"observer", "observer_kind", "stimulus_id"} <= cols:
-        return "tidy"
-    if {"participant", "stimulus_id"} <= cols and cols & {"response", "resp_key", "correct"}:
+        return "tidy"  # (next line, no mutate: < is alike, a response column is needed too)
+    if {"participant", "stimulus_id"} <= cols and cols & {"response", "resp_key", "correct"}:  # pragma: no mutate
         # Both writers start with a UTF-8 BOM, so the BOM decides nothing. PsychoPy's
         # ExperimentHandler writes ``thisRow.t``/``notes``/``expStart``; PsychoJS adds ``OS``
         # to the session info and writes missing values as ``undefined``.
@@ -188,8 +188,8 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
         raise NotTrialDataError("file has no columns (empty)", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"not a readable CSV file ({err})", path=path) from None
-    table.columns = [c.strip() for c in table.columns]
-    layout = detect_layout(table.columns, raw_bytes[:200_000].decode("utf-8", "replace"))
+    table.columns = [c.strip() for c in table.columns]  # (next line, no mutate: a byte more or less)
+    layout = detect_layout(table.columns, raw_bytes[:200_000].decode("utf-8", "replace"))  # pragma: no mutate
     if layout is None:
         raise NotTrialDataError(
             "unknown column layout: expected a tidy trial file (observer, observer_kind, "
@@ -499,8 +499,8 @@ def read_trials(paths, stimuli=None) -> ReadResult:
                               "test_trials": 0, "kept": False})
             continue
         dropped.extend(file_dropped)
-        keep = np.ones(len(table), dtype=bool)
-        for (kind, observer), sub in table.groupby(["observer_kind", "observer"], sort=False):
+        keep = np.ones(len(table), dtype=bool)  # (next line, no mutate: sort changes the order only)
+        for (kind, observer), sub in table.groupby(["observer_kind", "observer"], sort=False):  # pragma: no mutate
             groups = set(sub["group"])
             if len(groups) > 1 and kind != "model":  # a model sees every map source
                 raise InputError(f"observer {observer!r} is in several groups {sorted(groups)} "

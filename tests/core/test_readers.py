@@ -620,3 +620,85 @@ def test_a_repeated_trial_row_within_a_file_is_read_once_and_reported(tmp_path):
     assert res.trials["stimulus_id"].tolist() == ["s1", "s2", "s3"]
     assert res.duplicates["kind"].tolist() == ["1 repeated trial rows"]
     assert res.dropped["reason"].tolist() == ["repeated trial row"] and res.dropped["rows"].tolist() == [1]
+
+
+# ------------------------------------------------------------ edges found by the mutation run (issue 31)
+
+def test_a_header_of_exactly_the_needed_columns_has_its_layout():
+    from reveal.core.readers import detect_layout
+
+    assert detect_layout(["observer", "observer_kind", "stimulus_id"]) == "tidy"
+    assert detect_layout(["participant", "stimulus_id", "response"]) == "psychopy"
+
+
+def test_a_bad_level_in_a_trial_file_names_its_row(tmp_path):
+    _tidy("P1", "human", "clickme", ["s1", "s2", "s3"]).assign(level=["10", "ten", "10"]).to_csv(
+        tmp_path / "a.csv", index=False)
+    with pytest.raises(InputError, match="level must be a percentage or 'full', got 'ten'") as err:
+        read_trials([tmp_path / "a.csv"])
+    assert err.value.row == 2
+
+
+def test_an_unknown_layout_names_its_first_12_columns(tmp_path):
+    pd.DataFrame({f"col{k}": [1] for k in range(15)}).to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(InputError, match="unknown column layout") as err:
+        read_trials([tmp_path / "a.csv"])
+    assert "'col11'" in str(err.value) and "'col12'" not in str(err.value)
+
+
+def test_a_key_without_the_key_mapping_is_no_answer_not_a_crash(tmp_path):
+    # resp_key alone says nothing about the category chosen (the mapping is counterbalanced)
+    t = _tidy("P1", "human", "clickme", ["s1", "s2"]).drop(columns=["observer", "observer_kind", "response"])
+    t.assign(participant="P1", resp_key="s").to_csv(tmp_path / "a.csv", index=False)
+    assert read_trials([tmp_path / "a.csv"]).trials["response"].tolist() == ["none", "none"]
+
+
+def test_an_experiment_file_without_a_group_takes_the_map_source(tmp_path):
+    t = _tidy("P1", "human", "salicon", ["s1", "s2"]).drop(columns=["observer", "observer_kind", "group"])
+    t.assign(participant="P1").to_csv(tmp_path / "a.csv", index=False)
+    assert read_trials([tmp_path / "a.csv"]).trials["group"].tolist() == ["salicon", "salicon"]
+
+
+def test_hidden_csv_files_in_a_folder_are_temporaries_not_data(tmp_path):
+    _tidy("P1", "human", "clickme", ["s1"]).to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / ".a.csv.1234.csv").write_text("garbage\n")
+    res = read_trials([tmp_path])
+    assert res.files["file"].tolist() == [str(tmp_path / "a.csv")]
+
+
+def test_empty_files_count_no_rows_in_the_ledger(tmp_path):
+    _tidy("P1", "human", "clickme", ["s1"]).to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "b.csv").write_bytes(b"")
+    (tmp_path / "c.csv").write_bytes(b"")  # an identical (empty) copy of b
+    (tmp_path / "d.csv").write_text("note\nx\ny\n")  # not trial data, with rows
+    files = read_trials([tmp_path]).files.set_index("file")
+    assert files.loc[[str(tmp_path / n) for n in ("b.csv", "c.csv", "d.csv")], "rows_read"].tolist() == [0, 0, 0]
+
+
+def test_a_folder_of_one_other_csv_is_refused_as_the_data_it_was_meant_to_be(tmp_path):
+    (tmp_path / "notes.csv").write_text("note\nx\n")
+    with pytest.raises(InputError) as err:
+        read_trials([tmp_path])
+    assert err.value.message.startswith("unknown column layout") and err.value.path == str(tmp_path / "notes.csv")
+
+
+def test_a_participant_in_two_groups_names_both_and_the_first_row_of_the_second_file(tmp_path):
+    _tidy("P1", "human", "clickme", ["s1", "s2"]).to_csv(tmp_path / "a.csv", index=False)
+    pd.concat([_tidy("P0", "human", "salicon", ["s1"]),
+               _tidy("P1", "human", "salicon", ["s1", "s2"])]).to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(InputError, match="'P1' is in group 'salicon' here but in group 'clickme' in ") as err:
+        read_trials([tmp_path])
+    assert err.value.row == 2 and err.value.path == str(tmp_path / "b.csv")
+
+
+def test_trials_of_several_files_are_numbered_afresh(tmp_path):
+    _tidy("P1", "human", "clickme", ["s1", "s2"]).to_csv(tmp_path / "a.csv", index=False)
+    _tidy("P2", "human", "clickme", ["s1", "s2"]).to_csv(tmp_path / "b.csv", index=False)
+    assert read_trials([tmp_path]).trials.index.tolist() == [0, 1, 2, 3]
+
+
+def test_no_answered_trials_says_which_files_were_skipped(tmp_path):
+    (tmp_path / "a_notes.csv").write_text("note\nx\n")
+    (tmp_path / "b_notes.csv").write_text("note\ny\n")
+    with pytest.raises(InputError, match=r"given; skipped: a_notes.csv \(not a trial data file .*; b_notes.csv"):
+        read_trials([tmp_path])
