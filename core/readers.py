@@ -196,8 +196,8 @@ def read_trial_file(path, manifest: pd.DataFrame | None = None):
             "stimulus_id, ...) or an experiment data file (participant, stimulus_id, response, ...); "
             f"found columns {list(table.columns)[:12]}", path=path)
     rows_read = len(table)
-    row_numbers = np.arange(1, rows_read + 1)
-    table.insert(0, "_row", row_numbers)
+    row_numbers = np.arange(1, rows_read + 1)  # (next line, no mutate: where the helper column sits)
+    table.insert(0, "_row", row_numbers)  # pragma: no mutate
     dropped: list[dict] = []
     if layout != "tidy" and rows_read and not raw_bytes.rstrip(b" ").endswith((b"\n", b"\r")):
         # A crash while the file was being written cut its last line: that row is not a

@@ -702,3 +702,18 @@ def test_no_answered_trials_says_which_files_were_skipped(tmp_path):
     (tmp_path / "b_notes.csv").write_text("note\ny\n")
     with pytest.raises(InputError, match=r"given; skipped: a_notes.csv \(not a trial data file .*; b_notes.csv"):
         read_trials([tmp_path])
+
+
+def test_a_files_own_image_frac_is_kept_over_the_manifests(tmp_path, human_trials, stimulus_dir):
+    one = _one(human_trials)
+    one.assign(image_frac=0.123).to_csv(tmp_path / "a.csv", index=False)  # a tidy file says what was shown
+    res = read_trials([tmp_path / "a.csv"], stimuli=stimulus_dir)
+    assert np.allclose(res.trials["image_frac"], 0.123)
+
+
+def test_a_models_rerun_rows_leave_no_index_column(tmp_path):
+    _tidy("net", "model", "clickme", ["s1", "s2"]).to_csv(tmp_path / "a.csv", index=False)
+    _tidy("net", "model", "clickme", ["s2", "s3"]).assign(trial=[2, 3]).to_csv(tmp_path / "b.csv", index=False)
+    trials = read_trials([tmp_path]).trials
+    assert trials["stimulus_id"].tolist() == ["s1", "s2", "s3"] and trials.index.tolist() == [0, 1, 2]
+    assert list(trials.columns) == list(read_trials([tmp_path / "a.csv"]).trials.columns)

@@ -331,3 +331,13 @@ def test_no_blocks_asked_for_is_one_block_and_no_trials_none():
 def test_block_trials_come_in_five_blocks_by_default(stimset):
     a = dsg.assignment(0, stimset.sources)
     assert sorted(dsg.block_trials(stimset, a, 0)["block"].unique()) == [1, 2, 3, 4, 5]
+
+
+def test_participant_0s_lists_are_pinned(stimset):
+    # the order a list's seed gives (each category's training images one permutation, then the test
+    # trials): a change here changes every study's running order, which must be deliberate
+    d = dsg.participant_design(stimset, 0)
+    assert d.training["stimulus_id"].tolist()[:4] == ["img05_clickme_full", "img22_clickme_full",
+                                                       "img02_clickme_full", "img13_clickme_full"]
+    assert d.test["stimulus_id"].tolist()[:4] == ["img21_clickme_63.1", "img03_clickme_3.98",
+                                                   "img19_clickme_25.1", "img10_clickme_100"]
