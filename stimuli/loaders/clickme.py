@@ -318,7 +318,7 @@ def append_click_rows(path, rows):
     Path
     """
     path = Path(path)
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    old = _dump_to_extend(path)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
     if not old:
@@ -326,6 +326,27 @@ def append_click_rows(path, rows):
     for row in rows:
         writer.writerow([row["image_path"], format_clicks(row["clicks"]), row["user_id"], row["timestamp"]])
     return atomic_write(path, old + buf.getvalue())
+
+
+def _dump_to_extend(path):
+    """The text of a dump this toolkit wrote ("" if there is none), refused if it is anything else.
+
+    Rows appended under a stranger's header would be read under its columns, so a file whose first
+    line is not exactly ``DUMP_COLUMNS`` is refused (InputError naming it) and left untouched.
+    """
+    try:
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}): not a click dump this toolkit wrote; "
+                         "name another file", path) from None
+    except OSError as err:
+        raise InputError(f"cannot read click dump: {err.strerror}", path) from None
+    if old and old.splitlines()[0] != ",".join(DUMP_COLUMNS):
+        raise InputError(f"its header is not {','.join(DUMP_COLUMNS)}: not a click dump this toolkit "
+                         "wrote; name another file", path)
+    if old and not old.endswith("\n"):
+        old += "\n"  # a last row written by hand without its line end stays a row of its own
+    return old
 
 
 def _check_npz_sizes(path):

@@ -79,3 +79,21 @@ def test_a_failed_append_leaves_the_dump_as_it_was(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         append_click_rows(dump, [{"image_path": "b.png", "clicks": [[3, 4]], "user_id": "p1", "timestamp": "t1"}])
     assert dump.read_bytes() == before and not list(tmp_path.glob(".*part"))
+
+
+@pytest.mark.parametrize("content", [b"image,x,y\na.png,1,2\n", b"\xff\xfe binary\n"])
+def test_appending_to_a_file_that_is_not_a_game_dump_is_refused_and_leaves_it(tmp_path, content):
+    from reveal.core.errors import InputError
+
+    other = tmp_path / "clicks.csv"
+    other.write_bytes(content)
+    with pytest.raises(InputError, match="not a click dump this toolkit wrote") as err:
+        append_click_rows(other, [{"image_path": "b.png", "clicks": [[3, 4]], "user_id": "p1", "timestamp": "t1"}])
+    assert "clicks.csv" in str(err.value) and other.read_bytes() == content
+
+
+def test_a_dump_whose_last_row_lacks_its_line_end_keeps_both_rows(tmp_path):
+    dump = tmp_path / "clicks.csv"
+    dump.write_text('image_path,clicks,user_id,timestamp\na.png,"{""(1,2)""}",p1,t0')
+    append_click_rows(dump, [{"image_path": "b.png", "clicks": [[3, 4]], "user_id": "p1", "timestamp": "t1"}])
+    assert read_click_csv(dump).image_ids() == ["a", "b"]
