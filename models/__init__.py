@@ -14,6 +14,7 @@ _EXPORTS = {
     "attention_map": "attention", "write_attention_maps": "attention",
     "cue_observer": "cueing", "cue_observers": "cueing", "head_gradient_values": "cueing",
     "observers_from_gains": "cueing", "cue_sites": "sites", "find_site": "sites",
+    "PartnerNet": "partner", "PartnerThread": "partner",
 }
 
 __all__ = list(_EXPORTS)
