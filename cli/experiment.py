@@ -84,14 +84,18 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
+    return run_lab(args.experiment, args.participant, session=args.session, group=args.group,
+                   fullscreen=args.fullscreen, pilot=args.pilot, max_trials=args.max_trials,
+                   max_blocks=args.max_blocks, training_trials=args.training_trials,
+                   emulate_hz=args.emulate_refresh, assume_hz=args.assume_refresh)
+
+
+def run_lab(folder, participant, **options) -> int:
+    """Run a compiled lab script (the experiment's or the game's) and turn its failures into exit codes."""
     from ..experiments.run import NoDisplayError, NoRefreshError, SessionKilledError, run_experiment
 
     try:
-        return run_experiment(args.experiment, args.participant, session=args.session,
-                              group=args.group, fullscreen=args.fullscreen, pilot=args.pilot,
-                              max_trials=args.max_trials, max_blocks=args.max_blocks,
-                              training_trials=args.training_trials,
-                              emulate_hz=args.emulate_refresh, assume_hz=args.assume_refresh)
+        return run_experiment(folder, participant, **options)
     except (NoDisplayError, NoRefreshError) as err:
         print(f"reveal: error: {err}", file=sys.stderr)
         return 3

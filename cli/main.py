@@ -14,10 +14,10 @@ import sys
 from ..core.errors import InputError
 from ..core.extras import MissingExtraError
 from ..core.version import toolkit_version
-from . import analyze, demo, experiment, gains, info, maps, power, predict, stimuli, train
+from . import analyze, demo, experiment, game, gains, info, maps, power, predict, stimuli, train
 
 #: The subcommands' modules, in the order ``reveal --help`` lists them.
-COMMAND_MODULES = (demo, stimuli, experiment, predict, gains, train, analyze, maps, power, info)
+COMMAND_MODULES = (demo, stimuli, experiment, game, predict, gains, train, analyze, maps, power, info)
 
 
 version = toolkit_version

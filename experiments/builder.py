@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # the return annotation of make_experiment only; imported laz
 log = logging.getLogger(__name__)
 
 __all__ = ["build_experiment", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
-           "add_data_lines", "compile_experiment", "make_experiment"]
+           "add_data_lines", "compile_experiment", "make_experiment", "save_psyexp"]
 
 IMAGE_SIZE_PX = 256
 FEEDBACK_S = 0.8
@@ -370,6 +370,19 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
     return exp
 
 
+def save_psyexp(exp, psyexp) -> Path:
+    """Save a Builder experiment to ``psyexp`` in one step (never a half-written file)."""
+    psyexp = Path(psyexp)
+    # PsychoPy writes only to a file name: saved beside, then renamed over by atomic_write
+    tmp = psyexp.with_name(f".{psyexp.stem}.{os.getpid()}.part.psyexp")
+    try:
+        exp.saveToXML(str(tmp), makeLegacy=False)
+        atomic_write(psyexp, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
+    return psyexp
+
+
 def compile_experiment(psyexp, out_dir=None) -> dict:
     """Compile a ``.psyexp`` with PsychoPy's compiler to the lab and PsychoJS scripts.
 
@@ -512,14 +525,7 @@ def build_experiment(stimuli_dir, out_dir, name: str = "rapidcat", *, n_blocks: 
     exp = make_experiment(name, stimset.sources, stimset.conditions,
                           downloads=(image_paths, list_files, blocks_per_list), completed_url=completed_url,
                           incomplete_url=incomplete_url, url_params=url_params)
-    psyexp = out / f"{name}.psyexp"
-    # PsychoPy writes only to a file name: saved beside, then renamed over by atomic_write
-    tmp = out / f".{name}.{os.getpid()}.part.psyexp"
-    try:
-        exp.saveToXML(str(tmp), makeLegacy=False)
-        atomic_write(psyexp, tmp.read_bytes())
-    finally:
-        tmp.unlink(missing_ok=True)
+    psyexp = save_psyexp(exp, out / f"{name}.psyexp")
     paths = compile_experiment(psyexp)
     set_psychojs_version(paths, psychojs_version)
     info = {

@@ -25,7 +25,7 @@ from ..core.seeding import derive_rng
 from ..stimuli.loaders.clickme import CLICKME_SHAPE
 from .bubbles import PARTNER_BUBBLE, PLAYER_BUBBLE, to_frame
 
-__all__ = ["GameRules", "END_REASONS", "GameRound", "player_images", "round_points"]
+__all__ = ["GameRules", "END_REASONS", "GameRound", "player_images", "player_number", "round_points"]
 
 #: Why a round ended.
 END_REASONS = ("recognised", "time", "flagged")
@@ -80,6 +80,32 @@ def round_points(recognised_at, round_s):
     if recognised_at is None:
         return 0.0
     return float(min(1.0, max(0.0, 1.0 - recognised_at / round_s)))
+
+
+def player_number(participant, cycle):
+    """The player number of a participant id, 0 <= number < ``cycle``.
+
+    The rule of the rapid-categorization lists (``design.participant_list``): the id's ASCII
+    digits read as one decimal number, modulo ``cycle`` digit by digit (JavaScript needs no big
+    numbers for it); an id without digits (a panel's hexadecimal id may have none): the sum of its
+    characters' code points. Ids 1, 2, 3 ... are players 1, 2, 3 ...
+
+    Pure Python with no imports: the compiled game copies this function's source.
+
+    Examples
+    --------
+    >>> player_number("007", 10), player_number("p12", 10), player_number("ab", 10)
+    (7, 2, 5)
+    """
+    index = -1
+    for c in str(participant):
+        if '0' <= c <= '9':
+            index = (max(index, 0) * 10 + (ord(c) - 48)) % cycle
+    if index < 0:
+        index = 0
+        for c in str(participant):
+            index = (index + ord(c)) % cycle
+    return index
 
 
 def player_images(n_images, player, n_per_player, seed=0):

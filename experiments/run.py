@@ -101,7 +101,8 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
                    group: str | None = None, fullscreen: bool = True, pilot: bool = False,
                    max_trials: int | None = None, max_blocks: int | None = None,
                    training_trials: int | None = None, emulate_hz: float | None = None,
-                   assume_hz: float | None = None, timeout: float | None = None) -> int:
+                   assume_hz: float | None = None, timeout: float | None = None,
+                   max_rounds: int | None = None) -> int:
     """Run the lab experiment for one participant and wait for it to end.
 
     Parameters
@@ -127,6 +128,8 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
         session does not start (:class:`NoRefreshError`).
     timeout : float, optional
         Seconds after which the child is killed (tests).
+    max_rounds : int, optional
+        The ClickMe game (``reveal game run``): at most N rounds after the practice (pilot / tests).
 
     Returns
     -------
@@ -162,7 +165,8 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     env = dict(os.environ)
     for var, val in (("REVEAL_MAX_TRIALS", max_trials), ("REVEAL_MAX_BLOCKS", max_blocks),
                      ("REVEAL_TRAINING_TRIALS", training_trials),
-                     ("REVEAL_EMULATE_HZ", emulate_hz), ("REVEAL_ASSUME_HZ", assume_hz)):
+                     ("REVEAL_EMULATE_HZ", emulate_hz), ("REVEAL_ASSUME_HZ", assume_hz),
+                     ("REVEAL_MAX_ROUNDS", max_rounds)):
         if val is not None:
             env[var] = str(val)
         else:

@@ -90,6 +90,19 @@ def partner_top(net, photo, mask, k=TOP_K):
         Class indices, most probable first.
     top_p : ndarray of float32, shape (k,)
         Their softmax probabilities.
+
+    Examples
+    --------
+    Without a bubble every photograph is the same grey, so the answer is the network's guess for grey:
+
+    >>> from reveal.models import load_observer
+    >>> net = PartnerNet(load_observer("efficientnet_lite0"))
+    >>> noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    >>> top_idx, top_p = partner_top(net, noise, np.zeros((256, 256), bool))
+    >>> top_idx.shape, bool((np.diff(top_p) <= 0).all())
+    ((5,), True)
+    >>> bool((top_idx == partner_top(net, noise // 2, np.zeros((256, 256), bool))[0]).all())
+    True
     """
     x, m = _as_inputs(photo, mask)
     with torch.inference_mode():
@@ -162,6 +175,9 @@ class PartnerThread:
     threads : int, optional
         PyTorch's intra-op threads; default all cores but one, which is left to the drawing.
     k : int
+    min_interval : float
+        Least time (s) from the start of one evaluation to the start of the next: the share of
+        the processor left to the drawing. 0: evaluate whenever a new mask is waiting.
 
     Examples
     --------
@@ -171,9 +187,10 @@ class PartnerThread:
     >>> ev = partner.latest()                              # None until an answer for this round  # doctest: +SKIP
     """
 
-    def __init__(self, net, *, threads=None, k=TOP_K):
+    def __init__(self, net, *, threads=None, k=TOP_K, min_interval=0.0):
         self.net = net
         self.k = k
+        self.min_interval = float(min_interval)
         torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
         self._cond = threading.Condition()
         self._pending = None  # (round_id, mask, n_bubbles, submitted): only the newest is kept
@@ -235,12 +252,16 @@ class PartnerThread:
         self._thread.join(timeout=10)
 
     def _work(self):
+        last_start = -np.inf
         while True:
             with self._cond:
-                while self._pending is None and not self._closed:
-                    self._cond.wait()
+                while not self._closed and (self._pending is None
+                                            or time.perf_counter() < last_start + self.min_interval):
+                    wait = None if self._pending is None else last_start + self.min_interval - time.perf_counter()
+                    self._cond.wait(wait)
                 if self._closed:
                     return
+                last_start = time.perf_counter()
                 round_id, m, n_bubbles, submitted = self._pending
                 _, x, target = self._round
                 self._pending = None
@@ -262,3 +283,4 @@ class PartnerThread:
                     self._result = Evaluation(round_id, n_bubbles, top_idx, top_p, bool(target in top_idx),
                                               submitted, finished)
                 self._cond.notify_all()
+

@@ -99,3 +99,75 @@ def key_driver(xvfb):
 
 
 # ---- fixture writers (formerly a helper module on sys.path)
+
+
+class MouseDriver:
+    """Plays the game with xdotool: SPACE for the screens between rounds, and a stroke painted over
+    and over (a press held 50 ms where the stroke starts, then the cursor moved along it).
+
+    ``stroke``: window (= screen, full-screen) pixels; ``keys``: extra keys pressed each cycle.
+    """
+
+    def __init__(self, display, stroke, keys=(), step_s=0.02):
+        self.env = dict(os.environ, DISPLAY=display)
+        self.stroke, self.keys, self.step_s = list(stroke), list(keys), step_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _xdo(self, *args):
+        subprocess.run(["xdotool", *map(str, args)], env=self.env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self._xdo("key", "space")
+            for key in self.keys:
+                self._xdo("key", key)
+            x, y = self.stroke[0]
+            self._xdo("mousemove", x, y)
+            self._xdo("mousedown", 1)
+            time.sleep(0.05)
+            self._xdo("mouseup", 1)
+            for x, y in self.stroke[1:]:
+                if self._stop.is_set():
+                    break
+                self._xdo("mousemove", x, y)
+                time.sleep(self.step_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def mouse_driver(xvfb):
+    def make(stroke, keys=()):
+        return MouseDriver(xvfb, stroke, keys)
+    return make
+
+
+@pytest.fixture(scope="session")
+def game_inputs(tmp_path_factory):
+    """Three scikit-image photographs and their labels file (image_id, imagenet_class, label)."""
+    from PIL import Image
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("game_inputs")
+    (root / "photos").mkdir()
+    for name, img in (("cat01", data.chelsea()), ("rocket01", data.rocket()), ("astro01", data.astronaut())):
+        Image.fromarray(img).save(root / "photos" / f"{name}.png")
+    (root / "labels.csv").write_text("image_id,imagenet_class,label\ncat01,282,cat\nrocket01,657,rocket\n"
+                                     "astro01,834,suit\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_game(game_inputs, tmp_path_factory):
+    from reveal.experiments.game_builder import build_game
+
+    return build_game(game_inputs / "photos", game_inputs / "labels.csv",
+                      tmp_path_factory.mktemp("game") / "game")
