@@ -48,6 +48,17 @@ def register(subparsers) -> None:
                    help="pace frames at HZ on a display without vsync (e.g. Xvfb)")
     r.set_defaults(func=_run)
 
+    m = sub.add_parser("summary", help="rounds per player, share recognised, points, flagged photographs")
+    m.add_argument("--game", required=True, help="game folder (its data/rounds.csv), or a round log CSV")
+    m.set_defaults(func=_summary)
+
+    d = sub.add_parser("demo", help="a short game with scripted players, then reliability and stimuli from "
+                                    "the maps it collected")
+    d.add_argument("--out", required=True, help="demo folder to write (new or empty)")
+    d.add_argument("--players", type=int, default=6, help="scripted players (default: 6)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=_demo)
+
 
 def _build(args) -> int:
     from ..core.gamelabels import read_game_labels
@@ -75,3 +86,105 @@ def _run(args) -> int:
 
     return run_lab(args.game, args.participant, session=args.session, fullscreen=args.fullscreen,
                    emulate_hz=args.emulate_refresh, assume_hz=args.assume_refresh, max_rounds=args.max_rounds)
+
+
+def _summary(args) -> int:
+    from pathlib import Path
+
+    from ..analysis.game import summarize_rounds
+    from ..core.errors import InputError
+    from ..core.gamelog import read_round_log
+
+    path = Path(args.game)
+    path = path / "data" / "rounds.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise InputError("no round log here: play a round first (reveal game run)", path)
+    s = summarize_rounds(read_round_log(path))
+    _print_summary(s)
+    return 0
+
+
+def _print_summary(s):
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print("players:\n" + s.players.round(3).to_string(index=False))
+        print("photographs:\n" + s.images.round(3).to_string(index=False))
+    o = s.overall
+    print(f"{o['rounds']} rounds by {o['players']} players: {o['recognised']:.0%} recognised by the partner, "
+          f"mean points {o['mean_points']:.2f}, {o['flagged_rounds']} round(s) flagged "
+          f"({o['flagged_images']} photograph(s)); partner latency median {o['latency_median_s']:.3f} s")
+
+
+#: The demo's photographs (scikit-image's): id, loader, ImageNet class the partner must find, label, category.
+DEMO_PHOTOS = (("chelsea", "chelsea", 282, "cat", "animal"), ("rocket", "rocket", 657, "rocket", "nonanimal"),
+               ("motorcycle", "stereo_motorcycle", 665, "motorbike", "nonanimal"))
+
+
+def _demo(args) -> int:
+    """Photographs → the lab game → scripted players → reliability → stimuli (see `reveal game demo --help`)."""
+
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    from ..analysis.game import summarize_rounds
+    from ..core.gamelog import read_round_log
+    from ..core.outputs import OutputFolder, atomic_write
+    from ..experiments.game_builder import build_game
+    from ..experiments.game_play import ScriptedPhoto, play_scripted
+    from ..models import load_observer
+    from ..models.partner import PartnerNet, partner_top
+    from ..stimuli.geometry import fit_image
+    from ..stimuli.sample import sample_maps
+    from .arguments import int_in_range
+    from .main import main
+
+    int_in_range(args.players, "--players", 2, why="split-half reliability needs two players per photograph")
+    folder = OutputFolder(args.out, "reveal game demo")
+    out = folder.root
+    folder.declare([f"inputs/photos/{i}.png" for i, *_ in DEMO_PHOTOS] + ["inputs/labels.csv", "inputs/categories.csv"])
+    photos = []
+    for image_id, loader, cls, label, _ in DEMO_PHOTOS:
+        img = getattr(data, loader)()
+        img = img[0] if isinstance(img, tuple) else img  # the stereo pair's left image
+        path = folder.path(f"inputs/photos/{image_id}.png")
+        Image.fromarray(img).save(path)
+        photos.append((image_id, cls, label, fit_image(img, 256)))
+    atomic_write(out / "inputs/labels.csv", "image_id,imagenet_class,label\n"
+                 + "".join(f"{i},{c},{lab}\n" for i, c, lab, _ in photos))
+    atomic_write(out / "inputs/categories.csv", "image_id,category\n"
+                 + "".join(f"{i},{cat}\n" for i, *_, cat in DEMO_PHOTOS))
+    folder.close()
+    print("[1/4] the lab game (reveal game build)", flush=True)
+    game = build_game(out / "inputs/photos", out / "inputs/labels.csv", out / "game", seed=args.seed)
+    print(f"[2/4] {args.players} scripted players: each cursor wanders through the top 5 % of a bottom-up "
+          "saliency map of the photograph (OpenCV's spectral residual), 4-8 px a frame at 60 Hz; the partner "
+          "is asked every 100 ms", flush=True)
+    net = PartnerNet(load_observer())
+    scripted = [ScriptedPhoto(i, f"photos/{i}.png", c, lab, img, sample_maps(img)["spectral_residual"])
+                for i, c, lab, img in photos]
+    dump, log = game["folder"] / "data" / "clicks.csv", game["folder"] / "data" / "rounds.csv"
+    dump.parent.mkdir(exist_ok=True)
+    play_scripted(scripted, lambda p, m: partner_top(net, p, m)[0], players=args.players, seed=args.seed,
+                  dump_path=dump, log_path=log)
+    summary = summarize_rounds(read_round_log(log))
+    _print_summary(summary)
+    print("[3/4] split-half reliability of the maps collected (reveal maps reliability)", flush=True)
+    rc = main(["maps", "reliability", "--clicks", str(dump), "--out", str(out / "reliability"), "--splits", "50",
+               "--seed", str(args.seed), "--no-progress"])
+    if rc:
+        return rc
+    print("[4/4] stimuli from the maps collected (reveal stimuli build --maps clickme=DUMP)", flush=True)
+    # the game's own 256 x 256 photographs: the frame its clicks are in (the inputs may have other shapes)
+    rc = main(["stimuli", "build", "--images", str(game["folder"] / "photos"), "--maps", f"clickme={dump}",
+               "--categories", str(out / "inputs/categories.csv"), "--out", str(out / "stimuli"),
+               "--seed", str(args.seed), "--no-progress"])
+    if rc:
+        return rc
+    print(f"share of rounds recognised by the partner: {summary.overall['recognised']:.0%} "
+          f"(the paper's game: 47 %)")
+    print(f"play it yourself: reveal game run --game {game['folder']} --participant ID")
+    print(f"then the experiment: reveal experiment build --stimuli {out / 'stimuli'} --out EXPERIMENT "
+          "--allow-unbalanced")
+    return 0 if np.isfinite(summary.overall["recognised"]) else 1

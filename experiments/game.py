@@ -25,7 +25,8 @@ from ..core.seeding import derive_rng
 from ..stimuli.loaders.clickme import CLICKME_SHAPE
 from .bubbles import PARTNER_BUBBLE, PLAYER_BUBBLE, to_frame
 
-__all__ = ["GameRules", "END_REASONS", "GameRound", "player_images", "player_number", "round_points"]
+__all__ = ["GameRules", "END_REASONS", "GameRound", "player_images", "player_number", "round_points",
+           "round_records"]
 
 #: Why a round ended.
 END_REASONS = ("recognised", "time", "flagged")
@@ -271,3 +272,56 @@ class GameRound:
     @property
     def points(self):
         return round_points(self.recognised_at, self.rules.round_s)
+
+
+def round_records(rnd, *, participant, round_no, practice, image_id, image_file, label, imagenet_class, started,
+                  answers, flip_times, refresh_hz, score):
+    """The data of a finished round: its click-dump row (or None) and its round-log row.
+
+    Practice and flagged rounds, and rounds without a bubble, give no dump row (a flagged
+    photograph is poor or wrongly labelled: its map is not kept).
+
+    Parameters
+    ----------
+    rnd : GameRound
+        Ended (``end_reason`` set).
+    participant : str
+    round_no : int
+        0 for the practice round, 1, 2 ... after it.
+    practice : bool
+    image_id, image_file, label, imagenet_class
+        The photograph (``image_file`` as the dump's ``image_path``).
+    started : str
+        ISO 8601 time of the round's first frame.
+    answers : sequence of reveal.models.partner.Evaluation
+        The partner's answers during the round (anything with ``latency``).
+    flip_times : sequence of float
+        Time of each frame (s).
+    refresh_hz : float
+    score : float
+        The running score after this round.
+
+    Returns
+    -------
+    dump_row : dict or None
+        ``image_path, clicks, user_id, timestamp`` (``stimuli.loaders.clickme.append_click_rows``).
+    log_row : dict
+        The columns of ``core.gamelog.ROUND_COLUMNS``.
+    """
+    intervals = np.diff(np.asarray(flip_times, float))
+    latencies = [a.latency for a in answers]
+    dump_row = None
+    if not practice and rnd.end_reason != "flagged" and rnd.n_bubbles:
+        dump_row = {"image_path": image_file, "clicks": np.array(rnd.clicks), "user_id": participant,
+                    "timestamp": started}
+    log_row = {
+        "participant": participant, "round": int(round_no), "practice": int(bool(practice)), "image_id": image_id,
+        "label": label, "imagenet_class": int(imagenet_class), "started": started, "end_reason": rnd.end_reason,
+        "recognised_s": None if rnd.recognised_at is None else round(float(rnd.recognised_at), 4),
+        "points": round(rnd.points, 4), "score": round(float(score), 4),
+        "top5": " ".join(str(i) for i in (rnd.top or [])), "bubbles": rnd.n_bubbles, "evaluations": len(answers),
+        "latency_median_s": round(float(np.median(latencies)), 4) if latencies else None,
+        "frames": len(flip_times), "dropped_frames": int((intervals > 1.5 / refresh_hz).sum()),
+        "longest_frame_s": round(float(intervals.max()), 4) if len(intervals) else None,
+        "refresh_hz": refresh_hz}
+    return dump_row, log_row

@@ -252,6 +252,10 @@ class PartnerThread:
         self._thread.join(timeout=10)
 
     def _work(self):
+        try:  # the drawing comes first: this thread (and the kernels it runs itself) at the lowest priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not Linux: priorities are per process there
+            pass
         last_start = -np.inf
         while True:
             with self._cond:

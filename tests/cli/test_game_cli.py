@@ -29,3 +29,35 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, photos, capsy
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.slow  # the real network plays 18 rounds, twice, then reliability and a stimulus build: ~30 s
+def test_the_game_demo_closes_the_loop_and_a_seeded_game_is_reproducible(tmp_path, capsys):
+    import pandas as pd
+
+    from reveal.core.gamelog import read_round_log
+    from reveal.core.stimset import read_stimulus_set
+    from reveal.stimuli.loaders.clickme import read_click_csv
+
+    assert main(["game", "demo", "--out", str(tmp_path / "a"), "--players", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "share of rounds recognised by the partner" in out
+    dump = tmp_path / "a" / "game" / "data" / "clicks.csv"
+    read = read_click_csv(dump)
+    assert read.image_ids() == ["chelsea", "motorcycle", "rocket"]
+    assert all(len(read.participants(i)) >= 2 for i in read.image_ids())  # what split halves need
+    log = read_round_log(tmp_path / "a" / "game" / "data" / "rounds.csv")
+    assert len(log) == 12 and set(log["end_reason"]) <= {"recognised", "time"}
+    assert (log["evaluations"] > 0).all() and (log["latency_median_s"] > 0).all()
+    rel = pd.read_csv(tmp_path / "a" / "reliability" / "reliability.csv")
+    assert rel.loc[rel["scope"] == "image", "image_id"].tolist() == ["chelsea", "motorcycle", "rocket"]
+    assert rel["reliability"].notna().all() and (rel["scope"] == "overall").sum() == 1
+    stimset = read_stimulus_set(tmp_path / "a" / "stimuli")
+    assert sorted(stimset.images["image_id"]) == ["chelsea", "motorcycle", "rocket"]
+    assert list(stimset.sources) == ["clickme"]
+    assert main(["game", "summary", "--game", str(tmp_path / "a" / "game")]) == 0
+    assert "12 rounds by 4 players" in capsys.readouterr().out
+    assert main(["game", "summary", "--game", str(tmp_path / "nothing")]) == 2
+    # the same seed: the same rounds, bubble for bubble
+    assert main(["game", "demo", "--out", str(tmp_path / "b"), "--players", "4"]) == 0
+    assert (tmp_path / "b" / "game" / "data" / "clicks.csv").read_bytes() == dump.read_bytes()
