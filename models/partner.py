@@ -22,12 +22,14 @@ import time
 import numpy as np
 from . import _requires  # noqa: F401  (first: without torch, the models extra's message)
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError
 from .readout import animal_evidence
 
-__all__ = ["GAME_FRAME", "TOP_K", "PartnerNet", "Evaluation", "PartnerThread", "check_classes", "partner_top"]
+__all__ = ["GAME_FRAME", "TOP_K", "PartnerNet", "Evaluation", "PartnerThread", "check_classes", "export_onnx",
+           "partner_top"]
 
 #: The photograph's frame in the game (ClickMe's 256 × 256).
 GAME_FRAME = 256
@@ -56,10 +58,24 @@ class PartnerNet(nn.Module):
         # folded batch norms (as reveal predict runs it): the same numbers, faster, and a smaller ONNX graph
         self.net = observer.prepare("cpu")
         self.register_buffer("mean", torch.tensor(observer.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("inv_std", 1.0 / torch.tensor(observer.std, dtype=torch.float32).view(1, 3, 1, 1))
+        # Observer.preprocess for a GAME_FRAME-square input, its geometry worked out here once: the
+        # exported graph (ONNX) then holds constants, not shape arithmetic
+        target = observer.resize_size
+        if target is None and GAME_FRAME < observer.crop_size:
+            target = observer.crop_size
+        self.resize = None if target in (None, GAME_FRAME) else int(target)
+        side = self.resize or GAME_FRAME
+        self.crop = (int(round((side - observer.crop_size) / 2.0)), int(observer.crop_size))
 
     def forward(self, photo, mask):
         view = photo * mask + self.mean * (1.0 - mask)
-        return self.net(self.observer.preprocess(view))
+        if self.resize is not None:
+            view = F.interpolate(view, size=(self.resize, self.resize), mode=self.observer.interpolation,
+                                 antialias=True, align_corners=False)
+        top, c = self.crop
+        view = view[..., top:top + c, top:top + c]
+        return self.net((view - self.mean) * self.inv_std)
 
 
 def _as_inputs(photo, mask):
@@ -288,3 +304,44 @@ class PartnerThread:
                                               submitted, finished)
                 self._cond.notify_all()
 
+
+
+def export_onnx(net, path, opset=17):
+    """The partner network as an ONNX file, for the browser (onnxruntime-web).
+
+    Inputs ``photo`` float32 (1, 3, 256, 256) on the 0–255 scale and ``mask`` float32
+    (1, 1, 256, 256); output ``logits`` (1, n_classes). The view through the bubbles and the
+    network's pre-processing are in the graph (:class:`PartnerNet`), so the page only lays out
+    the pixels (``experiments/templates/game_partner.js``). The legacy TorchScript exporter
+    (``dynamo=False``): one static graph, which onnxruntime-web's wasm backend runs as it is.
+
+    Parameters
+    ----------
+    net : PartnerNet
+    path : path-like
+    opset : int
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from pathlib import Path
+
+    from ..core.extras import MissingExtraError
+    from ..core.outputs import atomic_write
+
+    try:  # torch's exporter writes through it; installed with the models extra
+        import onnx  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("models", "onnx", "the game's ONNX export") from None
+    path = Path(path)
+    example = (torch.zeros(1, 3, GAME_FRAME, GAME_FRAME), torch.ones(1, 1, GAME_FRAME, GAME_FRAME))
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part.onnx")
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(net.eval(), example, str(tmp), input_names=["photo", "mask"], output_names=["logits"],
+                              dynamo=False, opset_version=opset)
+        atomic_write(path, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
