@@ -305,8 +305,9 @@ def _child(argv=None) -> int:
         win.close()
         return NO_REFRESH_EXIT
     else:
-        print(f"reveal: refresh rate {hz:.2f} Hz: image {round(0.4 * hz)} frames, "
-              f"deadline {round(0.55 * hz)} frames", file=sys.stderr)
+        game = "game_round" in Path(args.script).read_text(encoding="utf-8")  # the ClickMe game: no trial timing
+        detail = "" if game else f": image {round(0.4 * hz)} frames, deadline {round(0.55 * hz)} frames"
+        print(f"reveal: refresh rate {hz:.2f} Hz{detail}", file=sys.stderr)
     mod.setupDevices(expInfo=expInfo, thisExp=thisExp, win=win)
     mod.run(expInfo=expInfo, thisExp=thisExp, win=win, globalClock="float")
     _save_data(thisExp)

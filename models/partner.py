@@ -191,9 +191,6 @@ class PartnerThread:
     threads : int, optional
         PyTorch's intra-op threads; default all cores but one, which is left to the drawing.
     k : int
-    min_interval : float
-        Least time (s) from the start of one evaluation to the start of the next: the share of
-        the processor left to the drawing. 0: evaluate whenever a new mask is waiting.
 
     Examples
     --------
@@ -203,10 +200,9 @@ class PartnerThread:
     >>> ev = partner.latest()                              # None until an answer for this round  # doctest: +SKIP
     """
 
-    def __init__(self, net, *, threads=None, k=TOP_K, min_interval=0.0):
+    def __init__(self, net, *, threads=None, k=TOP_K):
         self.net = net
         self.k = k
-        self.min_interval = float(min_interval)
         torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
         self._cond = threading.Condition()
         self._pending = None  # (round_id, mask, n_bubbles, submitted): only the newest is kept
@@ -272,16 +268,12 @@ class PartnerThread:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):  # not Linux: priorities are per process there
             pass
-        last_start = -np.inf
         while True:
             with self._cond:
-                while not self._closed and (self._pending is None
-                                            or time.perf_counter() < last_start + self.min_interval):
-                    wait = None if self._pending is None else last_start + self.min_interval - time.perf_counter()
-                    self._cond.wait(wait)
+                while self._pending is None and not self._closed:
+                    self._cond.wait()
                 if self._closed:
                     return
-                last_start = time.perf_counter()
                 round_id, m, n_bubbles, submitted = self._pending
                 _, x, target = self._round
                 self._pending = None
