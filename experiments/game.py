@@ -18,6 +18,7 @@ the partner is whatever object has ``submit`` / ``latest`` (:class:`reveal.model
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -238,12 +239,17 @@ class GameRound:
             self.painting_since, self._last, self._since = t, p, 0.0
             return self._place(p[None])
         a, self._last = self._last, p
-        length = float(np.hypot(*(p - a)))
+        dx, dy = float(p[0] - a[0]), float(p[1] - a[1])
+        # sqrt of the sum, not hypot: IEEE sqrt is exact in both languages, so the browser's port
+        # (templates/game_rules.js) places the very same bubbles
+        length = math.sqrt(dx * dx + dy * dy)
         if length == 0:
             return np.zeros((0, 2), np.int64)
         step = self.rules.spacing
-        s = np.arange(step - self._since, length + 1e-9, step)  # where along this segment bubbles fall
-        self._since = length - s[-1] if len(s) else self._since + length
+        first = step - self._since  # where along this segment bubbles fall: first, first + step, ...
+        count = math.floor((length + 1e-9 - first) / step) + 1 if first <= length + 1e-9 else 0
+        s = first + step * np.arange(count)  # (not np.arange(first, ...): its steps are rounded otherwise)
+        self._since = length - s[-1] if count else self._since + length
         return self._place(a + np.outer(s / length, p - a))
 
     def answer(self, t, top_idx, target_class):
