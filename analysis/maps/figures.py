@@ -19,6 +19,30 @@ def _norm01(m):
     return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
 
 
+def _wrap_title(title, width):
+    """A column title in lines of at most ``width`` characters: ``model:kind`` on two lines, and a long
+    name (``efficientnet_lite0+gala(lambda-6)``) broken after ``+ _ ( -`` (else anywhere), so that it
+    stays above its own thumbnail instead of running off the figure.
+
+    Examples
+    --------
+    >>> print(_wrap_title("efficientnet_lite0+gala(lambda-6):smoothgrad", 17))
+    efficientnet_
+    lite0+gala(
+    lambda-6):
+    smoothgrad
+    """
+    lines = []
+    for part in title.replace(":", ":\n").split("\n"):
+        while len(part) > width:
+            cut = max(part.rfind(ch, 0, width) for ch in "+_(- ") + 1
+            cut = cut if cut > 0 else width
+            lines.append(part[:cut])
+            part = part[cut:]
+        lines.append(part)
+    return "\n".join(line for line in lines if line)
+
+
 def thumbnail_grid(image_ids: Sequence[str], maps: Mapping[str, Mapping[str, np.ndarray]],
                    images: Mapping[str, np.ndarray] | None = None,
                    scores: Mapping[str, Mapping[str, float]] | None = None, max_rows: int = 8,
@@ -61,7 +85,10 @@ def thumbnail_grid(image_ids: Sequence[str], maps: Mapping[str, Mapping[str, np.
     images = images or {}
     scores = scores or {}
     cols = (["image"] if images else []) + list(maps)
-    fig = new_figure(figsize=(size * len(cols), size * len(ids) + 0.3))
+    titles = {c: _wrap_title(c, max(8, int(size * 14))) for c in cols}
+    title_lines = max((t.count("\n") + 1 for t in titles.values()), default=1)
+    # room for the titles' lines (8 pt, about 0.14 inch each) above the first row
+    fig = new_figure(figsize=(size * len(cols), size * len(ids) + 0.2 + 0.14 * title_lines))
     axes = fig.subplots(max(1, len(ids)), max(1, len(cols)), squeeze=False)
     for r, image_id in enumerate(ids):
         shape = images[image_id].shape[:2] if image_id in images else None
@@ -83,7 +110,7 @@ def thumbnail_grid(image_ids: Sequence[str], maps: Mapping[str, Mapping[str, np.
                     if s is not None and np.isfinite(s):
                         ax.set_xlabel(f"ρ = {s:.2f}", fontsize=7, labelpad=1)
             if r == 0:
-                ax.set_title(title.replace(":", ":\n"), fontsize=8)  # model:kind on two lines
+                ax.set_title(titles[title], fontsize=8)
             if c == 0:
                 ax.set_ylabel(image_id, fontsize=7)
     fig.tight_layout(pad=0.3)
