@@ -100,6 +100,9 @@ def _summary(args) -> int:
     if not path.is_file():
         raise InputError("no round log here: play a round first (reveal game run)", path)
     s = summarize_rounds(read_round_log(path))
+    if not s.overall["rounds"]:
+        print(f"{path}: no game rounds yet (only practice rounds)")
+        return 0
     _print_summary(s)
     return 0
 

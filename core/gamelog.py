@@ -29,6 +29,8 @@ __all__ = ["ROUND_COLUMNS", "append_round", "read_round_log"]
 ROUND_COLUMNS = ("participant", "round", "practice", "image_id", "label", "imagenet_class", "started",
                  "end_reason", "recognised_s", "points", "score", "top5", "bubbles", "evaluations",
                  "latency_median_s", "frames", "dropped_frames", "longest_frame_s", "refresh_hz")
+#: Columns a round may leave empty (no recognition, no answer of the partner, a one-frame round).
+_OPTIONAL = ("label", "recognised_s", "top5", "latency_median_s", "longest_frame_s")
 _NUMERIC = ("round", "practice", "imagenet_class", "recognised_s", "points", "score", "bubbles", "evaluations",
             "latency_median_s", "frames", "dropped_frames", "longest_frame_s", "refresh_hz")
 
@@ -84,6 +86,13 @@ def read_round_log(path) -> pd.DataFrame:
     missing = [c for c in ROUND_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"not a round log: missing column(s) {', '.join(missing)}", path)
+    # every round has these (the writer fills them): an empty one is a row cut short, not a round
+    required = [c for c in ROUND_COLUMNS if c not in _OPTIONAL]
+    empty = df[required].isna() | (df[required] == "")
+    if empty.any(axis=None):
+        row = int(empty.any(axis=1).to_numpy().argmax())
+        missing = [c for c in required if empty[c].iloc[row]]
+        raise InputError(f"incomplete round: no {', '.join(missing)} (a file cut short?)", path, row + 1)
     bad = ~df["end_reason"].isin(["recognised", "time", "flagged"])
     if bad.any():
         row = int(bad.to_numpy().argmax())

@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # the return annotation of make_experiment only; imported laz
 log = logging.getLogger(__name__)
 
 __all__ = ["build_experiment", "CODE_SECTIONS", "EXPINFO_COLUMNS", "code_text",
-           "add_data_lines", "compile_experiment", "make_experiment", "save_psyexp"]
+           "add_data_lines", "compile_experiment", "make_experiment", "save_psyexp", "set_lab_settings"]
 
 IMAGE_SIZE_PX = 256
 FEEDBACK_S = 0.8
@@ -237,6 +237,33 @@ def _code(comps, routine, name, **sections):
     return comp
 
 
+def set_lab_settings(exp, name, *, color, show_mouse, end_message):
+    """The Builder settings every experiment of the toolkit shares (the rapid task's and the game's).
+
+    Pixel units, a full-screen 1024 x 768 window, the refresh rate measured at the start, a dialog
+    asking only for the participant, a log and the wide CSV data file (comma-delimited), nothing else.
+    Returns the settings' parameters for the caller's own.
+    """
+    s = exp.settings.params
+    s["expName"].val = name
+    s["Experiment info"].val = "{'participant':'f\"{randint(0, 999999):06.0f}\"'}"
+    s["color"].val = color
+    s["colorSpace"].val = "rgb"
+    s["Units"].val = "pix"
+    s["Full-screen window"].val = True
+    s["Window size (pixels)"].val = "[1024, 768]"
+    s["Show mouse"].val = show_mouse
+    s["measureFrameRate"].val = True
+    s["Save log file"].val = True
+    s["Save wide csv file"].val = True
+    s["Save csv file"].val = False
+    # comma, not "auto": PsychoJS turns "auto" with its extension-less file name into a tab
+    s["Data file delimiter"].val = "comma"
+    s["Save excel file"].val = False
+    s["End Message"].val = end_message
+    return s
+
+
 def make_experiment(name: str, sources, levels, startup_resources=(), downloads=None, *,
                     completed_url: str = "", incomplete_url: str = "", url_params=PANEL_PARAMS
                     ) -> "psychopy.experiment.Experiment":
@@ -268,29 +295,14 @@ def make_experiment(name: str, sources, levels, startup_resources=(), downloads=
 
     comps = getAllComponents(fetchIcons=False)
     exp = experiment.Experiment()
-    s = exp.settings.params
-    s["expName"].val = name
+    s = set_lab_settings(exp, name, color="$[1,1,1]", show_mouse=False,  # white background, as in the paper
+                         end_message="Thank you for taking part!")
     # The dialog asks only for the participant (Builder's default: a random 6-digit id). The
     # session and the group (the map source) are the experimenter's: `reveal experiment run
     # --session --group` in the lab, the link's `session` and `group` parameters online; without
     # a group the id's list says it.
-    s["Experiment info"].val = "{'participant':'f\"{randint(0, 999999):06.0f}\"'}"
-    s["color"].val = "$[1,1,1]"  # white background, as in the paper
-    s["colorSpace"].val = "rgb"
-    s["Units"].val = "pix"
-    s["Full-screen window"].val = True
-    s["Window size (pixels)"].val = "[1024, 768]"
-    s["Show mouse"].val = False
-    s["measureFrameRate"].val = True
     s["HTML path"].val = ""  # empty: the JS lists every resource explicitly
     s["Resources"].val = list(startup_resources)
-    s["Save log file"].val = True
-    s["Save wide csv file"].val = True
-    s["Save csv file"].val = False
-    # comma, not "auto": PsychoJS turns "auto" with its extension-less file name into a tab
-    s["Data file delimiter"].val = "comma"
-    s["Save excel file"].val = False
-    s["End Message"].val = "Thank you for taking part!"
     s["Completed URL"].val = completed_url
     s["Incomplete URL"].val = incomplete_url
 

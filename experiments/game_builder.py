@@ -38,7 +38,7 @@ from ..core.outputs import OutputFolder, atomic_write
 from ..stimuli.geometry import fit_image
 from ..stimuli.loaders.images import listed_images, read_image
 from . import game
-from .builder import _psychopy_experiment, _space_key, _text, save_psyexp
+from .builder import _psychopy_experiment, _space_key, _text, save_psyexp, set_lab_settings
 
 __all__ = ["build_game", "make_game", "game_code", "GAME_SECTIONS", "PRACTICE"]
 
@@ -87,22 +87,8 @@ def make_game(name, setup_values, *, display_px=PHOTO_PX):
 
     comps = getAllComponents(fetchIcons=False)
     exp = Experiment()
-    s = exp.settings.params
-    s["expName"].val = name
-    s["Experiment info"].val = "{'participant':'f\"{randint(0, 999999):06.0f}\"'}"
-    s["color"].val = "$[0.6, 0.6, 0.6]"
-    s["colorSpace"].val = "rgb"
-    s["Units"].val = "pix"
-    s["Full-screen window"].val = True
-    s["Window size (pixels)"].val = "[1024, 768]"
-    s["Show mouse"].val = True  # the player paints with it
-    s["measureFrameRate"].val = True
-    s["Save log file"].val = True
-    s["Save wide csv file"].val = True
-    s["Save csv file"].val = False
-    s["Data file delimiter"].val = "comma"
-    s["Save excel file"].val = False
-    s["End Message"].val = "Thank you for playing!"
+    set_lab_settings(exp, name, color="$[0.6, 0.6, 0.6]", show_mouse=True,  # the player paints with the mouse
+                     end_message="Thank you for playing!")
 
     instr = exp.addRoutine("game_instructions")
     _py_code(comps, instr, "game_setup_code", begin_exp=game_code("game_setup", **setup_values))

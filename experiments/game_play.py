@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from ..core.gamelog import append_round
-from ..core.seeding import derive_rng
+from ..core.seeding import as_generator, derive_rng
 from ..stimuli.loaders.clickme import append_click_rows
 from .game import GameRound, GameRules, player_images, round_records
 
@@ -64,8 +64,6 @@ def scripted_path(importance, n_steps, rng=None):
     >>> bool(((path[:, 0] >= 190) & (path[:, 0] <= 230) & (path[:, 1] >= 30) & (path[:, 1] <= 70)).all())
     True
     """
-    from ..core.seeding import as_generator
-
     rng = as_generator(rng)
     flat = np.asarray(importance, float).ravel()
     threshold = np.quantile(flat, 1 - TOP_SHARE)

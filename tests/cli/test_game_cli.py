@@ -61,3 +61,13 @@ def test_the_game_demo_closes_the_loop_and_a_seeded_game_is_reproducible(tmp_pat
     # the same seed: the same rounds, bubble for bubble
     assert main(["game", "demo", "--out", str(tmp_path / "b"), "--players", "4"]) == 0
     assert (tmp_path / "b" / "game" / "data" / "clicks.csv").read_bytes() == dump.read_bytes()
+
+
+def test_a_summary_of_practice_only_says_so(tmp_path, capsys):
+    from reveal.core.gamelog import ROUND_COLUMNS, append_round
+
+    row = dict.fromkeys(ROUND_COLUMNS, 0)
+    row.update(participant="1", image_id="coffee", started="t", end_reason="time", practice=1, top5=None)
+    append_round(tmp_path / "rounds.csv", row)
+    assert main(["game", "summary", "--game", str(tmp_path / "rounds.csv")]) == 0
+    assert "no game rounds yet" in capsys.readouterr().out

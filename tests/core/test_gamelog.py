@@ -49,3 +49,14 @@ def test_a_row_missing_a_column_is_a_bug_not_a_file(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         append_round(tmp_path / "rounds.csv", {"participant": "1"})
     assert not (tmp_path / "rounds.csv").exists()
+
+
+def test_a_log_cut_short_is_refused_naming_the_row(tmp_path):
+    path = tmp_path / "rounds.csv"
+    append_round(path, _row())
+    append_round(path, _row(round=2))
+    text = path.read_text()
+    path.write_text(text[:len(text) - 40])  # the second round's row cut in the middle
+    with pytest.raises(InputError, match="incomplete round: no .*frames.*cut short") as err:
+        read_round_log(path)
+    assert err.value.row == 2
