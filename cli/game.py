@@ -1,4 +1,5 @@
-"""``reveal game build|run``: a thin argparse layer over :mod:`reveal.experiments.game_builder` / ``.run``."""
+"""``reveal game build|run|summary|collect|demo``: a thin argparse layer over :mod:`reveal.experiments.game_builder`,
+``.run`` and the readers of the game's data."""
 from __future__ import annotations
 
 from .arguments import int_in_range
@@ -31,6 +32,10 @@ def register(subparsers) -> None:
                    help="the partner's view of each bubble, px across (default: 21)")
     b.add_argument("--per-player", type=int, help="rounds per player (default: every photograph)")
     b.add_argument("--seed", type=int, default=0, help="seed of the players' photographs (default: 0)")
+    b.add_argument("--lab-only", action="store_true",
+                   help="the lab game only: no online study (index.html, the network as ONNX)")
+    b.add_argument("--psychojs-version", default=None,
+                   help="online: the PsychoJS release index.html loads (default: the one the browser test runs)")
     b.set_defaults(func=_build)
 
     r = sub.add_parser("run", help="play the game at the lab station for one participant")
@@ -52,6 +57,13 @@ def register(subparsers) -> None:
     m.add_argument("--game", required=True, help="game folder (its data/rounds.csv), or a round log CSV")
     m.set_defaults(func=_summary)
 
+    c = sub.add_parser("collect", help="add the online game's data files (PsychoJS, from Pavlovia) to the click "
+                                       "dump and round log")
+    c.add_argument("--game", required=True, help="game folder written by `game build` (its data/ receives them)")
+    c.add_argument("files", nargs="+", metavar="FILE", help="the online game's data CSVs (rounds already "
+                                                            "collected are skipped)")
+    c.set_defaults(func=_collect)
+
     d = sub.add_parser("demo", help="a short game with scripted players, then reliability and stimuli from "
                                     "the maps it collected")
     d.add_argument("--out", required=True, help="demo folder to write (new or empty)")
@@ -64,19 +76,24 @@ def _build(args) -> int:
     from ..core.gamelabels import read_game_labels
     from ..experiments.game_builder import build_game
     from ..models import load_observer
-    from ..models.partner import PartnerNet, check_classes
+    from ..experiments.psychojs import DEFAULT_PSYCHOJS_VERSION
+    from ..models.partner import PartnerNet, check_classes, export_onnx
 
     if args.per_player is not None:
         int_in_range(args.per_player, "--per-player", 1, why="the rounds each player plays")
     photos = read_game_labels(args.labels)
     # refused before anything is written: a photograph whose class the partner lacks could never be recognised
-    check_classes(PartnerNet(load_observer(args.model, weights=args.weights)),
-                  {p.image_id: p.imagenet_class for p in photos}, args.labels)
+    net = PartnerNet(load_observer(args.model, weights=args.weights))
+    check_classes(net, {p.image_id: p.imagenet_class for p in photos}, args.labels)
     out = build_game(args.images, args.labels, args.out, name=args.name, model=args.model, weights=args.weights,
                      round_s=args.round_s, player_bubble=args.player_bubble, partner_bubble=args.partner_bubble,
-                     n_per_player=args.per_player, seed=args.seed, overwrite=args.overwrite)
+                     n_per_player=args.per_player, seed=args.seed, overwrite=args.overwrite,
+                     write_model=None if args.lab_only else (lambda path: export_onnx(net, path)),
+                     psychojs_version=args.psychojs_version or DEFAULT_PSYCHOJS_VERSION)
     print(f"built {out['psyexp']} ({out['n_images']} photographs)")
     print(f"  lab script: {out['py']}")
+    if out["html"] is not None:
+        print(f"  online:     {out['html']} (upload the folder to Pavlovia; the network is model/partner.onnx)")
     print(f"  play it:    reveal game run --game {out['folder']} --participant ID")
     return 0
 
@@ -104,6 +121,49 @@ def _summary(args) -> int:
         print(f"{path}: no game rounds yet (only practice rounds)")
         return 0
     _print_summary(s)
+    return 0
+
+
+def _collect(args) -> int:
+    import json
+    from pathlib import Path
+
+    from ..core.errors import InputError
+    from ..core.gamelog import append_round, read_round_log
+    from ..core.gameonline import read_online_rounds
+    from ..stimuli.loaders.clickme import append_click_rows, written_rounds
+
+    game = Path(args.game)
+    try:
+        kind = json.loads((game / "design.json").read_text(encoding="utf-8")).get("kind")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        kind = None
+    if kind != "clickme game":
+        raise InputError("not a game folder: no design.json of `reveal game build` (kind \"clickme game\") "
+                         "here", game)
+    files = [read_online_rounds(f) for f in args.files]  # every file checked before anything is written
+    dump, log = game / "data" / "clicks.csv", game / "data" / "rounds.csv"
+    old = read_round_log(log) if log.is_file() else None
+    seen = set() if old is None else set(zip(old["participant"], old["started"]))
+    rounds, maps = [], []
+    for f in files:
+        new = {(r["participant"], r["started"]) for r in f.log_rows} - seen
+        rounds += [r for r in f.log_rows if (r["participant"], r["started"]) in new]
+        maps += [d for d in f.dump_rows if (d["user_id"], d["timestamp"]) in new]
+        seen |= new
+    if rounds:
+        dump.parent.mkdir(exist_ok=True)
+    # maps a collection cut short between the two files already wrote are not added again
+    written = written_rounds(dump) if maps else set()
+    maps = [d for d in maps if (d["user_id"], d["timestamp"]) not in written]
+    if maps:  # first: a stranger's dump is refused before the round log changes
+        append_click_rows(dump, maps)
+    for row in rounds:
+        append_round(log, row)
+    total = sum(len(f.log_rows) for f in files)
+    players = {r["participant"] for f in files for r in f.log_rows}
+    print(f"collected {total} rounds of {len(players)} player(s) from {len(files)} file(s): {len(maps)} map(s) "
+          f"added to {dump}, {len(rounds)} rounds to {log} ({total - len(rounds)} already collected)")
     return 0
 
 

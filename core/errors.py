@@ -1,6 +1,8 @@
 """The error type for bad input, raised by every package and reported by the command line."""
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 
 
@@ -27,3 +29,21 @@ class InputError(ValueError):
             where += ": "
         super().__init__(where + message)
 
+
+
+@contextlib.contextmanager
+def reading_csv(path, what: str, not_utf8: str = ""):
+    """Turn what reading a CSV file can raise into an :class:`InputError` naming it.
+
+    ``with reading_csv(path, "game labels"):`` around the reading: a file that cannot be read
+    (``cannot read game labels: ...``), is not UTF-8 (``not UTF-8 text (byte N)`` and ``not_utf8``,
+    what to do about it) or is not CSV.
+    """
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start}){not_utf8}", path) from None
+    except OSError as err:
+        raise InputError(f"cannot read {what}: {err.strerror}", path) from None
+    except csv.Error as err:
+        raise InputError(f"not a readable CSV ({err})", path) from None

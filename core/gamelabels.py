@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from .categories import _lines
-from .errors import InputError
+from .errors import InputError, reading_csv
 
 __all__ = ["GAME_LABEL_COLUMNS", "GameImage", "MAX_LABEL", "read_game_labels"]
 
@@ -71,35 +71,28 @@ def read_game_labels(path) -> list[GameImage]:
     """
     path = Path(path)
     out, seen = [], {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(_lines(fh, path))
-            missing = [c for c in GAME_LABEL_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"not a game labels file: missing column(s) {', '.join(missing)} "
-                                 f"(needs {', '.join(GAME_LABEL_COLUMNS)})", path)
-            for row_no, row in enumerate(reader, start=1):
-                image_id = (row["image_id"] or "").strip()
-                label = " ".join((row["label"] or "").split())
-                if not image_id:
-                    raise InputError("empty image_id", path, row_no)
-                if image_id in seen:
-                    raise InputError(f"image {image_id!r} listed twice (rows {seen[image_id]} and {row_no})",
-                                     path, row_no)
-                if not label:
-                    raise InputError(f"image {image_id!r} has no label to show the player", path, row_no)
-                if len(label) > MAX_LABEL:
-                    raise InputError(f"the label of {image_id!r} is {len(label)} characters long, over "
-                                     f"{MAX_LABEL}: a category name is shown above the photograph", path, row_no)
-                seen[image_id] = row_no
-                out.append(GameImage(image_id, _class_index(row["imagenet_class"] or "", image_id, path, row_no),
-                                     label))
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", path) from None
-    except OSError as err:
-        raise InputError(f"cannot read game labels: {err.strerror}", path) from None
-    except csv.Error as err:
-        raise InputError(f"not a readable CSV ({err})", path) from None
+    with reading_csv(path, "game labels"), open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(_lines(fh, path))
+        missing = [c for c in GAME_LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"not a game labels file: missing column(s) {', '.join(missing)} "
+                             f"(needs {', '.join(GAME_LABEL_COLUMNS)})", path)
+        for row_no, row in enumerate(reader, start=1):
+            image_id = (row["image_id"] or "").strip()
+            label = " ".join((row["label"] or "").split())
+            if not image_id:
+                raise InputError("empty image_id", path, row_no)
+            if image_id in seen:
+                raise InputError(f"image {image_id!r} listed twice (rows {seen[image_id]} and {row_no})",
+                                 path, row_no)
+            if not label:
+                raise InputError(f"image {image_id!r} has no label to show the player", path, row_no)
+            if len(label) > MAX_LABEL:
+                raise InputError(f"the label of {image_id!r} is {len(label)} characters long, over "
+                                 f"{MAX_LABEL}: a category name is shown above the photograph", path, row_no)
+            seen[image_id] = row_no
+            out.append(GameImage(image_id, _class_index(row["imagenet_class"] or "", image_id, path, row_no),
+                                 label))
     if not out:
         raise InputError("game labels file has no rows", path)
     return out

@@ -4,6 +4,9 @@
 rapid-categorization task:
 
     <name>.psyexp  <name>.py   (the Builder experiment and PsychoPy's compiled lab script)
+    index.html  <name>.js  <name>-legacy-browsers.js   (the online study PsychoPy compiles)
+    js/game_rules.js  js/game_partner.js   (the round's rules and the partner's input, in JavaScript)
+    model/partner.onnx         (the network partner for the browser; online only)
     photos/<image_id>.png      (each photograph centre-cropped and resized to 256 × 256)
     practice/coffee.png        (the practice round's photograph: scikit-image's, not the study's)
     conditions/photos.csv  conditions/practice.csv
@@ -13,10 +16,12 @@ and ``reveal game run`` (:func:`reveal.experiments.run.run_experiment`) plays it
 adds to ``data/clicks.csv`` (a ClickMe click dump) and ``data/rounds.csv`` (the round log).
 
 Flow: instructions → practice loop (round, feedback) → rounds loop (round, feedback) → goodbye.
-The round's code lives in ``templates/game_*.py.tmpl``; it calls :mod:`reveal.experiments.game`
-for the rules and :mod:`reveal.models.partner` for the network, which the compiled script
-imports when it runs (this module imports no network). The online export (PsychoJS with the
-network in onnxruntime-web) is not built yet.
+The round's code lives in ``templates/game_*.py.tmpl`` (lab) and ``templates/game_*.js.tmpl``
+(online). The lab script calls :mod:`reveal.experiments.game` for the rules and
+:mod:`reveal.models.partner` for the network, which it imports when it runs (this module imports
+no network). The online study (``index.html``, ``<name>.js``) runs the same rules ported to
+JavaScript (``js/game_rules.js``) and the same network exported to ONNX (``model/partner.onnx``,
+written by the caller's ``write_model``) in onnxruntime-web, in the participant's browser.
 """
 from __future__ import annotations
 
@@ -38,12 +43,21 @@ from ..core.outputs import OutputFolder, atomic_write
 from ..stimuli.geometry import fit_image
 from ..stimuli.loaders.images import listed_images, read_image
 from . import game
-from .builder import _psychopy_experiment, _space_key, _text, save_psyexp, set_lab_settings
+from .builder import (_code, _psychopy_experiment, _space_key, _text, check_psychojs_version, compile_experiment,
+                      save_psyexp, set_lab_settings, set_psychojs_version)
+from .psychojs import DEFAULT_PSYCHOJS_VERSION
 
 __all__ = ["build_game", "make_game", "game_code", "GAME_SECTIONS", "PRACTICE"]
 
 #: Code sections of the game: template stem -> where it goes (see make_game).
-GAME_SECTIONS = ("game_setup", "game_round_begin", "game_round_frame", "game_round_end")
+GAME_SECTIONS = ("game_setup", "game_instr_frame", "game_round_begin", "game_round_frame", "game_round_end")
+#: onnxruntime-web, the release the browser test runs the export with (tests/browser/package.json):
+#: the participant's browser loads it from the jsDelivr CDN, as PsychoJS's page loads jQuery.
+ORT_VERSION = "1.31.1"
+ORT_URL = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_VERSION}/dist/ort.wasm.min.mjs"
+#: The network partner's file in an online game folder, and the JavaScript modules it ships.
+MODEL_FILE = "model/partner.onnx"
+JS_MODULES = ("game_rules.js", "game_partner.js")
 #: The practice round's photograph (scikit-image's coffee cup, not one of the study's), its
 #: ImageNet class (968, cup) and the label the player reads.
 PRACTICE = ("coffee", 968, "cup")
@@ -61,22 +75,20 @@ def _player_number_def():
     return "\n".join(lines).replace("def player_number(", "def rv_player_number(", 1)
 
 
-def game_code(section, **values):
-    """The Python code of one game section, its ``$`` fields filled from ``values``."""
-    if section not in GAME_SECTIONS:
-        raise ValueError(f"no game code section {section!r}")
-    text = resources.files(__package__).joinpath("templates", f"{section}.py.tmpl").read_text(encoding="utf-8")
-    return Template(text).substitute(values)
+def game_code(section, lang="py", **values):
+    """The code of one game section (``lang`` ``"py"`` or ``"js"``), its ``$`` fields filled from ``values``.
+
+    A section with no template in ``lang`` is empty (the lab's instructions wait for nothing).
+    """
+    if section not in GAME_SECTIONS or lang not in ("py", "js"):
+        raise ValueError(f"no game code section {section!r} in {lang!r}")
+    res = resources.files(__package__).joinpath("templates", f"{section}.{lang}.tmpl")
+    return Template(res.read_text(encoding="utf-8")).substitute(values) if res.is_file() else ""
 
 
-def _py_code(comps, routine, name, **sections):
-    comp = comps["CodeComponent"](exp=routine.exp, parentName=routine.name, name=name, codeType="Py")
-    keys = {"begin_exp": "Begin Experiment", "begin_routine": "Begin Routine", "each_frame": "Each Frame",
-            "end_routine": "End Routine"}
-    for key, code in sections.items():
-        comp.params[keys[key]].val = code
-    routine.addComponent(comp)
-    return comp
+def _both(section, values=None):
+    values = values or {}
+    return game_code(section, "py", **values), game_code(section, "js", **values)
 
 
 def make_game(name, setup_values, *, display_px=PHOTO_PX):
@@ -87,19 +99,24 @@ def make_game(name, setup_values, *, display_px=PHOTO_PX):
 
     comps = getAllComponents(fetchIcons=False)
     exp = Experiment()
-    set_lab_settings(exp, name, color="$[0.6, 0.6, 0.6]", show_mouse=True,  # the player paints with the mouse
-                     end_message="Thank you for playing!")
+    s = set_lab_settings(exp, name, color="$[0.6, 0.6, 0.6]", show_mouse=True,  # the player paints with the mouse
+                         end_message="Thank you for playing!")
+    s["HTML path"].val = ""  # empty: the JS downloads each player's own files (game_setup.js.tmpl)
+    s["Resources"].val = []
 
     instr = exp.addRoutine("game_instructions")
-    _py_code(comps, instr, "game_setup_code", begin_exp=game_code("game_setup", **setup_values))
+    _code(comps, instr, "game_setup_code", begin_exp=_both("game_setup", setup_values),
+          each_frame=_both("game_instr_frame"))
     _text(comps, instr, "instr_msg", "$instr_text", updates="set every repeat")
-    _space_key(comps, instr, "instr_key")
+    # online, SPACE waits for this player's photographs and the network (the lab's rv_ready is True)
+    _space_key(comps, instr, "instr_key", start="rv_ready", start_type="condition")
 
     rnd = exp.addRoutine("game_round")
     _text(comps, rnd, "label_text", "", height=36, color="black", updates="set every repeat")
     rnd.getComponentFromName("label_text").params["pos"].val = (0, display_px / 2 + 10)
     photo = comps["ImageComponent"](exp=exp, parentName="game_round", name="photo", image="$image_file",
-                                    units="pix", size=(display_px, display_px), pos=(0, -20))
+                                    units="pix", size=(display_px, display_px), pos=(0, -20),
+                                    stopVal="")  # the whole round (Builder's default: 1 s)
     photo.params["image"].updates = "set every repeat"
     rnd.addComponent(photo)
     timer = _text(comps, rnd, "timer_text", "", height=28, color="black", updates="set every frame")
@@ -112,8 +129,8 @@ def make_game(name, setup_values, *, display_px=PHOTO_PX):
                                       store="last key", forceEndRoutine=False)
     rnd.addComponent(flag)
     # last: its Begin Routine replaces the photo's image (set from image_file just before)
-    _py_code(comps, rnd, "game_round_code", begin_routine=game_code("game_round_begin"),
-             each_frame=game_code("game_round_frame"), end_routine=game_code("game_round_end"))
+    _code(comps, rnd, "game_round_code", begin_routine=_both("game_round_begin"),
+          each_frame=_both("game_round_frame"), end_routine=_both("game_round_end"))
 
     fb = exp.addRoutine("round_feedback")
     _text(comps, fb, "fb_text", "$fb_msg", height=30, color="black", stop=2.0, updates="set every repeat")
@@ -123,15 +140,17 @@ def make_game(name, setup_values, *, display_px=PHOTO_PX):
     _space_key(comps, bye, "bye_key", stop=10)
 
     flow = exp.flow
+    # the loops' conditions files are named by variables (set in game_setup): PsychoPy's compiler
+    # would otherwise list every photograph as a resource for every participant to download
     for r in (instr, rnd, fb, rnd, fb, bye):
         flow.addRoutine(r, len(flow))
     # flow: 0 instr, 1 round, 2 fb, 3 round, 4 fb, 5 bye
     practice = TrialHandler(exp, name="practice_round", loopType="sequential", nReps=1,
-                            conditionsFile="conditions/practice.csv", isTrials=True)
+                            conditionsFile="$rv_practice_conditions", isTrials=True)
     flow.addLoop(practice, 1, 3)
     # now: 0 instr, 1 [init, 2 round, 3 fb, 4 term], 5 round, 6 fb, 7 bye
     rounds = TrialHandler(exp, name="rounds", loopType="sequential", nReps=1,
-                          conditionsFile="conditions/photos.csv", selectedRows="$round_rows", isTrials=True)
+                          conditionsFile="$rv_photo_conditions", selectedRows="$round_rows", isTrials=True)
     flow.addLoop(rounds, 5, 7)
     return exp
 
@@ -148,7 +167,8 @@ def _photo_png(rgb):
 
 def build_game(images_dir, labels, out_dir, name="clickme_game", *, model="efficientnet_lite0", weights=None,
                round_s=7.0, player_bubble=14, partner_bubble=21, n_per_player=None, seed=0,
-               display_px=PHOTO_PX, overwrite=False):
+               display_px=PHOTO_PX, overwrite=False, write_model=None,
+               psychojs_version=DEFAULT_PSYCHOJS_VERSION):
     """Build the game folder from a folder of photographs and a labels file.
 
     Parameters
@@ -172,6 +192,12 @@ def build_game(images_dir, labels, out_dir, name="clickme_game", *, model="effic
     seed : int
     display_px : int
         Size the photograph is shown at (window pixels); bubbles are placed in its 256-px frame.
+    write_model : callable, optional
+        ``write_model(path)`` writes the partner as ONNX (``reveal.models.partner.export_onnx``):
+        given, the online study is built too (``index.html``, ``<name>.js``, ``js/``,
+        ``model/partner.onnx``); without it, the lab game only.
+    psychojs_version : str
+        Online: the PsychoJS release ``index.html`` loads.
 
     Returns
     -------
@@ -179,6 +205,8 @@ def build_game(images_dir, labels, out_dir, name="clickme_game", *, model="effic
         ``folder``, ``psyexp``, ``py``, ``n_images``.
     """
     require_extra("experiment", "reveal.experiments.game_builder")
+    check_psychojs_version(psychojs_version)
+    online = write_model is not None
     if not name.isidentifier():
         raise InputError(f"game name {name!r} must be a valid identifier (letters, digits, underscore)")
     try:
@@ -197,7 +225,9 @@ def build_game(images_dir, labels, out_dir, name="clickme_game", *, model="effic
     practice_file = f"practice/{PRACTICE[0]}.png"
     folder.declare([f"photos/{p.image_id}.png" for p in photos]
                    + [practice_file, "conditions/photos.csv", "conditions/practice.csv",
-                      f"{name}.psyexp", f"{name}.py", "design.json"])
+                      f"{name}.psyexp", f"{name}.py", "design.json"]
+                   + ([f"{name}.js", f"{name}-legacy-browsers.js", "index.html", MODEL_FILE]
+                      + [f"js/{m}" for m in JS_MODULES] if online else []))
     for p in photos:
         atomic_write(folder.path(f"photos/{p.image_id}.png"), _photo_png(fit_image(read_image(files[p.image_id]),
                                                                                    PHOTO_PX)))
@@ -220,18 +250,40 @@ def build_game(images_dir, labels, out_dir, name="clickme_game", *, model="effic
               "model": repr(os.fspath(Path(model).resolve()) if Path(model).is_dir() else model),
               "weights": repr(None if weights is None else os.fspath(Path(weights).resolve())),
               "display_px": int(display_px)}
+    # online: each player number's photographs (player_images is seeded numpy, so the table is
+    # computed here, once per player number, rather than ported to JavaScript)
+    values.update(player_rows=json.dumps([player_rows(len(photos), p, n_per_player, seed)
+                                          for p in range(len(photos))], separators=(",", ":")),
+                  photo_files=json.dumps([f"photos/{p.image_id}.png" for p in photos]),
+                  practice_file=practice_file, ort_url=ORT_URL, model_file=MODEL_FILE)
     exp = make_game(name, values, display_px=display_px)
     psyexp = save_psyexp(exp, out / f"{name}.psyexp")
-    from psychopy.scripts.psyexpCompile import compileScript
+    if online:
+        paths = compile_experiment(psyexp, out)
+        set_psychojs_version(paths, psychojs_version)
+        for module in JS_MODULES:
+            text = resources.files(__package__).joinpath("templates", module).read_text(encoding="utf-8")
+            atomic_write(folder.path(f"js/{module}"), text)
+        write_model(folder.path(MODEL_FILE))
+    else:
+        from psychopy.scripts.psyexpCompile import compileScript
 
-    compileScript(infile=str(psyexp), outfile=str(out / f"{name}.py"))
+        compileScript(infile=str(psyexp), outfile=str(out / f"{name}.py"))
     info = {"name": name, "kind": "clickme game", "n_images": len(photos), "n_per_player": n_per_player,
             "seed": int(seed), "model": model, "weights": None if weights is None else os.fspath(weights),
             "rules": {"round_s": rules.round_s, "player_bubble": rules.player_bubble,
                       "partner_bubble": rules.partner_bubble, "spacing": rules.spacing, "top_k": rules.top_k},
             "display_px": int(display_px), "images": os.fspath(Path(images_dir).resolve()),
-            "labels": os.fspath(Path(labels).resolve()), "data": ["data/clicks.csv", "data/rounds.csv"]}
+            "labels": os.fspath(Path(labels).resolve()), "data": ["data/clicks.csv", "data/rounds.csv"],
+            "online": {"psychojs_version": psychojs_version, "onnxruntime_web": ORT_URL, "model": MODEL_FILE}
+            if online else None}
     atomic_write(out / "design.json", json.dumps(info, indent=2))
     folder.close()
-    return {"folder": out, "psyexp": psyexp, "py": out / f"{name}.py", "n_images": len(photos)}
+    return {"folder": out, "psyexp": psyexp, "py": out / f"{name}.py", "n_images": len(photos),
+            "html": out / "index.html" if online else None}
+
+
+def player_rows(n_images, player, n_per_player, seed):
+    """:func:`reveal.experiments.game.player_images` as a list of ints (the online game's table)."""
+    return [int(i) for i in game.player_images(n_images, player, n_per_player, seed=seed)]
 

@@ -62,7 +62,7 @@ def test_import_contracts_hold():
 
 #: The modules that own a CSV format and so may parse CSV text; everyone else goes through them.
 CSV_OWNERS = {"core/stimset.py", "core/categories.py", "stimuli/loaders/clickme.py", "core/gamelabels.py",
-              "core/gamelog.py",
+              "core/gamelog.py", "core/gameonline.py",
               "core/readers.py", "core/trialdata.py",
               "models/gala_files.py"}  # a GALA run folder's test results (written and read there only)
 

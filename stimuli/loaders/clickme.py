@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ...core.errors import InputError
+from ...core.errors import InputError, reading_csv
 from ...core.outputs import atomic_write
 from ...core.mapfiles import npy_header
 
 __all__ = [
     "CLICKME_SHAPE", "ClickDump", "parse_clicks", "format_clicks", "read_click_csv", "read_click_npz",
-    "append_click_rows",
+    "append_click_rows", "written_rounds",
     "disk_kernel", "count_map", "disk_sums", "blur_click_map", "clicks_to_map",
 ]
 
@@ -270,27 +270,21 @@ def read_click_csv(path, shape=CLICKME_SHAPE):
     """
     path = Path(path)
     dump = ClickDump(path=path, shape=tuple(shape))
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"image_path", "clicks", "user_id"} - set(reader.fieldnames or [])
-            if missing:
-                raise InputError(f"not a ClickMe click dump: missing column(s) {sorted(missing)} "
-                                 f"(found {reader.fieldnames})", path)
-            for row_no, row in enumerate(reader, start=1):
-                try:
-                    pts = parse_clicks(row["clicks"] or "")
-                except ValueError as err:
-                    raise InputError(str(err), path, row_no) from None
-                if not row["image_path"]:
-                    raise InputError("empty image_path", path, row_no)
-                dump._add(row["image_path"], row["user_id"], pts, row_no)
-    except OSError as err:
-        raise InputError(f"cannot read click dump: {err.strerror}", path) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start}): save the dump as UTF-8", path) from None
-    except csv.Error as err:
-        raise InputError(f"not a readable CSV ({err})", path) from None
+    with (reading_csv(path, "click dump", ": save the dump as UTF-8"),
+          open(path, newline="", encoding="utf-8-sig") as fh):
+        reader = csv.DictReader(fh)
+        missing = {"image_path", "clicks", "user_id"} - set(reader.fieldnames or [])
+        if missing:
+            raise InputError(f"not a ClickMe click dump: missing column(s) {sorted(missing)} "
+                             f"(found {reader.fieldnames})", path)
+        for row_no, row in enumerate(reader, start=1):
+            try:
+                pts = parse_clicks(row["clicks"] or "")
+            except ValueError as err:
+                raise InputError(str(err), path, row_no) from None
+            if not row["image_path"]:
+                raise InputError("empty image_path", path, row_no)
+            dump._add(row["image_path"], row["user_id"], pts, row_no)
     if not dump.clicks:
         raise InputError("click dump has no rows", path)
     return dump
@@ -326,6 +320,16 @@ def append_click_rows(path, rows):
     for row in rows:
         writer.writerow([row["image_path"], format_clicks(row["clicks"]), row["user_id"], row["timestamp"]])
     return atomic_write(path, old + buf.getvalue())
+
+
+def written_rounds(path):
+    """The ``(user_id, timestamp)`` of every row of a dump this toolkit wrote (empty if there is none).
+
+    A game's round is one row, named by its player and start time: what ``reveal game collect``
+    checks so that a collection cut short and run again adds no map twice.
+    """
+    old = _dump_to_extend(Path(path))
+    return {(row["user_id"], row["timestamp"]) for row in csv.DictReader(io.StringIO(old))}
 
 
 def _dump_to_extend(path):

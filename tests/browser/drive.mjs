@@ -65,11 +65,11 @@
 // 2 for a bad spec.  The JSON result is printed to stdout either way.
 
 import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+
+import { cdnFolders, finish, libraryFiles, openBrowser, routeNetwork, startRun } from './serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -118,57 +118,6 @@ function plannedTrials(exportDir, L) {
     rows.push(...readCsv(path.join(exportDir, b.trials_file)));
   }
   return rows;
-}
-
-// ---------------------------------------------------------------------------------------
-// the local web server: the export folder, and the PsychoJS build under the name that
-// index.html asks for (./lib/psychojs-<version>.js / .iife.js / .css)
-const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8', '.png': 'image/png', '.jpg': 'image/jpeg',
-  '.json': 'application/json', '.xlsx': 'application/octet-stream', '.ico': 'image/x-icon',
-};
-
-function startServer(exportDir, libFiles, log) {
-  const root = path.resolve(exportDir);
-  const server = http.createServer((req, res) => {
-    const t = Date.now();
-    let rel;
-    try {
-      rel = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '');
-    } catch (e) {
-      rel = req.url;
-    }
-    let file = null;
-    if (Object.prototype.hasOwnProperty.call(libFiles, rel)) {
-      file = libFiles[rel];
-    } else {
-      const p = path.resolve(root, rel || 'index.html');
-      if (p === root || p.startsWith(root + path.sep)) {
-        file = p;
-      }
-    }
-    let status = 404;
-    let bytes = 0;
-    if (file && fs.existsSync(file) && fs.statSync(file).isFile()) {
-      const body = fs.readFileSync(file);
-      status = 200;
-      bytes = body.length;
-      res.writeHead(200, {
-        'Content-Type': TYPES[path.extname(file).toLowerCase()] || 'application/octet-stream',
-        'Content-Length': body.length, 'Cache-Control': 'no-store',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('not found');
-    }
-    log.push({ path: rel, method: req.method, status, bytes, t });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -290,34 +239,6 @@ const INIT_SCRIPT = String.raw`(() => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const RESPONSE_DEADLINE_S = 0.55;  // DESIGN: responses count until 550 ms after onset
 
-function libraryFiles(exportDir, psychojsDir, indexHtml, result, fail) {
-  // the PsychoJS build under the names index.html (and the experiment module) ask for
-  const files = {};
-  const byExt = { '.iife.js': 'psychojs.iife.js', '.js': 'psychojs.js', '.css': 'psychojs.css' };
-  for (const m of indexHtml.matchAll(/(?:src|href)="\.?\/?(lib\/psychojs-([0-9][^"]*?)(\.iife\.js|\.js|\.css))"/g)) {
-    files[m[1]] = path.join(psychojsDir, byExt[m[3]]);
-    result.psychojs_served_as = m[2];
-  }
-  const mod = indexHtml.match(/<script src="\.\/([^"]+\.js)" type="module">/);
-  if (!mod) {
-    fail('index.html loads no experiment module');
-  } else {
-    result.module = mod[1];
-    const js = fs.readFileSync(path.join(exportDir, mod[1]), 'utf8');
-    for (const m of js.matchAll(/from '\.\/(lib\/psychojs-[^']+\.js)'/g)) {
-      files[m[1]] = path.join(psychojsDir, 'psychojs.js');
-    }
-  }
-  if (Object.keys(files).length === 0) {
-    fail('index.html loads no lib/psychojs-<version> files');
-  }
-  for (const f of Object.values(files)) {
-    if (!fs.existsSync(f)) {
-      fail(`PsychoJS build file missing: ${f}`);
-    }
-  }
-  return files;
-}
 
 // Which PsychoJS APIs the experiment module calls: member chains rooted at the psychoJS
 // instance, at the library's namespaces (core, util, visual, data, sound, hardware), at the
@@ -441,12 +362,7 @@ async function main() {
   const libFiles = libraryFiles(exportDir, path.resolve(spec.psychojs), indexHtml, result, fail);
   // the CDN libraries index.html references, from the npm packages
   const nm = path.resolve(spec.node_modules);
-  const cdn = [
-    [/^https:\/\/cdn\.jsdelivr\.net\/npm\/jquery@3\.6\.0\/dist\/(.+)$/, path.join(nm, 'jquery', 'dist')],
-    [/^https:\/\/cdn\.jsdelivr\.net\/npm\/jquery-ui-dist@1\.12\.1\/(.+)$/, path.join(nm, 'jquery-ui-dist')],
-    [/^https:\/\/cdn\.jsdelivr\.net\/npm\/preloadjs@1\.0\.1\/(.+)$/, path.join(nm, 'preloadjs')],
-  ];
-  const DEFAULT_PNG = 'https://pavlovia.org/assets/default/default.png';
+  const cdn = cdnFolders(nm);
   for (const m of indexHtml.matchAll(/(?:src|href)="(https?:\/\/[^"]+)"/g)) {
     if (!cdn.some(([re]) => re.test(m[1]))) {
       fail(`index.html loads ${m[1]}, which this driver does not serve`);
@@ -457,14 +373,7 @@ async function main() {
     return;
   }
 
-  const serverLog = [];
-  const server = await startServer(exportDir, libFiles, serverLog);
-  const base = `http://127.0.0.1:${server.address().port}/`;
-  const cdnLog = [];
-  const blocked = [];
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-chromium-'));
-  const outDir = path.resolve(spec.out || fs.mkdtempSync(path.join(os.tmpdir(), 'rv-data-')));
-  fs.mkdirSync(outDir, { recursive: true });
+  const { serverLog, server, base, cdnLog, blocked, profile, outDir } = await startRun(exportDir, libFiles, spec.out);
   const deadline = started + spec.timeout_s * 1000;
   const left = () => Math.max(1000, deadline - Date.now());
 
@@ -506,47 +415,10 @@ async function main() {
   const { chromium } = await import(path.join(nm, 'playwright-core', 'index.mjs'));
   let context = null;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: spec.chromium,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      acceptDownloads: true,
-      downloadsPath: outDir,
-      viewport: spec.viewport,
-    });
+    context = await openBrowser(chromium, profile, outDir, spec);
     await context.exposeBinding('__rvEmit', (_source, ev) => onEvent(ev));
     await context.addInitScript(INIT_SCRIPT);
-    // network: the page's server, the CDN from node_modules, the placeholder image; nothing else
-    await context.route(/^https?:\/\//, async (route) => {
-      const u = route.request().url();
-      if (u.startsWith(base)) {
-        return route.continue();
-      }
-      for (const [re, dir] of cdn) {
-        const m = u.match(re);
-        if (m) {
-          const f = path.resolve(dir, m[1].split('?')[0]);
-          const ok = f.startsWith(dir + path.sep) && fs.existsSync(f);
-          cdnLog.push({ url: u, status: ok ? 200 : 404 });
-          return ok ? route.fulfill({ path: f, contentType: TYPES[path.extname(f)] || 'application/octet-stream' })
-            : route.fulfill({ status: 404, body: 'not in node_modules' });
-        }
-      }
-      if (spec.completion && u.startsWith(spec.completion)) {
-        return route.fulfill({ contentType: 'text/html', body: '<html><body>study completed</body></html>' });
-      }
-      if (u === DEFAULT_PNG) {
-        cdnLog.push({ url: u, status: 200 });
-        return spec.default_png ? route.fulfill({ path: spec.default_png, contentType: 'image/png' })
-          : route.fulfill({  // a 1 x 1 white PNG
-            contentType: 'image/png',
-            body: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==', 'base64'),
-          });
-      }
-      blocked.push(u);
-      return route.abort('blockedbyclient');
-    });
+    await routeNetwork(context, { base, cdn, cdnLog, blocked, completion: spec.completion, defaultPng: spec.default_png });
     const page = context.pages()[0] || await context.newPage();
 
     page.on('pageerror', (e) => {
@@ -887,10 +759,7 @@ async function main() {
   if (spec.debug) {
     result.events = events;
   }
-  result.duration_s = (Date.now() - started) / 1000;
-  result.ok = result.failures.length === 0;
-  // exit once the (long) JSON has reached a pipe
-  process.stdout.write(JSON.stringify(result, null, 1) + '\n', () => process.exit(result.ok ? 0 : 1));
+  finish(result, started);
 }
 
 main();

@@ -1,4 +1,8 @@
-"""`reveal game build` refuses bad input with exit code 2, a named file, and nothing written."""
+"""`reveal game build` refuses bad input with exit code 2, a named file, and nothing written; `collect` adds
+the online game's data."""
+import json
+from pathlib import Path
+
 import pytest
 
 from reveal.cli.main import main
@@ -71,3 +75,64 @@ def test_a_summary_of_practice_only_says_so(tmp_path, capsys):
     append_round(tmp_path / "rounds.csv", row)
     assert main(["game", "summary", "--game", str(tmp_path / "rounds.csv")]) == 0
     assert "no game rounds yet" in capsys.readouterr().out
+
+
+#: A data file of the online game, written by PsychoJS in Chromium (4 rounds: practice, recognised, flagged, empty).
+ONLINE_DATA = Path(__file__).parents[1] / "fixtures" / "game_online" / "1_clickme_game_2026-12-06_07h57.27.539.csv"
+
+
+@pytest.fixture
+def game_folder(tmp_path):
+    """What `collect` needs of a game folder: the design.json `reveal game build` writes."""
+    game = tmp_path / "game"
+    game.mkdir()
+    (game / "design.json").write_text(json.dumps({"name": "clickme_game", "kind": "clickme game"}))
+    return game
+
+
+def test_collected_online_rounds_are_a_click_dump_and_a_round_log(game_folder, capsys):
+    from reveal.core.gamelog import read_round_log
+    from reveal.stimuli.loaders.clickme import read_click_csv
+
+    assert main(["game", "collect", "--game", str(game_folder), str(ONLINE_DATA)]) == 0
+    out = capsys.readouterr().out
+    assert "collected 4 rounds of 1 player(s) from 1 file(s): 1 map(s)" in out and "(0 already collected)" in out
+    dump = read_click_csv(game_folder / "data" / "clicks.csv")
+    assert dump.image_ids() == ["motorcycle"] and dump.participants("motorcycle") == ["1"]
+    assert dump.points("motorcycle")[0].shape == (96, 2) and dump.dropped == 0
+    log = read_round_log(game_folder / "data" / "rounds.csv")
+    assert log["end_reason"].tolist() == ["time", "recognised", "flagged", "time"]
+    assert main(["game", "summary", "--game", str(game_folder)]) == 0
+    assert "3 rounds by 1 players: 33% recognised" in capsys.readouterr().out
+    # again (and the same file twice in one call): nothing added
+    before = {p.name: p.read_bytes() for p in (game_folder / "data").iterdir()}
+    assert main(["game", "collect", "--game", str(game_folder), str(ONLINE_DATA), str(ONLINE_DATA)]) == 0
+    assert "0 map(s) added" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in (game_folder / "data").iterdir()} == before
+
+
+def test_a_collection_cut_short_between_its_two_files_adds_no_map_twice(game_folder, capsys):
+    assert main(["game", "collect", "--game", str(game_folder), str(ONLINE_DATA)]) == 0
+    dump = game_folder / "data" / "clicks.csv"
+    written = dump.read_bytes()
+    (game_folder / "data" / "rounds.csv").unlink()  # killed after the dump, before the round log
+    capsys.readouterr()
+    assert main(["game", "collect", "--game", str(game_folder), str(ONLINE_DATA)]) == 0
+    assert "0 map(s) added" in capsys.readouterr().out and dump.read_bytes() == written
+    assert len((game_folder / "data" / "rounds.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_collect_refuses_a_bad_file_or_folder_and_writes_nothing(game_folder, tmp_path, capsys):
+    bad = tmp_path / "2_clickme_game.csv"
+    bad.write_text(ONLINE_DATA.read_text(encoding="utf-8-sig").replace(",recognised,", ",won,"))
+    assert main(["game", "collect", "--game", str(game_folder), str(ONLINE_DATA), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, row 3: unknown end_reason 'won'" in err and "Traceback" not in err
+    assert not (game_folder / "data").exists()
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "design.json").write_text(json.dumps({"name": "exp"}))
+    for folder in (tmp_path / "experiment", tmp_path / "nothing"):
+        assert main(["game", "collect", "--game", str(folder), str(ONLINE_DATA)]) == 2
+        err = capsys.readouterr().err
+        assert f"{folder}: not a game folder" in err and "Traceback" not in err
+        assert not (folder / "data").exists()

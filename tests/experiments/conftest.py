@@ -171,3 +171,11 @@ def built_game(game_inputs, tmp_path_factory):
 
     return build_game(game_inputs / "photos", game_inputs / "labels.csv",
                       tmp_path_factory.mktemp("game") / "game")
+
+
+@pytest.fixture(scope="module")
+def browser_tools():
+    """Chromium and the PsychoJS build for the tests in a real browser (skipped, or failed in CI, without)."""
+    from browser_support import browser_tools_or_skip
+
+    return browser_tools_or_skip()

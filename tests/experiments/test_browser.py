@@ -32,24 +32,18 @@ import csv
 import importlib.util
 import json
 import math
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import BROWSER_DIR, reveal_command  # (the browser_tools fixture: conftest.py)
 from PIL import Image
 
 from reveal.experiments.builder import DEFAULT_PSYCHOJS_VERSION
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-BROWSER_DIR = REPO / "tests" / "browser"
-NODE_PACKAGES = ("playwright-core", "jquery", "jquery-ui-dist", "preloadjs")
-PSYCHOJS_FILES = ("psychojs.js", "psychojs.css")
 SOURCES = ("alpha", "beta")
 N_IMAGES, N_BLOCKS, N_TRAINING = 8, 2, 4
 STIMULUS_S, DEADLINE_S = 0.4, 0.55
@@ -67,57 +61,6 @@ PANEL_ID = "5f8d0d55b54764421b715e07"
 PROLIFIC_ID = "60a1b2c3d4e5f60718293a4b"
 PROLIFIC_QUERY = f"PROLIFIC_PID={PROLIFIC_ID}&STUDY_ID=study42&SESSION_ID=sess9&lab_code=B%2B7"
 COMPLETED_URL = "https://app.prolific.com/submissions/complete?cc=C0DE1234"
-
-
-def psychojs_dir() -> Path:
-    return Path(os.environ.get("REVEAL_PSYCHOJS") or REPO.parent / "shared" / "vendor" / "psychojs")
-
-
-def chromium_path() -> str | None:
-    given = os.environ.get("CHROMIUM")
-    if given:
-        return given if Path(given).is_file() else None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def missing_tools() -> list[str]:
-    """What the browser tests need and this machine lacks, each with how to get it."""
-    missing = []
-    if shutil.which("node") is None:
-        missing.append("node (Node.js 20+) on PATH")
-    if chromium_path() is None:
-        missing.append("Chromium (Debian: apt-get install --no-install-recommends chromium; "
-                       "or set CHROMIUM to its executable)")
-    lacking = [p for p in NODE_PACKAGES
-               if not (BROWSER_DIR / "node_modules" / p / "package.json").is_file()]
-    if lacking:
-        missing.append(f"npm packages {', '.join(lacking)} in tests/browser/node_modules "
-                       "(npm ci --prefix tests/browser)")
-    lib = psychojs_dir()
-    if not all((lib / f).is_file() for f in PSYCHOJS_FILES):
-        missing.append(f"the PsychoJS build ({', '.join(PSYCHOJS_FILES)}) in {lib} "
-                       "(or set REVEAL_PSYCHOJS)")
-    return missing
-
-
-@pytest.fixture(scope="module")
-def browser_tools():
-    missing = missing_tools()
-    if missing:
-        reason = "the browser test needs " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return {"chromium": chromium_path(), "psychojs": str(psychojs_dir())}
-
-
-def reveal_command() -> list[str]:
-    exe = Path(sys.executable).with_name("reveal")
-    if exe.is_file():
-        return [str(exe)]
-    found = shutil.which("reveal")
-    assert found, "the `reveal` command is not installed next to this Python"
-    return [found]
 
 
 def run_reveal(*args, cwd=None) -> subprocess.CompletedProcess:

@@ -71,3 +71,25 @@ def test_javascript_rules_place_the_same_bubbles_as_python(tmp_path):
         assert got["end"] == rnd.end_reason
         placed += rnd.n_bubbles
     assert placed > 200  # the paths did paint
+
+
+def test_the_online_game_gives_each_id_pythons_player_number(tmp_path):
+    """The player-number rule of the online setup (game_setup.js.tmpl) against game.player_number."""
+    import re
+
+    from reveal.experiments.game import player_number
+
+    if shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail("node (Node.js 20+) is needed on PATH")
+        pytest.skip("the JavaScript player-number check needs node (Node.js 20+) on PATH")
+    setup = resources.files("reveal.experiments").joinpath("templates", "game_setup.js.tmpl").read_text("utf-8")
+    fn = re.search(r"^function rv_player_number\(.*?^}$", setup, re.S | re.M).group(0)
+    ids = ["1", "007", "p12", "ab", "", "5f8d0d55b54764421b715e07", "x" * 40, "élève", "😀id", "99999999999999999999"]
+    cycles = [1, 3, 7, 1000]
+    script = tmp_path / "numbers.mjs"
+    script.write_text(fn + f"\nconsole.log(JSON.stringify({json.dumps(ids)}.map((pid) => "
+                      f"{json.dumps(cycles)}.map((c) => rv_player_number(pid, c)))));\n", encoding="utf-8")
+    run = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [[player_number(pid, c) for c in cycles] for pid in ids]

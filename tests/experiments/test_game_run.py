@@ -41,6 +41,11 @@ def test_the_build_is_a_builder_experiment_psychopy_reopens(built_game):
     assert "rv_player_number" in script and "PartnerThread" in script and "append_click_rows" in script
     assert sorted(p.name for p in (built_game["folder"] / "photos").iterdir()) == ["astro01.png", "cat01.png",
                                                                                    "rocket01.png"]
+    # the photograph, its label, the timer and the score stay up for the whole round (Builder's
+    # default for an image is 1 s: the photograph vanished after a second of a 7 s round)
+    rnd = exp.routines["game_round"]
+    for name in ("photo", "label_text", "timer_text", "score_text", "hint_text"):
+        assert rnd.getComponentFromName(name).params["stopVal"].val in ("", None), name
 
 
 def test_a_stroke_over_the_top_left_paints_a_map_that_peaks_there(built_game, tmp_path, mouse_driver, xvfb,
