@@ -17,8 +17,8 @@ def register(subparsers) -> None:
 
     b = sub.add_parser("build", help="generate the game's .psyexp and compile its lab script")
     b.add_argument("--images", required=True, help="folder of photographs (file stem = image_id)")
-    b.add_argument("--labels", required=True, help="CSV image_id,imagenet_class,label (class index 0-999; "
-                                                   "label: the word the player reads)")
+    b.add_argument("--labels", required=True, help="CSV image_id,imagenet_class,label (class: an index 0-999 or "
+                                                   "its WordNet id; label: the word the player reads)")
     b.add_argument("--out", required=True, help="game folder to write (empty, new, or an earlier build with "
                                                 "--overwrite)")
     b.add_argument("--overwrite", action="store_true", help="replace an earlier build in --out")
@@ -99,7 +99,17 @@ def _build(args) -> int:
 
 
 def _run(args) -> int:
+    from pathlib import Path
+
+    from ..core.gamelog import log_to_extend
+    from ..stimuli.loaders.clickme import written_rounds
     from .experiment import run_lab
+
+    # the game's data files, if any, must be the game's own: a stranger's is refused now, before the
+    # window opens, not when the first round is written
+    data = Path(args.game) / "data"
+    written_rounds(data / "clicks.csv")
+    log_to_extend(data / "rounds.csv")
 
     return run_lab(args.game, args.participant, session=args.session, fullscreen=args.fullscreen,
                    emulate_hz=args.emulate_refresh, assume_hz=args.assume_refresh, max_rounds=args.max_rounds)

@@ -1,19 +1,23 @@
 """The ClickMe game's labels file (``image_id, imagenet_class, label``): the one module that reads it.
 
 One row per photograph: its id (the file stem in the photographs' folder), the ImageNet-1k class
-the network partner must find among its top 5 (an index 0–999), and the word the player reads
-above the photograph (``label``, e.g. "cat").
+the network partner must find among its top 5 (an index 0–999, or its WordNet id such as
+``n02123159``), and the word the player reads above the photograph (``label``, e.g. "cat").
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
+import importlib.util
+import re
 from pathlib import Path
 
 from .categories import _lines
 from .errors import InputError, reading_csv
+from .extras import MissingExtraError
 
-__all__ = ["GAME_LABEL_COLUMNS", "GameImage", "MAX_LABEL", "read_game_labels"]
+__all__ = ["GAME_LABEL_COLUMNS", "GameImage", "MAX_LABEL", "imagenet_wnids", "read_game_labels"]
 
 GAME_LABEL_COLUMNS = ("image_id", "imagenet_class", "label")
 #: Longest label shown above the photograph (characters): a category name, not a sentence.
@@ -29,17 +33,47 @@ class GameImage:
     label: str
 
 
+@functools.lru_cache(maxsize=1)
+def imagenet_wnids() -> tuple[str, ...]:
+    """ImageNet-1k's 1000 WordNet ids in the networks' class order (index ``i`` is class ``i``).
+
+    The table timm ships (``timm/data/_info/imagenet_synsets.txt``; timm comes with the models
+    extra), read as a file: importing timm would import torch, and a labels file needs neither.
+    Its order is torchvision's (``tests/core/test_gamelabels.py`` checks the names).
+
+    Raises
+    ------
+    MissingExtraError
+        timm is not installed.
+    """
+    try:
+        spec = importlib.util.find_spec("timm")
+    except (ImportError, ValueError):  # hidden, or a broken half-install
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError("models", "timm", "a WordNet id in the game's labels file")
+    table = Path(list(spec.submodule_search_locations)[0]) / "data" / "_info" / "imagenet_synsets.txt"
+    wnids = tuple(table.read_text(encoding="ascii").split())
+    if len(wnids) != 1000:
+        raise RuntimeError(f"{table} lists {len(wnids)} WordNet ids, not ImageNet-1k's 1000")
+    return wnids
+
+
 def _class_index(text, image_id, path, row):
     text = text.strip()
-    if text[:1] == "n" and text[1:].isdigit():
-        raise InputError(f"imagenet_class {text!r} of {image_id!r} is a WordNet id: give the class index "
-                         "0-999 (the toolkit ships no WordNet table yet)", path, row)
+    if re.fullmatch(r"n\d+", text):
+        wnids = imagenet_wnids()
+        if text not in wnids:
+            raise InputError(f"imagenet_class {text!r} of {image_id!r} is not the WordNet id of an ImageNet-1k "
+                             "class (n + 8 digits, e.g. n02123159 for tiger cat)", path, row)
+        return wnids.index(text)
     try:
         value = int(text)
     except ValueError:
         value = -1
     if not 0 <= value < 1000:
-        raise InputError(f"imagenet_class {text!r} of {image_id!r} is not a class index 0-999", path, row)
+        raise InputError(f"imagenet_class {text!r} of {image_id!r} is neither a class index 0-999 nor a WordNet id",
+                         path, row)
     return value
 
 
@@ -59,13 +93,16 @@ def read_game_labels(path) -> list[GameImage]:
     ------
     InputError
         Naming the file (and row): missing columns, an empty id or label, an id listed twice,
-        a class that is not an index 0–999, a label longer than ``MAX_LABEL``, no rows, not UTF-8.
+        a class that is neither an index 0–999 nor an ImageNet-1k WordNet id, a label longer than
+        ``MAX_LABEL``, no rows, not UTF-8.
+    MissingExtraError
+        A WordNet id without timm (the models extra) installed.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
-    >>> _ = p.write_text("image_id,imagenet_class,label\\ncat01,281,cat\\ncup01,968,cup\\n")
+    >>> _ = p.write_text("image_id,imagenet_class,label\\ncat01,281,cat\\ncup01,n07930864,cup\\n")
     >>> [(g.image_id, g.imagenet_class, g.label) for g in read_game_labels(p)]
     [('cat01', 281, 'cat'), ('cup01', 968, 'cup')]
     """

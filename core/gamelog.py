@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import InputError
 from .outputs import atomic_write
 
-__all__ = ["ROUND_COLUMNS", "append_round", "read_round_log"]
+__all__ = ["ROUND_COLUMNS", "append_round", "log_to_extend", "read_round_log"]
 
 #: Columns of the round log, in order.
 #: ``started``: ISO 8601 UTC of the round's first frame; ``end_reason``: recognised / time /
@@ -33,6 +33,28 @@ ROUND_COLUMNS = ("participant", "round", "practice", "image_id", "label", "image
 _OPTIONAL = ("label", "recognised_s", "top5", "latency_median_s", "longest_frame_s")
 _NUMERIC = ("round", "practice", "imagenet_class", "recognised_s", "points", "score", "bubbles", "evaluations",
             "latency_median_s", "frames", "dropped_frames", "longest_frame_s", "refresh_hz")
+
+
+def log_to_extend(path) -> str:
+    """The text of a round log this toolkit wrote ("" if there is none), refused if it is anything else.
+
+    ``reveal game run`` asks before the session starts, so that a stranger's file where the game
+    writes is refused before the first round rather than after it.
+
+    Raises
+    ------
+    InputError
+        ``path`` exists but is not a round log this toolkit wrote (another header), or cannot be read.
+    """
+    path = Path(path)
+    try:
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (UnicodeDecodeError, OSError) as err:
+        raise InputError(f"cannot extend the round log ({err})", path) from None
+    if old and old.splitlines()[0] != ",".join(ROUND_COLUMNS):
+        raise InputError(f"its header is not the round log's ({','.join(ROUND_COLUMNS[:4])},...): not a log this "
+                         "toolkit wrote; name another file", path)
+    return old
 
 
 def append_round(path, row: dict) -> Path:
@@ -53,13 +75,7 @@ def append_round(path, row: dict) -> Path:
     missing = [c for c in ROUND_COLUMNS if c not in row]
     if missing:
         raise ValueError(f"round row lacks {missing}")
-    try:
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
-    except (UnicodeDecodeError, OSError) as err:
-        raise InputError(f"cannot extend the round log ({err})", path) from None
-    if old and old.splitlines()[0] != ",".join(ROUND_COLUMNS):
-        raise InputError(f"its header is not the round log's ({','.join(ROUND_COLUMNS[:4])},...): not a log this "
-                         "toolkit wrote; name another file", path)
+    old = log_to_extend(path)
     if old and not old.endswith("\n"):
         old += "\n"
     buf = io.StringIO(newline="")

@@ -14,7 +14,8 @@
 //                0-255 is off the photograph); press: the button goes down at the first point
 //                and up at the last; steps: mouse events between two points (playwright's
 //                mouse.move steps); step_ms: the pause after each point; flag: press F after
-//                the path; screenshot: a PNG file to save the page to after the path. Rounds
+//                the path; escape: press Escape after the path (PsychoJS ends the session there);
+//                screenshot: a PNG file to save the page to after the path. Rounds
 //                past the list: the hand stays still (the round runs out).
 //   read_ms      how long the player reads the instructions once the game has loaded (1500)
 //   debug        true: the page's console in the result
@@ -221,6 +222,11 @@ async function main() {
       }
       if (plan.flag) {
         await page.keyboard.press('f');
+      }
+      if (plan.escape) {  // the participant quits in the middle of the round (PsychoJS's Escape)
+        await page.keyboard.press('Escape');
+        round.escaped = true;
+        break;
       }
       const [end, ei] = await waitLine(/^reveal: round ends: (.*)$/, bi, left(), `the end of round ${n}`);
       round.end = end[1];

@@ -136,3 +136,20 @@ def test_collect_refuses_a_bad_file_or_folder_and_writes_nothing(game_folder, tm
         err = capsys.readouterr().err
         assert f"{folder}: not a game folder" in err and "Traceback" not in err
         assert not (folder / "data").exists()
+
+
+@pytest.mark.parametrize("name, text", [
+    ("clicks.csv", "image_path,clicks,user_id,timestamp,notes\nphotos/a.png,[],1,t,x\n"),  # another header
+    ("clicks.csv", b"image_path,clicks,user_id,timestamp\n\xff\n"),
+    ("rounds.csv", "participant,score\n1,3\n"),
+])
+def test_a_strangers_data_file_is_refused_before_the_session_starts(game_folder, capsys, name, text):
+    """`game run` refuses it at once (before any window: here there is no display and no script)."""
+    data = game_folder / "data"
+    data.mkdir()
+    (data / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    before = (data / name).read_bytes()
+    assert main(["game", "run", "--game", str(game_folder), "--participant", "1"]) == 2
+    err = capsys.readouterr().err
+    assert str(data / name) in err and "Traceback" not in err and "display" not in err
+    assert (data / name).read_bytes() == before and sorted(p.name for p in data.iterdir()) == [name]

@@ -8,7 +8,8 @@ onnxruntime-web) from ``tests/browser/node_modules``, clicks PsychoJS's start di
 round moves the mouse along a planned path in the photograph's frame (playwright's mouse: real
 pointer events, which PsychoJS's own Mouse reads). Nothing of PsychoJS, onnxruntime-web or the
 export is replaced. ``reveal game collect`` then turns the data file PsychoJS downloads into the
-click dump and round log the lab game writes.
+click dump and round log the lab game writes. A second player presses Escape in the middle of a
+round. (Closing the tab instead saves data only on Pavlovia's server, which cannot run here.)
 
 Chromium renders here in software (SwiftShader) on 2 cores, at about 30 frames per second: the
 frames dropped while painting are reported, not held to a bound.
@@ -64,6 +65,21 @@ def played(browser_tools, game_inputs, tmp_path_factory):
     with data.open(encoding="utf-8-sig", newline="") as f:
         rounds = [row for row in csv.DictReader(f) if row["end_reason"]]
     return {"game": game, "result": result, "rounds": rounds, "collect": c.stdout, "root": root}
+
+
+@pytest.fixture(scope="module")
+def escaped(browser_tools, played, tmp_path_factory):
+    """Another player (id "5") who paints in round 1 and presses Escape in the middle of round 2."""
+    root = tmp_path_factory.mktemp("game_escaped")
+    plan = [{"path": [], "flag": True}, {"path": STROKE[:4], "step_ms": 30},
+            {"path": STROKE[:3], "step_ms": 30, "escape": True}]
+    spec = {"export": str(played["game"]), "psychojs": browser_tools["psychojs"],
+            "chromium": browser_tools["chromium"], "participant": "5", "out": str(root), "rounds": plan,
+            "timeout_s": 240}
+    d = run(["node", BROWSER_DIR / "drive_game.mjs", json.dumps(spec)], cwd=BROWSER_DIR)
+    result = json.loads(d.stdout) if d.stdout.strip() else {"ok": False, "failures": [d.stderr]}
+    assert result["ok"], result["failures"]
+    return result
 
 
 def clicks_of(row):
@@ -167,3 +183,13 @@ def test_the_round_log_and_summary_read_the_collected_rounds(played):
     assert log["end_reason"].tolist() == [r["end_reason"] for r in played["rounds"]]
     s = run(reveal_command() + ["game", "summary", "--game", played["game"]])
     assert s.returncode == 0 and "3 rounds by 1 players" in s.stdout, s.stdout + s.stderr
+
+
+def test_a_player_who_quits_mid_round_keeps_the_finished_rounds(escaped):
+    """Escape in round 2: PsychoJS saves the session; collected, it holds the two finished rounds."""
+    from reveal.core.gameonline import read_online_rounds
+
+    rounds = read_online_rounds(escaped["download"]["path"]).log_rows
+    assert [r["round"] for r in rounds] == [0, 1] and rounds[0]["end_reason"] == "flagged"
+    assert rounds[1]["participant"] == "5" and rounds[1]["bubbles"] > 0
+    assert escaped["rounds"][2].get("escaped") and "end" not in escaped["rounds"][2]
