@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ..core.errors import InputError
@@ -38,6 +39,8 @@ __all__ = ["run_experiment", "find_script", "reused_id_warning", "display_availa
 #: Exit code of the child when no display can be opened.
 NO_DISPLAY_EXIT = 3
 NO_REFRESH_EXIT = 4
+#: Tries at opening the window before a session is given up as having no display.
+DISPLAY_ATTEMPTS = 3
 
 
 class NoDisplayError(RuntimeError):
@@ -180,7 +183,14 @@ def run_experiment(experiment_dir, participant: str | None = None, *, session: s
     if pilot:
         cmd += ["--pilot"]
     log.info("running %s", " ".join(cmd))
-    proc = subprocess.run(cmd, env=env, timeout=timeout, cwd=script.parent)
+    for attempt in range(DISPLAY_ATTEMPTS):
+        proc = subprocess.run(cmd, env=env, timeout=timeout, cwd=script.parent)
+        if proc.returncode != NO_DISPLAY_EXIT or attempt + 1 == DISPLAY_ATTEMPTS:
+            break
+        # an X server on a loaded machine has refused a client now and then ("Cannot connect",
+        # Xvfb in CI); the window is opened before any data is written, so the session starts again
+        log.warning("the display refused the window; trying again (%d of %d)", attempt + 2, DISPLAY_ATTEMPTS)
+        time.sleep(1.0)
     if proc.returncode == NO_DISPLAY_EXIT:
         raise NoDisplayError(f"no display: PsychoPy could not open a window on DISPLAY="
                              f"{env.get('DISPLAY', '')!r} (is an X server running there?)")

@@ -623,3 +623,44 @@ def test_a_kill_during_the_final_save_leaves_every_answered_trial(built, key_dri
         if kills == 3:
             break
     assert kills == 3, f"only {kills} of 5 kills landed in the final save"
+
+
+def test_a_display_that_refuses_the_first_window_gets_the_session_started_again(built, monkeypatch, caplog):
+    """DISPLAY names a server that is not up yet: the first child finds no display, the runner says
+    so and starts the session again, and once Xvfb is up there the session runs to its end."""
+    import logging
+    import os
+    import shutil
+    import subprocess
+    import threading
+    import time
+    from pathlib import Path
+
+    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+        pytest.skip("Xvfb and xdotool are needed for the lab-run tests")
+    number = next(n for n in range(73, 200) if not Path(f"/tmp/.X{n}-lock").exists()
+                  and not Path(f"/tmp/.X11-unix/X{n}").exists())
+    display = f":{number}"
+    monkeypatch.setenv("DISPLAY", display)
+    caplog.set_level(logging.WARNING, logger="reveal.experiments.run")
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(rc=run_experiment(built["folder"], "8", **SHORT)))
+    runner.start()
+    deadline = time.monotonic() + 90
+    while "the display refused the window" not in caplog.text and runner.is_alive():
+        assert time.monotonic() < deadline, "no second try announced"
+        time.sleep(0.05)
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DISPLAY=display)
+    try:
+        while runner.is_alive():  # SPACE and 's' until the session ends
+            for key in ("s", "space"):
+                subprocess.run(["xdotool", "key", key], env=env, capture_output=True)
+                time.sleep(0.1)
+        runner.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.get("rc") == 0, result
+    assert len(_trials(_data_file(built["folder"], "8"))) == 6
