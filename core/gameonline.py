@@ -113,6 +113,12 @@ def _round(cells, path, row):
     values = {col: _number(cells, col, path, row) for col in (*_INTS, *_FLOATS, *_OPTIONAL_FLOATS)}
     if values["practice"] not in (0, 1):
         raise InputError(f"practice {cells['practice']!r} is not 0 or 1", path, row)
+    # the game names each photograph photos/<image_id>.png (the practice's: practice/<id>.png); any
+    # other path, ../ or absolute, is not a round of a game this toolkit built
+    folder = "practice" if values["practice"] else "photos"
+    if cells["image_file"] != f"{folder}/{cells['image_id']}.png":
+        raise InputError(f"image_file {cells['image_file']!r} is not {folder}/{cells['image_id']}.png, where the "
+                         "game keeps that photograph", path, row)
     if values["imagenet_class"] > 999:
         raise InputError(f"imagenet_class {cells['imagenet_class']!r} is not a class index 0-999", path, row)
     top5 = cells["top5"].split()

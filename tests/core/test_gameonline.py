@@ -69,6 +69,9 @@ def test_the_rounds_go_through_the_round_log(tmp_path):
     ("frames", 5, "2.5", "frames '2.5' is not a whole number"),
     ("practice", 2, "2", "practice '2' is not 0 or 1"),
     ("started", 4, "", "a round without started"),
+    ("image_file", 3, "../../etc/motorcycle.png", "image_file '../../etc/motorcycle.png' is not photos/motorcycle"),
+    ("image_file", 3, "/data/photos/motorcycle.png", "is not photos/motorcycle.png"),
+    ("image_file", 2, "photos/coffee.png", "is not practice/coffee.png"),
 ])
 def test_a_bad_cell_is_named_with_its_row(tmp_path, column, row, value, match):
     path = _variant(tmp_path, column, row, value)
